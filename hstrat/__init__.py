@@ -1,0 +1,15 @@
+"""hstrat: audit classifiers for hidden stratification.
+
+A model with a good overall AUC can fail on a clinically important subclass of its
+label — pneumothorax without a chest drain, subtle fractures. hstrat measures
+performance per subclass with honest intervals and tests, at the operating point, and
+finds failing clusters nobody labelled (Oakden-Rayner et al., 2020).
+
+The entry points are :func:`evaluate` (scores from anywhere) and :func:`audit`
+(a PyTorch model and a DataLoader); statistics live in :mod:`hstrat.metrics`.
+"""
+
+from ._stratum import Stratum
+from ._version import __version__
+
+__all__ = ["Stratum", "__version__"]

@@ -1,0 +1,421 @@
+"""Vectorized bootstrap of one or many AUCs from the same resamples.
+
+A bootstrap resample is represented by how many times each case is drawn (a row of
+counts). For cases sorted by class and then by score, the AUC of a resample is
+
+    2U = sum over positives i of  c_i * (N(< s_i) + N(<= s_i))
+
+where N counts resampled negatives below the positive's score: a cumulative sum of the
+negatives' counts read at two precomputed positions (the mid-rank trick of Sun & Xu,
+applied to counts). Everything is integer arithmetic on a ``(chunk, n)`` array, so a
+chunk of resamples costs a handful of numpy passes and the result is bit-identical
+whatever the chunk size. Strata that share their negatives (every stratum of positives,
+the overall AUC) share the cumulative sum, so adding such a stratum costs only its own
+positives.
+
+Randomness: replicate ``r`` always draws from its own child stream
+``SeedSequence.spawn(n_resamples)[r]`` of the generator made from ``random_state``,
+which is what makes the output independent of chunking.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special
+
+from .._validation import (
+    RandomState,
+    check_confidence_level,
+    check_groups,
+    check_int,
+    check_option,
+    check_random_state,
+)
+from ..exceptions import UndefinedMetricWarning
+from ._auc import check_binary_inputs, undefined_reason
+from ._delong import placements
+from ._results import AUCResult
+
+__all__ = ["bootstrap_ci"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+BOOTSTRAP_METHODS = ("percentile", "basic", "bca")
+#: Elements per working array; bounds memory at about 8 bytes times this, per array.
+CHUNK_ELEMENTS = 2**21
+
+
+@dataclass(frozen=True)
+class Subset:
+    """The cases (indices into the samples) one AUC is computed on."""
+
+    pos: IntArray
+    neg: IntArray
+
+
+class Resampler:
+    """Draws bootstrap resamples as counts per case, replicate by replicate.
+
+    Cases are handled in class-then-score order (negatives first, each class by
+    ascending score), the order the counting formula needs; :attr:`order` maps those
+    positions back to the caller's cases.
+
+    Parameters
+    ----------
+    y : array of bool
+        Labels, in the caller's order.
+    scores : array of float
+        Scores, in the caller's order.
+    n_resamples : int
+        Number of bootstrap replicates.
+    rng : numpy.random.Generator
+        Parent generator; one child stream is spawned per replicate.
+    cells : array of int, optional
+        Stratification cell of each resampled unit (case, or cluster with ``groups``),
+        in the caller's order: each cell is resampled with replacement to its own size.
+        ``None`` resamples all units together.
+    groups : array of int, optional
+        Cluster code (``0..G-1``) of each case. Whole clusters are resampled and every
+        case of a drawn cluster comes along.
+    """
+
+    def __init__(
+        self,
+        y: npt.NDArray[np.bool_],
+        scores: FloatArray,
+        n_resamples: int,
+        rng: np.random.Generator,
+        *,
+        cells: IntArray | None = None,
+        groups: IntArray | None = None,
+    ) -> None:
+        n = len(y)
+        self.order: IntArray = np.lexsort((scores, y)).astype(np.intp)
+        self.n_samples = n
+        self.n_resamples = n_resamples
+        self.groups = None if groups is None else groups[self.order]
+        if groups is None:
+            self.n_units = n
+            unit_cells = None if cells is None else np.asarray(cells, np.intp)[self.order]
+        else:
+            self.n_units = int(groups.max()) + 1 if n else 0
+            unit_cells = None if cells is None else np.asarray(cells, np.intp)
+        if unit_cells is None:
+            unit_cells = np.zeros(self.n_units, dtype=np.intp)
+        members = np.argsort(unit_cells, kind="stable").astype(np.intp)
+        self._members = None if np.array_equal(members, np.arange(self.n_units)) else members
+        sorted_cells = unit_cells[members]
+        levels, starts, sizes = np.unique(sorted_cells, return_index=True, return_counts=True)
+        cell_rank = np.searchsorted(levels, sorted_cells)
+        self._slot_start = starts[cell_rank].astype(np.intp)
+        self._slot_size = sizes[cell_rank].astype(np.float64)
+        self._seeds = rng.bit_generator.seed_seq.spawn(n_resamples)  # type: ignore[attr-defined]
+
+    def unit_draws(self, replicate: int) -> IntArray:
+        """Units drawn for one replicate, as positions in the internal order."""
+        u = np.random.default_rng(self._seeds[replicate]).random(self.n_units)
+        # floor(u * k) <= k - 1 for every u < 1 and k < 2**53: no clipping needed.
+        np.multiply(u, self._slot_size, out=u)
+        draws = u.astype(np.intp)
+        draws += self._slot_start
+        return draws if self._members is None else self._members[draws]
+
+    def sample_draws(self, replicate: int) -> IntArray:
+        """The caller's case indices in one replicate, with repeats (for reference loops)."""
+        units = self.unit_draws(replicate)
+        if self.groups is None:
+            return self.order[units]
+        by_group = np.argsort(self.groups, kind="stable")
+        bounds = np.searchsorted(self.groups[by_group], np.arange(self.n_units + 1))
+        cases = [by_group[bounds[u] : bounds[u + 1]] for u in units]
+        return self.order[np.concatenate(cases).astype(np.intp)]
+
+    def counts(self, start: int, stop: int) -> npt.NDArray[np.int64]:
+        """Counts per case (internal order) for replicates ``start..stop-1``."""
+        out = np.empty((stop - start, self.n_samples), dtype=np.int64)
+        for row in range(stop - start):
+            # One bincount per row keeps the scatter inside the cache.
+            unit_counts = np.bincount(self.unit_draws(start + row), minlength=self.n_units)
+            out[row] = unit_counts if self.groups is None else unit_counts[self.groups]
+        return out
+
+
+def _as_slice(idx: IntArray) -> slice | IntArray:
+    """A contiguous run of indices as a slice (a view instead of a copy when gathering)."""
+    if len(idx) and idx[-1] - idx[0] + 1 == len(idx):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+class _SharedNegatives:
+    """Subsets that use the same negatives, with their positions into the cumulative sums."""
+
+    def __init__(self, neg: IntArray, scores_sorted: FloatArray) -> None:
+        self.neg = _as_slice(neg)
+        self.n_neg = len(neg)
+        self._neg_scores = scores_sorted[neg]
+        self.members: list[tuple[int, slice | IntArray, IntArray, IntArray]] = []
+
+    def add(self, k: int, pos: IntArray, scores_sorted: FloatArray) -> None:
+        sp = scores_sorted[pos]
+        lo = np.searchsorted(self._neg_scores, sp, "left").astype(np.intp)
+        hi = np.searchsorted(self._neg_scores, sp, "right").astype(np.intp)
+        self.members.append((k, _as_slice(pos), lo, hi))
+
+
+def bootstrap_aucs(
+    scores: FloatArray,
+    subsets: Sequence[Subset],
+    resampler: Resampler,
+    *,
+    chunk_size: int | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> FloatArray:
+    """AUC of every subset in every replicate: an array of shape ``(n_resamples, K)``.
+
+    Subsets index the caller's cases. A replicate in which a subset has no positive or
+    no negative gives NaN. ``progress`` is called with the number of replicates done in
+    each chunk.
+    """
+    n = resampler.n_samples
+    rank = np.empty(n, dtype=np.intp)
+    rank[resampler.order] = np.arange(n)
+    scores_sorted = scores[resampler.order]
+    shared: dict[bytes, _SharedNegatives] = {}
+    for k, sub in enumerate(subsets):
+        neg = np.sort(rank[sub.neg])
+        key = neg.tobytes()
+        if key not in shared:
+            shared[key] = _SharedNegatives(neg, scores_sorted)
+        shared[key].add(k, np.sort(rank[sub.pos]), scores_sorted)
+
+    n_resamples = resampler.n_resamples
+    if chunk_size is None:
+        chunk_size = max(1, CHUNK_ELEMENTS // max(n, 1))
+    out = np.empty((n_resamples, len(subsets)), dtype=np.float64)
+    for start in range(0, n_resamples, chunk_size):
+        stop = min(n_resamples, start + chunk_size)
+        counts = resampler.counts(start, stop)
+        for group in shared.values():
+            cum = np.zeros((stop - start, group.n_neg + 1), dtype=np.int64)
+            np.cumsum(counts[:, group.neg], axis=1, out=cum[:, 1:])
+            n_neg = cum[:, -1]
+            for k, pos, lo, hi in group.members:
+                cp = counts[:, pos]
+                two_u = np.einsum("ij,ij->i", cp, cum[:, lo] + cum[:, hi])
+                denominator = 2.0 * cp.sum(axis=1) * n_neg
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    out[start:stop, k] = np.where(denominator > 0, two_u / denominator, np.nan)
+        if progress is not None:
+            progress(stop - start)
+    return out
+
+
+def jackknife_aucs(
+    scores: FloatArray, subset: Subset, n_samples: int, groups: IntArray | None = None
+) -> FloatArray:
+    """Leave-one-unit-out AUCs (units: cases, or clusters when ``groups`` is given).
+
+    Computed in O(n log n) from the placements: removing positive ``i`` takes its
+    placement out of the mean, removing a cluster also adds back its within-cluster pairs.
+    Units that the subset does not use keep the full-sample AUC.
+    """
+    p = placements(scores, subset.pos, subset.neg)
+    m, n = len(subset.pos), len(subset.neg)
+    if groups is None:
+        out = np.full(n_samples, p.theta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[subset.pos] = (m * p.theta - p.v_pos) / (m - 1) if m > 1 else np.nan
+            out[subset.neg] = (n * p.theta - p.v_neg) / (n - 1) if n > 1 else np.nan
+        return out
+    n_groups = int(groups.max()) + 1
+    two_u = 2.0 * m * n * p.theta
+    # 2 * (pairs involving each case), summed per cluster
+    removed = np.bincount(groups[subset.pos], weights=2.0 * n * p.v_pos, minlength=n_groups)
+    removed += np.bincount(groups[subset.neg], weights=2.0 * m * p.v_neg, minlength=n_groups)
+    within = _within_group_twice_u(scores, subset, groups, n_groups)
+    m_left = m - np.bincount(groups[subset.pos], minlength=n_groups)
+    n_left = n - np.bincount(groups[subset.neg], minlength=n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (two_u - removed + within) / (2.0 * m_left * n_left)
+    return np.where((m_left > 0) & (n_left > 0), out, np.nan)
+
+
+def _within_group_twice_u(
+    scores: FloatArray, subset: Subset, groups: IntArray, n_groups: int
+) -> FloatArray:
+    """Twice the Mann-Whitney count of the pairs inside each cluster."""
+    levels = np.unique(scores)
+    width = len(levels) + 1
+    key_neg = np.sort(groups[subset.neg] * width + np.searchsorted(levels, scores[subset.neg]))
+    g_pos = groups[subset.pos].astype(np.int64)
+    key_pos = g_pos * width + np.searchsorted(levels, scores[subset.pos])
+    first = np.searchsorted(key_neg, g_pos * width, "left")
+    below = np.searchsorted(key_neg, key_pos, "left") - first
+    upto = np.searchsorted(key_neg, key_pos, "right") - first
+    return np.bincount(g_pos, weights=(below + upto).astype(np.float64), minlength=n_groups)
+
+
+def acceleration(jackknife: FloatArray, cells: IntArray) -> float:
+    """BCa acceleration from jackknife values, per stratification cell (as scipy does)."""
+    keep = np.isfinite(jackknife)
+    values, cells = jackknife[keep], cells[keep]
+    if len(values) == 0:
+        return float("nan")
+    _, cells = np.unique(cells, return_inverse=True)
+    size = np.bincount(cells).astype(np.float64)
+    mean = np.bincount(cells, weights=values) / size
+    u = (size[cells] - 1) * (mean[cells] - values)
+    num = float(np.sum(np.bincount(cells, weights=u**3) / size**3))
+    den = float(np.sum(np.bincount(cells, weights=u**2) / size**2))
+    return num / (6.0 * den**1.5) if den > 0 else 0.0
+
+
+def interval(
+    estimate: float,
+    distribution: FloatArray,
+    method: str,
+    confidence_level: float,
+    *,
+    jackknife: FloatArray | None = None,
+    cells: IntArray | None = None,
+) -> tuple[float, float]:
+    """Two-sided bootstrap interval by ``method`` from the replicates (NaNs excluded)."""
+    dist = distribution[np.isfinite(distribution)]
+    if len(dist) == 0 or not np.isfinite(estimate):
+        return float("nan"), float("nan")
+    alpha = (1.0 - confidence_level) / 2.0
+    if method == "percentile":
+        low, high = np.quantile(dist, [alpha, 1.0 - alpha])
+        return float(low), float(high)
+    if method == "basic":
+        low, high = np.quantile(dist, [alpha, 1.0 - alpha])
+        return float(2 * estimate - high), float(2 * estimate - low)
+    if jackknife is None or cells is None:
+        raise ValueError("BCa needs jackknife values and their cells.")
+    z0 = special.ndtri((np.count_nonzero(dist < estimate) + np.count_nonzero(dist <= estimate)) / (2.0 * len(dist)))
+    a = acceleration(jackknife, cells)
+    if not (np.isfinite(z0) and np.isfinite(a)):
+        return float("nan"), float("nan")
+    z = special.ndtri([alpha, 1.0 - alpha])
+    adjusted = special.ndtr(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
+    low, high = np.quantile(dist, adjusted)
+    return float(low), float(high)
+
+
+def bootstrap_ci(
+    y_true: npt.ArrayLike,
+    y_score: npt.ArrayLike,
+    *,
+    n_resamples: int = 2000,
+    confidence_level: float = 0.95,
+    method: str = "percentile",
+    stratify: bool = True,
+    groups: npt.ArrayLike | None = None,
+    random_state: RandomState = None,
+) -> AUCResult:
+    """AUC with a bootstrap confidence interval (percentile, basic or BCa).
+
+    Resampling is stratified by class by default, as in R's pROC: every resample keeps
+    the numbers of positives and negatives. With ``groups`` (patient or study ids) whole
+    groups are resampled instead, so that all images of a drawn patient come along; with
+    ``stratify=True`` groups that contain a positive and groups that do not are resampled
+    separately.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary labels (booleans or 0/1).
+    y_score : array-like of shape (n_samples,)
+        Finite scores; higher means more likely positive.
+    n_resamples : int, default 2000
+        Number of bootstrap replicates.
+    confidence_level : float, default 0.95
+        Nominal coverage of the interval.
+    method : {"percentile", "basic", "bca"}, default "percentile"
+        Percentile (pROC's method), basic (reverse percentile), or bias-corrected and
+        accelerated (Efron 1987; acceleration from the exact jackknife).
+    stratify : bool, default True
+        Keep the class sizes (or, with groups, the numbers of groups with and without a
+        positive) fixed in every resample.
+    groups : array-like of shape (n_samples,), optional
+        Cluster ids; resample clusters instead of cases.
+    random_state : int, numpy.random.Generator or None
+        Seed of the resampling. The same seed gives the same interval, whatever the size
+        of the internal chunks.
+
+    Returns
+    -------
+    AUCResult
+        ``standard_error`` is the standard deviation of the replicates, and
+        ``bootstrap_distribution`` holds them in replicate order. Replicates that have one
+        class only (possible without stratification) are NaN, excluded from the interval,
+        and counted in an :class:`~hstrat.exceptions.UndefinedMetricWarning`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hstrat.metrics import bootstrap_ci
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.r_[np.ones(60), np.zeros(140)]
+    >>> s = rng.normal(size=200) + y
+    >>> r = bootstrap_ci(y, s, n_resamples=500, random_state=0)
+    >>> r.method, r.ci_low < r.estimate < r.ci_high
+    ('bootstrap-percentile', True)
+    """
+    level = check_confidence_level(confidence_level)
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
+    method = check_option(method, "method", BOOTSTRAP_METHODS)
+    if not isinstance(stratify, (bool, np.bool_)):
+        raise TypeError(f"stratify must be True or False; got {stratify!r}.")
+    y, s = check_binary_inputs(y_true, y_score)
+    g = None if groups is None else check_groups(groups, len(y))
+    rng = check_random_state(random_state)
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    label = f"bootstrap-{method}"
+    reason = undefined_reason(len(pos), len(neg))
+    if reason:
+        warnings.warn(f"AUC is undefined ({reason}); returning NaN.", UndefinedMetricWarning, stacklevel=2)
+        nan = float("nan")
+        return AUCResult(nan, nan, nan, nan, level, label, len(pos), len(neg))
+    cells = resampling_cells(y, g, stratify)
+    resampler = Resampler(y, s, n_resamples, rng, cells=cells, groups=g)
+    subset = Subset(pos, neg)
+    dist = bootstrap_aucs(s, [subset], resampler)[:, 0]
+    warn_undefined_replicates(dist, "the AUC")
+    estimate = placements(s, pos, neg).theta
+    jack = jackknife_aucs(s, subset, len(y), g) if method == "bca" else None
+    low, high = interval(estimate, dist, method, level, jackknife=jack, cells=cells)
+    se = float(np.nanstd(dist, ddof=1)) if np.isfinite(dist).sum() > 1 else float("nan")
+    return AUCResult(estimate, low, high, se, level, label, len(pos), len(neg), dist)
+
+
+def resampling_cells(
+    y: npt.NDArray[np.bool_], groups: IntArray | None, stratify: bool, extra: IntArray | None = None
+) -> IntArray | None:
+    """Cells of the resampled units: class (and ``extra`` codes) per case, or per cluster."""
+    if not stratify:
+        return None
+    if groups is None:
+        key = y.astype(np.intp) if extra is None else extra * 2 + y
+        return np.unique(key, return_inverse=True)[1].astype(np.intp)
+    has_pos = np.bincount(groups, weights=y.astype(np.float64), minlength=int(groups.max()) + 1) > 0
+    return has_pos.astype(np.intp)
+
+
+def warn_undefined_replicates(distribution: FloatArray, what: str) -> int:
+    """Warn about replicates in which ``what`` was undefined; return how many."""
+    bad = int(np.count_nonzero(~np.isfinite(distribution)))
+    if bad:
+        warnings.warn(
+            f"{bad} of {len(distribution)} bootstrap resamples had no positive or no negative "
+            f"case for {what}; they are excluded from its interval.",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
+    return bad
