@@ -11,5 +11,6 @@ The entry points are :func:`evaluate` (scores from anywhere) and :func:`audit`
 
 from ._stratum import Stratum
 from ._version import __version__
+from .audit import AuditReport, Predictions, evaluate
 
-__all__ = ["Stratum", "__version__"]
+__all__ = ["AuditReport", "Predictions", "Stratum", "__version__", "evaluate"]

@@ -375,4 +375,4 @@ def _progress_bar(total: int, enabled: bool) -> Any:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="bootstrap", unit="resample")
+    return tqdm(total=total, desc="bootstrap", unit="resample", delay=1.0)

@@ -1,0 +1,7 @@
+"""From model and data to an audit report."""
+
+from ._evaluate import TABLE_COLUMNS, evaluate
+from ._predictions import Predictions
+from ._report import AuditReport
+
+__all__ = ["TABLE_COLUMNS", "AuditReport", "Predictions", "evaluate"]
