@@ -4,12 +4,13 @@ This module sits at the bottom of the package (beside ``_validation``) because b
 statistics in :mod:`hstrat.metrics` and the richer sources of strata in
 :mod:`hstrat.strata` (schemas, callables over metadata, id joins) need it.
 
-| population  | AUC computed on                                        |
-|-------------|--------------------------------------------------------|
-| `positives` | the stratum's positives against **all** negatives      |
-| `negatives` | **all** positives against the stratum's negatives      |
-| `all`       | the positives and negatives inside the stratum         |
-| `auto`      | `positives` if the mask selects only positives, `negatives` if only negatives, else `all` |
+| population  | AUC computed on                                         |
+|-------------|---------------------------------------------------------|
+| `positives` | the stratum's positives against **all** negatives       |
+| `negatives` | **all** positives against the stratum's negatives       |
+| `all`       | the positives and negatives inside the stratum          |
+| `auto`      | `positives` if the mask selects only positives,         |
+|             | `negatives` if only negatives, else `all`               |
 """
 
 from __future__ import annotations
@@ -134,8 +135,12 @@ class Stratum:
     def with_name(self, name: str) -> Stratum:
         """Return a copy named ``name``."""
         return Stratum(
-            self.mask, self.population, name=name, variable=self.variable,
-            level=self.level, labelled=self.labelled,
+            self.mask,
+            self.population,
+            name=name,
+            variable=self.variable,
+            level=self.level,
+            labelled=self.labelled,
         )
 
     def resolve_population(self, y_true: npt.ArrayLike) -> str:
@@ -190,7 +195,9 @@ def _from_series(values: pd.Series, variable: str) -> list[Stratum]:
     for level in _levels(values):
         mask = (values == level).fillna(False).to_numpy(dtype=bool)
         out.append(
-            Stratum(mask, name=f"{variable}={level}", variable=variable, level=level, labelled=labelled)
+            Stratum(
+                mask, name=f"{variable}={level}", variable=variable, level=level, labelled=labelled
+            )
         )
     return out
 
@@ -224,8 +231,10 @@ def as_strata(strata: Any, n_samples: int, *, name: str = "strata") -> list[Stra
                     items.append(Stratum(_check_mask(value, f"{name}[{key!r}]"), name=key))
                 except TypeError as err:
                     raise TypeError(str(err)) from None
-    elif isinstance(strata, Sequence) and not isinstance(strata, (str, bytes)) and all(
-        isinstance(s, Stratum) for s in strata
+    elif (
+        isinstance(strata, Sequence)
+        and not isinstance(strata, (str, bytes))
+        and all(isinstance(s, Stratum) for s in strata)
     ):
         items = list(strata)
         unnamed = [i for i, s in enumerate(items) if not s.name]

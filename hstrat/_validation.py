@@ -71,6 +71,16 @@ def check_int(value: Any, name: str, *, minimum: int) -> int:
     return int(value)
 
 
+def check_real(value: Any, name: str) -> float:
+    """Check a finite real number (booleans refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {describe(value)}.")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    return number
+
+
 def check_probability(value: Any, name: str) -> float:
     """Check a number in the closed interval [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -80,14 +90,16 @@ def check_probability(value: Any, name: str) -> float:
     return float(value)
 
 
-def check_random_state(random_state: RandomState, name: str = "random_state") -> np.random.Generator:
+def check_random_state(random_state: Any, name: str = "random_state") -> np.random.Generator:
     """Normalise ``random_state`` to a :class:`numpy.random.Generator`.
 
     An int or ``None`` seeds a new generator; a Generator is used as is (and advanced).
     """
     if isinstance(random_state, bool) or not (
         random_state is None
-        or isinstance(random_state, (numbers.Integral, np.random.Generator, np.random.SeedSequence))
+        or isinstance(
+            random_state, (numbers.Integral, np.random.Generator, np.random.SeedSequence)
+        )
     ):
         raise TypeError(
             f"{name} must be None, an int, a numpy.random.Generator or a SeedSequence; "
@@ -95,7 +107,9 @@ def check_random_state(random_state: RandomState, name: str = "random_state") ->
         )
     if isinstance(random_state, numbers.Integral) and random_state < 0:
         raise ValueError(f"{name} must be a non-negative int; got {random_state!r}.")
-    return np.random.default_rng(random_state)  # type: ignore[arg-type]
+    if isinstance(random_state, numbers.Integral):
+        random_state = int(random_state)
+    return np.random.default_rng(random_state)
 
 
 def _as_1d(values: Any, name: str) -> np.ndarray[Any, Any]:
@@ -114,9 +128,11 @@ def _as_1d(values: Any, name: str) -> np.ndarray[Any, Any]:
         arr = np.asarray(values)
     if arr.ndim != 1:
         hint = ""
-        if arr.ndim == 2 and arr.shape[1] == 2:
-            hint = " For a two-column predict_proba output pass the positive column, y_score[:, 1]."
-        elif arr.ndim == 2 and arr.shape[1] == 1:
+        if arr.ndim == 2 and arr.shape[-1] == 2:
+            hint = (
+                " For a two-column predict_proba output pass the positive column, y_score[:, 1]."
+            )
+        elif arr.ndim == 2 and arr.shape[-1] == 1:
             hint = " Flatten it with .ravel()."
         raise ValueError(f"{name} must be 1-D; got an array of shape {arr.shape}.{hint}")
     return arr
@@ -135,14 +151,16 @@ def check_labels(y_true: Any, name: str = "y_true") -> npt.NDArray[np.bool_]:
         num = arr.astype(float)
         if np.isnan(num).any():
             bad = int(np.flatnonzero(np.isnan(num))[0])
-            raise ValueError(f"{name} contains NaN (first at position {bad}); labels must be 0 or 1.")
+            raise ValueError(
+                f"{name} contains NaN (first at position {bad}); labels must be 0 or 1."
+            )
         values = np.unique(num)
         if not np.isin(values, (0.0, 1.0)).all():
             raise ValueError(
                 f"{name} must contain only 0 and 1 (or False and True); got values "
                 f"{_preview(values.tolist())}. Convert explicitly, e.g. y_true == positive_label."
             )
-        return num == 1.0
+        return np.asarray(num == 1.0, dtype=bool)
     if arr.dtype.kind == "b" or (arr.dtype == object and len(arr) and _all_bools(arr)):
         return arr.astype(bool)
     if len(arr) == 0 and arr.dtype.kind in "fO":
@@ -215,6 +233,8 @@ def check_groups(groups: Any, n: int, name: str = "groups") -> npt.NDArray[np.in
     missing = pd.isna(arr)
     if missing.any():
         bad = int(np.flatnonzero(missing)[0])
-        raise ValueError(f"{name} contains a missing value at position {bad}; every sample needs a group.")
+        raise ValueError(
+            f"{name} contains a missing value at position {bad}; every sample needs a group."
+        )
     codes, _ = pd.factorize(arr, sort=False)
     return codes.astype(np.intp)

@@ -1,10 +1,12 @@
-"""The ``hstrat`` command line."""
+"""The ``hstrat`` command line: ``hstrat demo | audit | label | schema``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
+from ._cli_audit import CommandError, add_audit_parser, run_audit
 from ._version import __version__
 
 
@@ -17,18 +19,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hstrat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="run the audit on built-in synthetic chest X-rays")
+    add_audit_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line and return its exit code."""
+    """Run the command line and return its exit code.
+
+    User errors (a missing file or column, an invalid option value) print one line to
+    stderr and return 1; argparse usage errors return 2.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command == "demo":
-        print("hstrat demo: the synthetic chest X-ray demo is coming in a later release.")
-        return 0
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    commands = {"demo": _run_demo, "audit": run_audit}
+    try:
+        return commands[args.command](args)
+    except (CommandError, ValueError, TypeError, FileNotFoundError) as err:
+        print(f"hstrat {args.command}: error: {err}", file=sys.stderr)
+        return 1
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    print("hstrat demo: the synthetic chest X-ray demo is coming in a later release.")
+    return 0

@@ -24,7 +24,13 @@ from .._validation import (
 )
 from .._version import __version__
 from ..metrics._bootstrap import BOOTSTRAP_METHODS
-from ..metrics._stratified import CI_METHODS, CORRECTIONS, REFERENCES, adjust_p_values, stratified_auc
+from ..metrics._stratified import (
+    CI_METHODS,
+    CORRECTIONS,
+    REFERENCES,
+    adjust_p_values,
+    stratified_auc,
+)
 from ..metrics._threshold import resolve_threshold, stratified_threshold_metrics
 from ..strata._resolve import resolve_strata
 from ._predictions import Predictions
@@ -33,15 +39,47 @@ from ._report import AuditReport
 __all__ = ["TABLE_COLUMNS", "evaluate"]
 
 _THRESHOLD_COLUMNS = [
-    "threshold", "sensitivity", "sensitivity_low", "sensitivity_high", "specificity",
-    "specificity_low", "specificity_high", "ppv", "ppv_low", "ppv_high", "npv", "npv_low",
-    "npv_high", "sensitivity_p_value", "specificity_p_value",
+    "threshold",
+    "sensitivity",
+    "sensitivity_low",
+    "sensitivity_high",
+    "specificity",
+    "specificity_low",
+    "specificity_high",
+    "ppv",
+    "ppv_low",
+    "ppv_high",
+    "npv",
+    "npv_low",
+    "npv_high",
+    "sensitivity_p_value",
+    "specificity_p_value",
 ]
 TABLE_COLUMNS = [
-    "stratum", "family", "variable", "level", "population", "n", "n_pos", "n_neg",
-    "n_unlabelled", "auc", "auc_low", "auc_high", "auc_se", "ci_method", "reference",
-    "reference_auc", "auc_diff", "diff_low", "diff_high", "p_value", "p_adjusted",
-    *_THRESHOLD_COLUMNS, "defined", "note",
+    "stratum",
+    "family",
+    "variable",
+    "level",
+    "population",
+    "n",
+    "n_pos",
+    "n_neg",
+    "n_unlabelled",
+    "auc",
+    "auc_low",
+    "auc_high",
+    "auc_se",
+    "ci_method",
+    "reference",
+    "reference_auc",
+    "auc_diff",
+    "diff_low",
+    "diff_high",
+    "p_value",
+    "p_adjusted",
+    *_THRESHOLD_COLUMNS,
+    "defined",
+    "note",
 ]
 
 
@@ -135,17 +173,31 @@ def evaluate(
     >>> report.table[["stratum", "population", "n_pos"]]
         stratum population  n_pos
     0   overall        all    120
-    1     drain  positives     84
-    2  no drain  positives     36
+    1     drain  positives     75
+    2  no drain  positives     45
     """
     check_same_index(y_true=y_true, y_score=y_score)
-    if ids is None and isinstance(y_true, pd.Series) and not isinstance(y_true.index, pd.RangeIndex):
+    if (
+        ids is None
+        and isinstance(y_true, pd.Series)
+        and not isinstance(y_true.index, pd.RangeIndex)
+    ):
         ids = y_true.index
     predictions = Predictions(y_true, y_score, ids=ids, embeddings=embeddings, metadata=metadata)
     return evaluate_predictions(
-        predictions, strata, detectors=detectors, groups=groups, threshold=threshold, ci=ci,
-        reference=reference, n_resamples=n_resamples, confidence_level=confidence_level,
-        method=method, correction=correction, random_state=random_state, progress=progress,
+        predictions,
+        strata,
+        detectors=detectors,
+        groups=groups,
+        threshold=threshold,
+        ci=ci,
+        reference=reference,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        method=method,
+        correction=correction,
+        random_state=random_state,
+        progress=progress,
     )
 
 
@@ -190,28 +242,55 @@ def evaluate_predictions(
     cluster_tables = []
     if detectors:
         if predictions.embeddings is None:
-            raise ValueError("detectors need embeddings; pass embeddings= (or use audit(), which collects them).")
+            raise ValueError(
+                "detectors need embeddings; pass embeddings= (or use audit(), which "
+                "collects them)."
+            )
         names = _detector_names(detectors)
         for name, detector in zip(names, detectors, strict=True):
-            found, clusters = _run_detector(detector, name, predictions, threshold_value)
+            found, found_clusters = _run_detector(detector, name, predictions, threshold_value)
             items.extend(found)
             families.extend([name] * len(found))
-            cluster_tables.append(clusters)
+            cluster_tables.append(found_clusters)
     table = _build_table(
-        predictions, items, families, group_codes, threshold_value, level,
-        ci=ci, reference=reference, n_resamples=n_resamples, method=method,
-        correction=correction, random_state=random_state, progress=progress,
+        predictions,
+        items,
+        families,
+        group_codes,
+        threshold_value,
+        level,
+        ci=ci,
+        reference=reference,
+        n_resamples=n_resamples,
+        method=method,
+        correction=correction,
+        random_state=random_state,
+        progress=progress,
     )
     provenance = _provenance(
-        predictions, random_state=random_state, ci=ci, method=method, n_resamples=n_resamples,
-        confidence_level=level, correction=correction, reference=reference,
-        threshold_rule=threshold_rule, threshold=threshold_value, detectors=detectors,
+        predictions,
+        random_state=random_state,
+        ci=ci,
+        method=method,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        correction=correction,
+        reference=reference,
+        threshold_rule=threshold_rule,
+        threshold=threshold_value,
+        detectors=detectors,
         groups=groups,
     )
-    clusters = pd.concat(cluster_tables, ignore_index=True) if cluster_tables else None
+    clusters: pd.DataFrame | None = None
+    if cluster_tables:
+        clusters = pd.concat(cluster_tables, ignore_index=True)
     return AuditReport(
-        table, clusters=clusters, predictions=predictions, strata=items,
-        provenance=provenance, threshold=threshold_value,
+        table,
+        clusters=clusters,
+        predictions=predictions,
+        strata=items,
+        provenance=provenance,
+        threshold=threshold_value,
     )
 
 
@@ -221,16 +300,27 @@ def _resolve_groups(groups: Any, predictions: Predictions) -> npt.NDArray[Any] |
     if isinstance(groups, str):
         if predictions.metadata is None or groups not in predictions.metadata.columns:
             available = [] if predictions.metadata is None else list(predictions.metadata.columns)
-            raise ValueError(f"groups={groups!r} is not a metadata column; the columns are {available!r}.")
+            raise ValueError(
+                f"groups={groups!r} is not a metadata column; the columns are {available!r}."
+            )
         return predictions.metadata[groups].to_numpy()
-    if isinstance(groups, pd.Series) and not groups.index.equals(predictions.ids):
-        if not (isinstance(groups.index, pd.RangeIndex) and len(groups) == len(predictions)):
-            raise ValueError("groups is a Series whose index does not match the sample ids.")
+    positional = isinstance(groups, pd.Series) and isinstance(groups.index, pd.RangeIndex)
+    if isinstance(groups, pd.Series) and not (positional or groups.index.equals(predictions.ids)):
+        joined = groups.reindex(predictions.ids)  # keyed by sample id
+        if joined.isna().any():
+            raise ValueError(
+                f"groups has no value for {int(joined.isna().sum())} of the evaluated samples "
+                f"(e.g. id {describe(predictions.ids[joined.isna().to_numpy()][0])})."
+            )
+        return joined.to_numpy()
     return np.asarray(groups)
 
 
 def _detector_names(detectors: Sequence[Any]) -> list[str]:
-    base = [getattr(d, "name", None) or type(d).__name__.removesuffix("Detector").lower() for d in detectors]
+    base = [
+        getattr(d, "name", None) or type(d).__name__.removesuffix("Detector").lower()
+        for d in detectors
+    ]
     return [b if base.count(b) == 1 else f"{b}{i + 1}" for i, b in enumerate(base)]
 
 
@@ -240,11 +330,14 @@ def _run_detector(
     for attr in ("fit", "to_strata"):
         if not callable(getattr(detector, attr, None)):
             raise TypeError(
-                f"detectors must have fit() and to_strata() (e.g. hstrat.detect.KMeansDetector()); "
+                "detectors must have fit() and to_strata() (e.g. "
+                f"hstrat.detect.KMeansDetector()); "
                 f"got {describe(detector)}."
             )
     detector.fit(
-        predictions.embeddings, y_true=predictions.y_true, y_score=predictions.y_score,
+        predictions.embeddings,
+        y_true=predictions.y_true,
+        y_score=predictions.y_score,
         threshold=threshold,
     )
     found = []

@@ -84,9 +84,13 @@ class Predictions:
                 )
         if metadata is not None:
             if not isinstance(metadata, pd.DataFrame):
-                raise TypeError(f"metadata must be a pandas DataFrame; got {type(metadata).__name__}.")
+                raise TypeError(
+                    f"metadata must be a pandas DataFrame; got {type(metadata).__name__}."
+                )
             if len(metadata) != n:
-                raise ValueError(f"metadata must have one row per sample ({n}); got {len(metadata)}.")
+                raise ValueError(
+                    f"metadata must have one row per sample ({n}); got {len(metadata)}."
+                )
             if not metadata.index.equals(index):
                 raise ValueError(
                     "metadata must be indexed by the sample ids, in the same order "

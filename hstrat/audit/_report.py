@@ -29,8 +29,18 @@ from ._serialize import (
 __all__ = ["AuditReport"]
 
 FORMAT_VERSION = 1
-_SUMMARY_COLUMNS = ["stratum", "population", "n_pos", "n_neg", "auc", "auc_low", "auc_high",
-                    "auc_diff", "p_adjusted", "sensitivity"]
+_SUMMARY_COLUMNS = [
+    "stratum",
+    "population",
+    "n_pos",
+    "n_neg",
+    "auc",
+    "auc_low",
+    "auc_high",
+    "auc_diff",
+    "p_adjusted",
+    "sensitivity",
+]
 
 
 class AuditReport:
@@ -86,7 +96,7 @@ class AuditReport:
 
     # -- reading ---------------------------------------------------------------------
     def worst(self, k: int = 5) -> pd.DataFrame:
-        """The ``k`` defined strata with the lowest AUC (``overall`` excluded).
+        """Return the ``k`` defined strata with the lowest AUC (``overall`` excluded).
 
         Examples
         --------
@@ -105,7 +115,7 @@ class AuditReport:
         return rows.sort_values("auc", kind="stable").head(k)
 
     def summary(self) -> str:
-        """A plain-text summary naming the overall result and the worst strata."""
+        """Return a plain-text summary naming the overall result and the worst strata."""
         t = self.table
         overall = t.iloc[0]
         level = self.provenance.get("confidence_level", 0.95)
@@ -143,7 +153,9 @@ class AuditReport:
         if undefined:
             lines.append(f"Undefined (one class only): {', '.join(map(str, undefined))}")
         if self.clusters is not None and len(self.clusters):
-            lines.append(f"{len(self.clusters)} clusters from detectors; worst first in report.clusters")
+            lines.append(
+                f"{len(self.clusters)} clusters from detectors; worst first in report.clusters"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -171,22 +183,30 @@ class AuditReport:
         from ..plot import plot_roc
 
         if self.predictions is None:
-            raise ValueError("This report has no predictions (saved without them); cannot draw ROC curves.")
+            raise ValueError(
+                "This report has no predictions (saved without them); cannot draw ROC curves."
+            )
         chosen = self.strata
         if strata is not None:
             by_name = {s.name: s for s in self.strata}
             unknown = [n for n in strata if n not in by_name]
             if unknown:
-                raise ValueError(f"strata {unknown!r} are not in this report; it has {list(by_name)!r}.")
+                raise ValueError(
+                    f"strata {unknown!r} are not in this report; it has {list(by_name)!r}."
+                )
             chosen = [by_name[n] for n in strata]
         threshold = self.threshold if np.isfinite(self.threshold) else None
         return plot_roc(
-            self.predictions.y_true, self.predictions.y_score, chosen, threshold=threshold, **kwargs
+            self.predictions.y_true,
+            self.predictions.y_score,
+            chosen,
+            threshold=threshold,
+            **kwargs,
         )
 
     # -- exports ------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The table as CSV (written atomically to ``path`` when given); returns the text."""
+        """Return the table as CSV text, also written atomically to ``path`` when given."""
         text = self.table.to_csv(index=False)
         if path is not None:
             atomic_write_text(path, text)
@@ -246,7 +266,9 @@ class AuditReport:
         threshold = payload.get("threshold")
         return cls(
             frame_from_json(payload["table"]),
-            clusters=None if payload.get("clusters") is None else frame_from_json(payload["clusters"]),
+            clusters=None
+            if payload.get("clusters") is None
+            else frame_from_json(payload["clusters"]),
             predictions=predictions,
             strata=strata,
             provenance=payload.get("provenance", {}),
@@ -254,13 +276,35 @@ class AuditReport:
         )
 
     def to_markdown(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The summary and the main columns of the table as Markdown."""
+        """Return the summary and the main columns of the table as Markdown."""
         columns = [
-            c for c in ["stratum", "population", "n_pos", "n_neg", "auc", "auc_low", "auc_high",
-                        "auc_diff", "p_value", "p_adjusted", "sensitivity", "specificity", "note"]
+            c
+            for c in [
+                "stratum",
+                "population",
+                "n_pos",
+                "n_neg",
+                "auc",
+                "auc_low",
+                "auc_high",
+                "auc_diff",
+                "p_value",
+                "p_adjusted",
+                "sensitivity",
+                "specificity",
+                "note",
+            ]
             if c in self.table.columns
         ]
-        lines = ["# hstrat audit", "", "```", self.summary(), "```", "", _markdown_table(self.table[columns])]
+        lines = [
+            "# hstrat audit",
+            "",
+            "```",
+            self.summary(),
+            "```",
+            "",
+            _markdown_table(self.table[columns]),
+        ]
         if self.clusters is not None and len(self.clusters):
             lines += ["", "## Clusters", "", _markdown_table(self.clusters)]
         text = "\n".join(lines) + "\n"
@@ -284,7 +328,10 @@ class AuditReport:
             _figure_html(self.plot_forest(), "Forest plot of AUC by stratum"),
         ]
         if self.predictions is not None:
-            parts += ["<h2>ROC curves</h2>", _figure_html(self.plot_roc(), "ROC curves by stratum")]
+            parts += [
+                "<h2>ROC curves</h2>",
+                _figure_html(self.plot_roc(), "ROC curves by stratum"),
+            ]
         parts += ["<h2>Table</h2>", _frame_html(self.table)]
         if self.clusters is not None and len(self.clusters):
             parts += ["<h2>Clusters found by detectors</h2>", _frame_html(self.clusters)]
@@ -295,7 +342,7 @@ class AuditReport:
         return text
 
     def save(self, directory: str | os.PathLike[str]) -> dict[str, Path]:
-        """Write ``report.html``, ``table.csv``, ``report.json``, ``forest.png`` and ``roc.png``."""
+        """Write ``report.html``, ``table.csv``, ``report.json`` and the figures as PNG files."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = {
@@ -327,7 +374,10 @@ img{max-width:100%}
 
 def _format_value(value: Any) -> str:
     if isinstance(value, float | np.floating):
-        return "" if not np.isfinite(value) else (f"{value:.2g}" if abs(value) < 1e-3 and value != 0 else f"{value:.3f}")
+        number = float(value)
+        if not np.isfinite(number):
+            return ""
+        return f"{number:.2g}" if 0 < abs(number) < 1e-3 else f"{number:.3f}"
     return str(value)
 
 
@@ -336,7 +386,9 @@ def _format_table(frame: pd.DataFrame) -> str:
         [_format_value(v) for v in row] for row in frame.itertuples(index=False, name=None)
     ]
     widths = [max(len(r[i]) for r in cells) for i in range(len(frame.columns))]
-    return "\n".join("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
+    return "\n".join(
+        "  " + "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells
+    )
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
@@ -345,12 +397,19 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False, name=None)]
+    rows = [
+        "| " + " | ".join(cell(v) for v in row) + " |"
+        for row in frame.itertuples(index=False, name=None)
+    ]
     return "\n".join([header, rule, *rows])
 
 
 def _frame_html(frame: pd.DataFrame) -> str:
-    return str(frame.to_html(index=False, escape=True, na_rep="", float_format=lambda v: f"{v:.4g}", border=0))
+    return str(
+        frame.to_html(
+            index=False, escape=True, na_rep="", float_format=lambda v: f"{v:.4g}", border=0
+        )
+    )
 
 
 def _figure_html(fig: Any, alt: str) -> str:

@@ -26,7 +26,7 @@ def to_python(value: Any) -> Any:
 
 
 def frame_to_json(frame: pd.DataFrame) -> dict[str, Any]:
-    """A DataFrame as columns, dtypes and rows of plain values."""
+    """Encode a DataFrame as columns, dtypes and rows of plain values."""
     return {
         "columns": [str(c) for c in frame.columns],
         "dtypes": {str(c): str(t) for c, t in frame.dtypes.items()},
@@ -43,9 +43,7 @@ def frame_from_json(payload: dict[str, Any]) -> pd.DataFrame:
         values = frame[column]
         if dtype.startswith("float"):
             frame[column] = pd.to_numeric(values.map(_float), errors="raise").astype(dtype)
-        elif dtype.startswith(("int", "uint", "bool")):
-            frame[column] = values.astype(dtype)
-        elif dtype != "object":
+        elif dtype.startswith(("int", "uint", "bool")) or dtype != "object":
             frame[column] = values.astype(dtype)
     return frame
 
@@ -61,7 +59,7 @@ def _float(value: Any) -> float:
 
 
 def mask_to_json(mask: np.ndarray[Any, Any]) -> str:
-    """A boolean mask as base64 of its packed bits."""
+    """Encode a boolean mask as base64 of its packed bits."""
     return base64.b64encode(np.packbits(mask.astype(bool)).tobytes()).decode("ascii")
 
 
@@ -72,7 +70,7 @@ def mask_from_json(text: str, n: int) -> np.ndarray[Any, Any]:
 
 
 def stratum_to_json(stratum: Stratum) -> dict[str, Any]:
-    """A stratum with its masks."""
+    """Encode a stratum with its masks."""
     return {
         "name": stratum.name,
         "population": stratum.population,

@@ -51,7 +51,9 @@ def undefined_reason(n_pos: int, n_neg: int) -> str | None:
     return None
 
 
-def auc(y_true: npt.ArrayLike, y_score: npt.ArrayLike, *, sample_weight: npt.ArrayLike | None = None) -> float:
+def auc(
+    y_true: npt.ArrayLike, y_score: npt.ArrayLike, *, sample_weight: npt.ArrayLike | None = None
+) -> float:
     """Area under the ROC curve, ties between a positive and a negative counted one half.
 
     Equal to :func:`sklearn.metrics.roc_auc_score` (to rounding), but undefined input
@@ -92,7 +94,9 @@ def auc(y_true: npt.ArrayLike, y_score: npt.ArrayLike, *, sample_weight: npt.Arr
     n_neg = len(y) - n_pos
     reason = undefined_reason(n_pos, n_neg)
     if reason:
-        warnings.warn(f"AUC is undefined ({reason}); returning NaN.", UndefinedMetricWarning, stacklevel=2)
+        warnings.warn(
+            f"AUC is undefined ({reason}); returning NaN.", UndefinedMetricWarning, stacklevel=2
+        )
         return float("nan")
     two_u = twice_mann_whitney_u(s[y], np.sort(s[~y]))
     return two_u / (2.0 * n_pos * n_neg)
@@ -166,7 +170,9 @@ def _cumulative_counts(
 ) -> tuple[FloatArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Distinct thresholds (descending) and the positives/negatives with score >= each."""
     levels, inverse = np.unique(-s, return_inverse=True)
-    pos = np.bincount(inverse, weights=y.astype(np.float64), minlength=len(levels)).astype(np.int64)
+    pos = np.bincount(inverse, weights=y.astype(np.float64), minlength=len(levels)).astype(
+        np.int64
+    )
     total = np.bincount(inverse, minlength=len(levels)).astype(np.int64)
     tp = np.cumsum(pos)
     fp = np.cumsum(total - pos)

@@ -126,7 +126,7 @@ class Resampler:
         return draws if self._members is None else self._members[draws]
 
     def sample_draws(self, replicate: int) -> IntArray:
-        """The caller's case indices in one replicate, with repeats (for reference loops)."""
+        """Return the caller's case indices in one replicate, with repeats (for reference)."""
         units = self.unit_draws(replicate)
         if self.groups is None:
             return self.order[units]
@@ -136,7 +136,7 @@ class Resampler:
         return self.order[np.concatenate(cases).astype(np.intp)]
 
     def counts(self, start: int, stop: int) -> npt.NDArray[np.int64]:
-        """Counts per case (internal order) for replicates ``start..stop-1``."""
+        """Return counts per case (internal order) for replicates ``start..stop-1``."""
         out = np.empty((stop - start, self.n_samples), dtype=np.int64)
         for row in range(stop - start):
             # One bincount per row keeps the scatter inside the cache.
@@ -146,7 +146,7 @@ class Resampler:
 
 
 def _as_slice(idx: IntArray) -> slice | IntArray:
-    """A contiguous run of indices as a slice (a view instead of a copy when gathering)."""
+    """Return a contiguous run of indices as a slice (gathering it is then a view)."""
     if len(idx) and idx[-1] - idx[0] + 1 == len(idx):
         return slice(int(idx[0]), int(idx[-1]) + 1)
     return idx
@@ -258,7 +258,8 @@ def _within_group_twice_u(
     first = np.searchsorted(key_neg, g_pos * width, "left")
     below = np.searchsorted(key_neg, key_pos, "left") - first
     upto = np.searchsorted(key_neg, key_pos, "right") - first
-    return np.bincount(g_pos, weights=(below + upto).astype(np.float64), minlength=n_groups)
+    counts = np.bincount(g_pos, weights=(below + upto).astype(np.float64), minlength=n_groups)
+    return np.asarray(counts, dtype=np.float64)
 
 
 def acceleration(jackknife: FloatArray, cells: IntArray) -> float:
@@ -298,7 +299,10 @@ def interval(
         return float(2 * estimate - high), float(2 * estimate - low)
     if jackknife is None or cells is None:
         raise ValueError("BCa needs jackknife values and their cells.")
-    z0 = special.ndtri((np.count_nonzero(dist < estimate) + np.count_nonzero(dist <= estimate)) / (2.0 * len(dist)))
+    z0 = special.ndtri(
+        (np.count_nonzero(dist < estimate) + np.count_nonzero(dist <= estimate))
+        / (2.0 * len(dist))
+    )
     a = acceleration(jackknife, cells)
     if not (np.isfinite(z0) and np.isfinite(a)):
         return float("nan"), float("nan")
@@ -380,7 +384,9 @@ def bootstrap_ci(
     label = f"bootstrap-{method}"
     reason = undefined_reason(len(pos), len(neg))
     if reason:
-        warnings.warn(f"AUC is undefined ({reason}); returning NaN.", UndefinedMetricWarning, stacklevel=2)
+        warnings.warn(
+            f"AUC is undefined ({reason}); returning NaN.", UndefinedMetricWarning, stacklevel=2
+        )
         nan = float("nan")
         return AUCResult(nan, nan, nan, nan, level, label, len(pos), len(neg))
     cells = resampling_cells(y, g, stratify)
@@ -390,13 +396,18 @@ def bootstrap_ci(
     warn_undefined_replicates(dist, "the AUC")
     estimate = placements(s, pos, neg).theta
     jack = jackknife_aucs(s, subset, len(y), g) if method == "bca" else None
-    low, high = interval(estimate, dist, method, level, jackknife=jack, cells=cells)
+    # Without stratification every unit is in one cell (as in stratified_auc).
+    unit_cells = cells if cells is not None else np.zeros(resampler.n_units, np.intp)
+    low, high = interval(estimate, dist, method, level, jackknife=jack, cells=unit_cells)
     se = float(np.nanstd(dist, ddof=1)) if np.isfinite(dist).sum() > 1 else float("nan")
     return AUCResult(estimate, low, high, se, level, label, len(pos), len(neg), dist)
 
 
 def resampling_cells(
-    y: npt.NDArray[np.bool_], groups: IntArray | None, stratify: bool, extra: IntArray | None = None
+    y: npt.NDArray[np.bool_],
+    groups: IntArray | None,
+    stratify: bool,
+    extra: IntArray | None = None,
 ) -> IntArray | None:
     """Cells of the resampled units: class (and ``extra`` codes) per case, or per cluster."""
     if not stratify:
@@ -404,7 +415,9 @@ def resampling_cells(
     if groups is None:
         key = y.astype(np.intp) if extra is None else extra * 2 + y
         return np.unique(key, return_inverse=True)[1].astype(np.intp)
-    has_pos = np.bincount(groups, weights=y.astype(np.float64), minlength=int(groups.max()) + 1) > 0
+    has_pos = (
+        np.bincount(groups, weights=y.astype(np.float64), minlength=int(groups.max()) + 1) > 0
+    )
     return has_pos.astype(np.intp)
 
 

@@ -48,7 +48,14 @@ from ._bootstrap import (
     jackknife_aucs,
     resampling_cells,
 )
-from ._delong import Placements, delong_covariance, difference_test, normal_interval, placements, two_sided_p
+from ._delong import (
+    Placements,
+    delong_covariance,
+    difference_test,
+    normal_interval,
+    placements,
+    two_sided_p,
+)
 
 __all__ = ["STRATIFIED_COLUMNS", "stratified_auc"]
 
@@ -59,9 +66,28 @@ CORRECTIONS = ("holm", "fdr_bh")
 MIN_CASES = 10
 
 STRATIFIED_COLUMNS = [
-    "stratum", "variable", "level", "population", "n", "n_pos", "n_neg", "n_unlabelled",
-    "auc", "auc_low", "auc_high", "auc_se", "ci_method", "reference", "reference_auc",
-    "auc_diff", "diff_low", "diff_high", "p_value", "p_adjusted", "defined", "note",
+    "stratum",
+    "variable",
+    "level",
+    "population",
+    "n",
+    "n_pos",
+    "n_neg",
+    "n_unlabelled",
+    "auc",
+    "auc_low",
+    "auc_high",
+    "auc_se",
+    "ci_method",
+    "reference",
+    "reference_auc",
+    "auc_diff",
+    "diff_low",
+    "diff_high",
+    "p_value",
+    "p_adjusted",
+    "defined",
+    "note",
 ]
 
 IntArray = npt.NDArray[np.intp]
@@ -95,7 +121,12 @@ def _plan(y: npt.NDArray[np.bool_], items: list[Stratum], reference: str) -> lis
         else:
             ref = Subset(np.flatnonzero(sub.complement_pos), np.flatnonzero(sub.complement_neg))
         row = _Row(
-            str(stratum.name), stratum.variable, stratum.level, sub.population, own, ref,
+            str(stratum.name),
+            stratum.variable,
+            stratum.level,
+            sub.population,
+            own,
+            ref,
             int((~stratum.labelled).sum()),
         )
         reason = undefined_reason(len(own.pos), len(own.neg))
@@ -185,8 +216,8 @@ def stratified_auc(
     >>> t[["stratum", "population", "n_pos", "n_neg"]]
         stratum population  n_pos  n_neg
     0   overall        all    100    200
-    1     drain  positives     85    200
-    2  no drain  positives     15    200
+    1     drain  positives     73    200
+    2  no drain  positives     27    200
     >>> bool(t.loc[1, "auc"] > t.loc[2, "auc"])
     True
     """
@@ -236,7 +267,9 @@ def _warn(rows: list[_Row]) -> None:
             UndefinedMetricWarning,
             stacklevel=3,
         )
-    small = [r.name for r in rows if r.defined and min(len(r.subset.pos), len(r.subset.neg)) < MIN_CASES]
+    small = [
+        r.name for r in rows if r.defined and min(len(r.subset.pos), len(r.subset.neg)) < MIN_CASES
+    ]
     if small:
         warnings.warn(
             f"Strata {small!r} have fewer than {MIN_CASES} positives or negatives; "
@@ -249,17 +282,34 @@ def _warn(rows: list[_Row]) -> None:
 def _record(row: _Row, ci_method: str, reference: str | None) -> dict[str, Any]:
     nan = float("nan")
     return {
-        "stratum": row.name, "variable": row.variable, "level": row.level,
-        "population": row.population, "n": len(row.subset.pos) + len(row.subset.neg),
-        "n_pos": len(row.subset.pos), "n_neg": len(row.subset.neg),
-        "n_unlabelled": row.n_unlabelled, "auc": nan, "auc_low": nan, "auc_high": nan,
-        "auc_se": nan, "ci_method": ci_method, "reference": reference, "reference_auc": nan,
-        "auc_diff": nan, "diff_low": nan, "diff_high": nan, "p_value": nan,
-        "p_adjusted": nan, "defined": row.defined, "note": "; ".join(row.notes),
+        "stratum": row.name,
+        "variable": row.variable,
+        "level": row.level,
+        "population": row.population,
+        "n": len(row.subset.pos) + len(row.subset.neg),
+        "n_pos": len(row.subset.pos),
+        "n_neg": len(row.subset.neg),
+        "n_unlabelled": row.n_unlabelled,
+        "auc": nan,
+        "auc_low": nan,
+        "auc_high": nan,
+        "auc_se": nan,
+        "ci_method": ci_method,
+        "reference": reference,
+        "reference_auc": nan,
+        "auc_diff": nan,
+        "diff_low": nan,
+        "diff_high": nan,
+        "p_value": nan,
+        "p_adjusted": nan,
+        "defined": row.defined,
+        "note": "; ".join(row.notes),
     }
 
 
-def _delong_rows(rows: list[_Row], s: FloatArray, g: IntArray | None, level: float) -> list[dict[str, Any]]:
+def _delong_rows(
+    rows: list[_Row], s: FloatArray, g: IntArray | None, level: float
+) -> list[dict[str, Any]]:
     n = len(s)
     records = []
     for i, row in enumerate(rows):
@@ -283,8 +333,11 @@ def _update_test_delong(
 ) -> None:
     test = difference_test(p, ref, n, g, level)
     rec.update(
-        reference_auc=ref.theta, auc_diff=test.difference, diff_low=test.ci_low,
-        diff_high=test.ci_high, p_value=test.p_value,
+        reference_auc=ref.theta,
+        auc_diff=test.difference,
+        diff_low=test.ci_low,
+        diff_high=test.ci_high,
+        p_value=test.p_value,
     )
 
 
@@ -344,8 +397,12 @@ def _bootstrap_rows(
                     filter(None, [rec["note"], f"{bad} of {n_resamples} resamples lacked a class"])
                 )
             low, high = interval(
-                theta, d, method, level,
-                jackknife=jackknife(k) if method == "bca" else None, cells=unit_cells,
+                theta,
+                d,
+                method,
+                level,
+                jackknife=jackknife(k) if method == "bca" else None,
+                cells=unit_cells,
             )
             rec.update(auc=theta, auc_low=low, auc_high=high, auc_se=_sd(d))
             if k_ref is not None and subsets[k_ref].pos.size and subsets[k_ref].neg.size:
@@ -358,8 +415,11 @@ def _bootstrap_rows(
                     theta - ref_theta, diff, method, level, jackknife=jk, cells=unit_cells
                 )
                 rec.update(
-                    reference_auc=ref_theta, auc_diff=theta - ref_theta, diff_low=d_low,
-                    diff_high=d_high, p_value=two_sided_p(z),
+                    reference_auc=ref_theta,
+                    auc_diff=theta - ref_theta,
+                    diff_low=d_low,
+                    diff_high=d_high,
+                    p_value=two_sided_p(z),
                 )
         records.append(rec)
     return records

@@ -9,7 +9,6 @@ Oakden-Rayner et al. (2020).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ from .._validation import (
     check_confidence_level,
     check_option,
     check_probability,
+    check_real,
     check_same_index,
     describe,
 )
@@ -61,7 +61,7 @@ def wilson_ci(
     >>> from hstrat.metrics import wilson_ci
     >>> low, high = wilson_ci(81, 90)
     >>> round(float(low), 4), round(float(high), 4)
-    (0.8207, 0.9462)
+    (0.8208, 0.9465)
     """
     level = check_confidence_level(confidence_level)
     x = np.asarray(successes, dtype=np.float64)
@@ -125,14 +125,17 @@ def operating_threshold(
     reason = undefined_reason(n_pos, n_neg)
     if reason:
         raise ValueError(f"Choosing a threshold needs both classes in y_true; {reason}.")
+    goal = 0.0
     if method == "youden":
         if target is not None:
-            raise ValueError(f"target is only used with method='sensitivity' or 'specificity'; got {target!r}.")
+            raise ValueError(
+                f"target is only used with method='sensitivity' or 'specificity'; got {target!r}."
+            )
     else:
         if target is None:
             raise ValueError(f"method={method!r} needs a target in (0, 1]; got None.")
-        target = check_probability(target, "target")
-        if target == 0.0:
+        goal = check_probability(target, "target")
+        if goal == 0.0:
             raise ValueError(f"target must be in (0, 1]; got {target!r}.")
     thresholds, tp, fp = _cumulative_counts(y, s)
     sensitivity = tp / n_pos
@@ -140,8 +143,8 @@ def operating_threshold(
     if method == "youden":
         return float(thresholds[int(np.argmax(sensitivity + specificity - 1.0))])
     if method == "sensitivity":
-        return float(thresholds[int(np.argmax(sensitivity >= target - 1e-12))])
-    ok = np.flatnonzero(specificity >= target - 1e-12)
+        return float(thresholds[int(np.argmax(sensitivity >= goal - 1e-12))])
+    ok = np.flatnonzero(specificity >= goal - 1e-12)
     if len(ok) == 0:
         return float(np.nextafter(thresholds[0], np.inf))
     return float(thresholds[ok[-1]])
@@ -152,12 +155,10 @@ def resolve_threshold(spec: Any, y: npt.NDArray[np.bool_], s: FloatArray) -> tup
     if isinstance(spec, str):
         check_option(spec, "threshold", ("youden",))
         return operating_threshold(y, s), "youden"
-    if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
-        if not np.isfinite(spec):
-            raise ValueError(f"threshold must be finite; got {spec!r}.")
-        return float(spec), "given"
+    if isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool):
+        return check_real(spec, "threshold"), "given"
     if isinstance(spec, Mapping) and len(spec) == 1:
-        (key, value), = spec.items()
+        ((key, value),) = spec.items()
         check_option(key, "threshold key", ("sensitivity", "specificity"))
         return operating_threshold(y, s, method=key, target=value), f"{key}>={value}"
     raise TypeError(
@@ -222,9 +223,7 @@ def threshold_metrics(
     """
     level = check_confidence_level(confidence_level)
     y, s = check_binary_inputs(y_true, y_score)
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"threshold must be a number; got {describe(threshold)}.")
-    counts = _confusion(y, s >= float(threshold))
+    counts = _confusion(y, s >= check_real(threshold, "threshold"))
     rows = []
     for metric, (hit, miss) in _METRIC_PARTS.items():
         x, total = counts[hit], counts[hit] + counts[miss]
@@ -245,7 +244,7 @@ def threshold_metrics(
 def _fisher_p(x1: int, n1: int, x2: int, n2: int) -> float:
     if min(n1, n2) == 0:
         return float("nan")
-    table = [[x1, n1 - x1], [x2, n2 - x2]]
+    table = np.array([[x1, n1 - x1], [x2, n2 - x2]])
     return float(stats.fisher_exact(table).pvalue)
 
 
@@ -346,13 +345,23 @@ def _threshold_row(
     # A test only compares disjoint sets of cases; overlapping ones (a stratum of
     # positives shares every negative with its complement) get NaN.
     row["sensitivity_p_value"] = (
-        float("nan") if (own_pos & comp_pos).any()
-        else _fisher_p(int((own_pos & called).sum()), int(own_pos.sum()),
-                       int((comp_pos & called).sum()), int(comp_pos.sum()))
+        float("nan")
+        if (own_pos & comp_pos).any()
+        else _fisher_p(
+            int((own_pos & called).sum()),
+            int(own_pos.sum()),
+            int((comp_pos & called).sum()),
+            int(comp_pos.sum()),
+        )
     )
     row["specificity_p_value"] = (
-        float("nan") if (own_neg & comp_neg).any()
-        else _fisher_p(int((own_neg & ~called).sum()), int(own_neg.sum()),
-                       int((comp_neg & ~called).sum()), int(comp_neg.sum()))
+        float("nan")
+        if (own_neg & comp_neg).any()
+        else _fisher_p(
+            int((own_neg & ~called).sum()),
+            int(own_neg.sum()),
+            int((comp_neg & ~called).sum()),
+            int(comp_neg.sum()),
+        )
     )
     return row

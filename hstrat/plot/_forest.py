@@ -31,7 +31,8 @@ def plot_forest(
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
     alpha : float, default 0.05
-        Strata whose adjusted p-value is below ``alpha`` are drawn in red.
+        Strata whose adjusted p-value is below ``alpha`` are drawn in red when worse
+        than their reference and in green when better.
     title : str, optional
         Figure title.
 
@@ -61,7 +62,8 @@ def plot_forest(
     else:
         fig = ax.figure
     y_pos = np.arange(n_rows)[::-1]
-    p_adj = table["p_adjusted"].to_numpy(dtype=float) if "p_adjusted" in table else np.full(n_rows, np.nan)
+    p_adj = _column(table, "p_adjusted", n_rows)
+    diff = _column(table, "auc_diff", n_rows)
     auc = table["auc"].to_numpy(dtype=float)
     low = table["auc_low"].to_numpy(dtype=float)
     high = table["auc_high"].to_numpy(dtype=float)
@@ -71,15 +73,21 @@ def plot_forest(
             continue
         overall = i == 0
         flagged = np.isfinite(p_adj[i]) and p_adj[i] < alpha
-        color = "black" if overall else ("tab:red" if flagged else "tab:blue")
+        color = "black" if overall else "tab:blue"
+        if flagged and not overall:
+            color = "tab:red" if diff[i] < 0 else "tab:green"
         if np.isfinite(low[i]) and np.isfinite(high[i]):
             ax.plot([low[i], high[i]], [y_pos[i], y_pos[i]], color=color, lw=2)
-        ax.plot(auc[i], y_pos[i], marker="D" if overall else "o", color=color, ms=7 if overall else 6)
+        ax.plot(
+            auc[i], y_pos[i], marker="D" if overall else "o", color=color, ms=7 if overall else 6
+        )
     if np.isfinite(auc[0]):
         ax.axvline(auc[0], color="0.3", ls="--", lw=1, label=f"overall AUC {auc[0]:.3f}")
     labels = [str(s) for s in table["stratum"]]
     ax.set_yticks(y_pos, labels)
-    sizes = [f"{int(p)}+ / {int(n)}−" for p, n in zip(table["n_pos"], table["n_neg"], strict=True)]
+    sizes = [
+        f"{int(p)} pos / {int(n)} neg" for p, n in zip(table["n_pos"], table["n_neg"], strict=True)
+    ]
     right = ax.secondary_yaxis("right")
     right.set_yticks(y_pos, sizes)
     right.tick_params(length=0, labelsize=8)
@@ -94,3 +102,9 @@ def plot_forest(
     if title:
         ax.set_title(title)
     return fig
+
+
+def _column(table: pd.DataFrame, name: str, n_rows: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+    if name in table.columns:
+        return table[name].to_numpy(dtype=float)
+    return np.full(n_rows, np.nan)

@@ -74,9 +74,7 @@ def plot_roc(
     else:
         fig = ax.figure
     ax.plot([0, 1], [0, 1], color="0.8", lw=1, ls=":")
-    curves: list[tuple[str, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]] = [
-        ("overall", y, ~y)
-    ]
+    curves: list[tuple[str, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]] = [("overall", y, ~y)]
     for stratum in items:
         sub = stratum.subsets(y)
         curves.append((str(stratum.name), sub.pos & y, sub.neg & ~y))
@@ -90,13 +88,20 @@ def plot_roc(
         if threshold is not None:
             called = s >= threshold
             ax.plot(
-                (called & neg).sum() / neg.sum(), (called & pos).sum() / pos.sum(),
-                marker="o", color=line.get_color(), ms=6, mec="white",
+                (called & neg).sum() / neg.sum(),
+                (called & pos).sum() / pos.sum(),
+                marker="o",
+                color=line.get_color(),
+                ms=6,
+                mec="white",
             )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
-    ax.set_xlabel("1 − specificity (false positive rate)")
+    ax.set_xlabel("1 - specificity (false positive rate)")
     ax.set_ylabel("sensitivity (true positive rate)")
     ax.legend(loc="lower right", fontsize=8, frameon=False)
-    ax.set_title(title or ("ROC by stratum; dots: operating point" if threshold is not None else "ROC by stratum"))
+    ax.set_title(
+        title
+        or ("ROC by stratum; dots: operating point" if threshold is not None else "ROC by stratum")
+    )
     return fig

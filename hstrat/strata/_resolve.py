@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._stratum import Stratum, as_strata
@@ -21,10 +22,17 @@ __all__ = ["resolve_strata"]
 
 
 def _is_positional_index(index: pd.Index, n: int) -> bool:
-    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and len(index) == n
+    return (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and len(index) == n
+    )
 
 
-def _join_by_id(labels: pd.Series | pd.DataFrame, ids: pd.Index, name: str) -> pd.Series | pd.DataFrame:
+def _join_by_id(
+    labels: pd.Series | pd.DataFrame, ids: pd.Index, name: str
+) -> pd.Series | pd.DataFrame:
     """Reindex labels keyed by sample id onto the evaluated ids (missing → NaN)."""
     if not labels.index.is_unique:
         dup = labels.index[labels.index.duplicated()][:3].tolist()
@@ -98,7 +106,9 @@ def resolve_strata(
         result = strata(metadata)
         if callable(result) and not isinstance(result, (pd.Series, pd.DataFrame)):
             raise TypeError(f"{name}(metadata) returned another callable; return masks or labels.")
-        return resolve_strata(result, ids=ids, metadata=metadata, shuffled=shuffled, name=f"{name}(metadata)")
+        return resolve_strata(
+            result, ids=ids, metadata=metadata, shuffled=shuffled, name=f"{name}(metadata)"
+        )
     if isinstance(strata, (pd.Series, pd.DataFrame)):
         if strata.index.equals(ids):
             return as_strata(strata, n, name=name)
@@ -115,9 +125,10 @@ def resolve_strata(
                     resolved[key] = value.to_numpy()
                 else:
                     joined = _join_by_id(value, ids, f"{name}[{key!r}]")
-                    if joined.isna().any():
+                    missing = int(np.count_nonzero(joined.isna().to_numpy()))
+                    if missing:
                         raise ValueError(
-                            f"{name}[{key!r}] has no value for {int(joined.isna().sum())} "
+                            f"{name}[{key!r}] has no value for {missing} "
                             "evaluated samples; a mask needs one for each. Pass categorical "
                             "labels as a Series (NaN = unlabelled) instead."
                         )
@@ -138,5 +149,3 @@ def _refuse_if_shuffled(shuffled: bool, name: str) -> None:
             "sampler), so positions do not identify cases. Use a loader with shuffle=False, "
             "or key the strata by sample id (a pandas Series/DataFrame indexed by id)."
         )
-
-
