@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from .._validation import (
     RandomState,
@@ -39,6 +38,7 @@ from .._validation import (
 from ..exceptions import UndefinedMetricWarning
 from ._auc import check_binary_inputs, undefined_reason
 from ._delong import placements
+from ._normal import normal_cdf, normal_quantile
 from ._results import AUCResult
 
 __all__ = ["bootstrap_ci"]
@@ -299,15 +299,17 @@ def interval(
         return float(2 * estimate - high), float(2 * estimate - low)
     if jackknife is None or cells is None:
         raise ValueError("BCa needs jackknife values and their cells.")
-    z0 = special.ndtri(
-        (np.count_nonzero(dist < estimate) + np.count_nonzero(dist <= estimate))
-        / (2.0 * len(dist))
+    share_below = (np.count_nonzero(dist < estimate) + np.count_nonzero(dist <= estimate)) / (
+        2.0 * len(dist)
     )
+    z0 = normal_quantile(share_below)
     a = acceleration(jackknife, cells)
     if not (np.isfinite(z0) and np.isfinite(a)):
         return float("nan"), float("nan")
-    z = special.ndtri([alpha, 1.0 - alpha])
-    adjusted = special.ndtr(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
+    adjusted = [
+        normal_cdf(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
+        for z in (normal_quantile(alpha), normal_quantile(1.0 - alpha))
+    ]
     low, high = np.quantile(dist, adjusted)
     return float(low), float(high)
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from .._validation import check_confidence_level, check_groups, check_same_index, check_scores
 from ..exceptions import UndefinedMetricWarning
 from ._auc import check_binary_inputs, undefined_reason
+from ._normal import normal_cdf, normal_quantile
 from ._results import AUCResult, TestResult
 
 __all__ = ["delong_ci", "delong_test"]
@@ -120,13 +120,13 @@ def normal_interval(
     """Wald interval ``estimate ± z·se`` clipped to ``bounds`` (as pROC does)."""
     if not np.isfinite(se):
         return float("nan"), float("nan")
-    z = float(special.ndtri(0.5 + confidence_level / 2))
+    z = normal_quantile(0.5 + confidence_level / 2)
     return max(bounds[0], estimate - z * se), min(bounds[1], estimate + z * se)
 
 
 def two_sided_p(z: float) -> float:
     """Two-sided normal p-value of a z statistic."""
-    return float(2.0 * special.ndtr(-abs(z))) if np.isfinite(z) else float("nan")
+    return 2.0 * normal_cdf(-abs(z)) if np.isfinite(z) else float("nan")
 
 
 def _split(y: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:

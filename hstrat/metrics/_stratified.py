@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from .._stratum import Stratum, as_strata
 from .._validation import (
@@ -255,6 +254,9 @@ def adjust_p_values(p_values: FloatArray, correction: str | None) -> FloatArray:
     if correction is None:
         out[finite] = p_values[finite]
     elif finite.any():
+        # statsmodels is imported here: loading it costs more than all of hstrat
+        from statsmodels.stats.multitest import multipletests
+
         out[finite] = multipletests(p_values[finite], method=correction)[1]
     return out
 

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import special, stats
 
 from .._stratum import Stratum, as_strata
 from .._validation import (
@@ -27,6 +26,7 @@ from .._validation import (
     describe,
 )
 from ._auc import _cumulative_counts, check_binary_inputs, undefined_reason
+from ._normal import normal_quantile
 
 __all__ = [
     "operating_threshold",
@@ -68,7 +68,7 @@ def wilson_ci(
     n = np.asarray(trials, dtype=np.float64)
     if (x < 0).any() or (x > n).any():
         raise ValueError("successes must lie between 0 and trials.")
-    z = float(special.ndtri(0.5 + level / 2))
+    z = normal_quantile(0.5 + level / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = x / n
         denominator = 1.0 + z**2 / n
@@ -244,6 +244,8 @@ def threshold_metrics(
 def _fisher_p(x1: int, n1: int, x2: int, n2: int) -> float:
     if min(n1, n2) == 0:
         return float("nan")
+    from scipy import stats  # imported on use: it is slow to load
+
     table = np.array([[x1, n1 - x1], [x2, n2 - x2]])
     return float(stats.fisher_exact(table).pvalue)
 
