@@ -17,6 +17,7 @@ import audit_precomputed  # noqa: E402  (the example lives outside the package)
 
 
 def main() -> None:
+    """Run the precomputed-scores example and copy its figures into docs/img."""
     img = ROOT / "docs" / "img"
     img.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
