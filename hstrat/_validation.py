@@ -44,7 +44,9 @@ def check_option(value: Any, name: str, allowed: Sequence[str]) -> str:
             f"got {describe(value)} of type {type(value).__name__}."
         )
     if value not in allowed:
-        close = difflib.get_close_matches(value, allowed, n=1)
+        lower = {a.lower(): a for a in allowed}
+        close = [lower[value.lower()]] if value.lower() in lower else []
+        close = close or difflib.get_close_matches(value, allowed, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.{hint}"
@@ -197,7 +199,7 @@ def check_scores(y_score: Any, name: str = "y_score") -> npt.NDArray[np.float64]
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])
         raise ValueError(
-            f"{name} must be finite; got {out[bad]!r} at position {bad} "
+            f"{name} must be finite; got {float(out[bad])!r} at position {bad} "
             f"({int((~finite).sum())} non-finite values in all)."
         )
     return out

@@ -114,10 +114,13 @@ def _weighted_auc(y: npt.NDArray[np.bool_], s: FloatArray, w: FloatArray) -> flo
         )
         return float("nan")
     levels, inverse = np.unique(s, return_inverse=True)
-    w_pos = np.bincount(inverse, weights=np.where(y, w, 0.0), minlength=len(levels))
-    w_neg = np.bincount(inverse, weights=np.where(y, 0.0, w), minlength=len(levels))
+    # Each class is normalised to total weight 1 before the products: dividing by
+    # w_pos_total * w_neg_total instead underflows to 0/0 (or overflows) for very small
+    # (large) weights, although the AUC does not depend on their scale.
+    w_pos = np.bincount(inverse, weights=np.where(y, w, 0.0), minlength=len(levels)) / w_pos_total
+    w_neg = np.bincount(inverse, weights=np.where(y, 0.0, w), minlength=len(levels)) / w_neg_total
     below = np.cumsum(w_neg) - w_neg
-    return float(np.sum(w_pos * (below + 0.5 * w_neg)) / (w_pos_total * w_neg_total))
+    return float(np.sum(w_pos * (below + 0.5 * w_neg)))
 
 
 def roc_curve(y_true: npt.ArrayLike, y_score: npt.ArrayLike) -> pd.DataFrame:

@@ -91,8 +91,17 @@ def delong_covariance(
 
     Without groups: DeLong's estimator, summing over cases used by both AUCs, positives
     and negatives separately, with the usual ``k / (k - 1)`` small-sample factor (this is
-    exactly DeLong's variance and paired covariance when the cases coincide). With
-    groups: the cluster-robust sum over groups of the summed components.
+    exactly DeLong's variance and paired covariance when the cases coincide).
+
+    With groups: Obuchowski's (1997) clustered estimator. The components are summed
+    within each cluster, separately for positives and negatives, and
+
+        var = I₁₀/(I₁₀-1) Σ p_g² + I₀₁/(I₀₁-1) Σ q_g² + 2 I/(I-1) Σ p_g q_g
+
+    where ``p_g`` (``q_g``) is the cluster's summed positive (negative) deviation and
+    I₁₀, I₀₁, I count clusters with a positive, with a negative, and in all. With one
+    case per cluster this is DeLong's variance exactly; with fewer than two clusters
+    holding positives (or negatives) it is undefined (NaN).
     """
     if not (a.defined and b.defined):
         return float("nan")
@@ -103,15 +112,23 @@ def delong_covariance(
             a.neg, dev_a, b.neg, dev_b
         )
     n_groups = int(groups.max()) + 1 if len(groups) else 0
-    used = np.zeros(n_samples, dtype=bool)
-    for idx in (a.pos, a.neg, b.pos, b.neg):
-        used[idx] = True
-    g = np.unique(groups[used])
-    if len(g) < 2:
+
+    def cluster_sums(idx: IntArray, dev: FloatArray) -> FloatArray:
+        return np.asarray(np.bincount(groups[idx], weights=dev[idx], minlength=n_groups))
+
+    pos_a, pos_b = cluster_sums(a.pos, dev_a), cluster_sums(b.pos, dev_b)
+    neg_a, neg_b = cluster_sums(a.neg, dev_a), cluster_sums(b.neg, dev_b)
+    i_pos = len(np.unique(groups[np.union1d(a.pos, b.pos)]))
+    i_neg = len(np.unique(groups[np.union1d(a.neg, b.neg)]))
+    used = np.union1d(np.union1d(a.pos, b.pos), np.union1d(a.neg, b.neg))
+    i_all = len(np.unique(groups[used]))
+    if i_pos < 2 or i_neg < 2:
         return float("nan")
-    sum_a = np.bincount(groups, weights=dev_a, minlength=n_groups)[g]
-    sum_b = np.bincount(groups, weights=dev_b, minlength=n_groups)[g]
-    return len(g) / (len(g) - 1) * float(np.dot(sum_a, sum_b))
+    return (
+        i_pos / (i_pos - 1) * float(np.dot(pos_a, pos_b))
+        + i_neg / (i_neg - 1) * float(np.dot(neg_a, neg_b))
+        + i_all / (i_all - 1) * float(np.dot(pos_a, neg_b) + np.dot(neg_a, pos_b))
+    )
 
 
 def normal_interval(
@@ -192,13 +209,18 @@ def delong_ci(
             len(pos),
             len(neg),
         )
-    if g is None and min(len(pos), len(neg)) < 2:
+    variance = delong_covariance(p, p, len(y), g)
+    if not np.isfinite(variance):
+        need = (
+            "two positives and two negatives"
+            if g is None
+            else "two clusters holding positives and two holding negatives"
+        )
         warnings.warn(
-            "DeLong variance needs at least two positives and two negatives; the interval is NaN.",
+            f"DeLong variance needs at least {need}; the interval is NaN.",
             UndefinedMetricWarning,
             stacklevel=2,
         )
-    variance = delong_covariance(p, p, len(y), g)
     se = float(np.sqrt(variance)) if variance >= 0 else float("nan")
     low, high = normal_interval(p.theta, se, level, (0.0, 1.0))
     return AUCResult(p.theta, low, high, se, level, "delong", len(pos), len(neg))
