@@ -1,0 +1,158 @@
+"""audit(): collect a model's predictions over a loader, then evaluate them."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+from .._validation import (
+    check_confidence_level,
+    check_int,
+    check_option,
+    check_random_state,
+)
+from ..metrics._bootstrap import BOOTSTRAP_METHODS
+from ..metrics._stratified import CI_METHODS, CORRECTIONS, REFERENCES
+from ._collect import collect
+from ._evaluate import evaluate_predictions
+from ._report import AuditReport
+
+__all__ = ["audit"]
+
+_COLLECT_OPTIONS = (
+    "label_key",
+    "input_key",
+    "id_key",
+    "score_key",
+    "metadata_keys",
+    "class_names",
+    "activation",
+)
+
+
+def audit(
+    model: Any,
+    loader: Iterable[Any],
+    strata: Any = None,
+    *,
+    target: int | str | None = None,
+    detectors: Sequence[Any] = (),
+    embedding_layer: str | Literal[False] | None = None,
+    device: Any = None,
+    progress: bool = True,
+    cache: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> AuditReport:
+    """Audit a model on a data set for hidden stratification: :func:`collect` + evaluate.
+
+    One pass of ``model`` over ``loader`` collects labels, scores, sample ids, metadata
+    and penultimate-layer embeddings (:func:`hstrat.collect`); the strata (and the
+    clusters ``detectors`` find in the embeddings) are then evaluated exactly as
+    :func:`hstrat.evaluate` would evaluate the same scores: for the same scores and
+    options the two give the same table.
+
+    Parameters
+    ----------
+    model : torch.nn.Module, scikit-learn estimator, callable or None
+        See :func:`hstrat.collect`.
+    loader : iterable of batches
+        See :func:`hstrat.collect`.
+    strata : dict, list of Stratum, Series, DataFrame or callable, optional
+        See :func:`hstrat.evaluate`. Strata keyed by sample id are joined on the ids the
+        loader yields; strata given by position are refused when the loader shuffles.
+    target : int or str, optional
+        Which output of a multi-output model (and which column of multi-hot labels).
+    detectors : sequence of detector estimators, optional
+        E.g. ``[hstrat.detect.KMeansDetector()]``, fitted on the collected embeddings.
+    embedding_layer : None, False or str, default None
+        Where embeddings come from (see :func:`hstrat.collect`); ``False`` skips them.
+    device : str or torch.device, optional
+        Torch models only (see :func:`hstrat.collect`).
+    progress : bool, default True
+        Progress bars for the pass and the bootstrap.
+    cache : str or path-like, optional
+        Directory that makes the pass resumable and reusable (see :func:`hstrat.collect`).
+    **options
+        Passed to :func:`hstrat.collect` — ``label_key``, ``input_key``, ``id_key``,
+        ``score_key``, ``metadata_keys``, ``class_names``, ``activation`` — or to the
+        evaluation — ``groups``, ``threshold``, ``ci``, ``reference``, ``n_resamples``,
+        ``confidence_level``, ``method``, ``correction``, ``random_state`` (see
+        :func:`hstrat.evaluate`). They are checked before the pass starts.
+
+    Returns
+    -------
+    AuditReport
+        ``report.predictions`` holds what was collected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch.utils.data import DataLoader, TensorDataset
+    >>> import hstrat
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(200, 4, generator=g)
+    >>> y = (x[:, 0] + torch.randn(200, generator=g) > 0).float()
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    >>> loader = DataLoader(TensorDataset(x, y), batch_size=64)
+    >>> site = np.arange(200) % 2  # by position: the loader does not shuffle
+    >>> report = hstrat.audit(model, loader, {"site 1": site == 1}, ci="delong", progress=False)
+    >>> report.table[["stratum", "n"]]
+      stratum    n
+    0  overall  200
+    1   site 1  100
+    """
+    collect_options = {k: options.pop(k) for k in _COLLECT_OPTIONS if k in options}
+    _check_evaluate_options(options)
+    if detectors and embedding_layer is False:
+        raise ValueError(
+            "detectors need embeddings, but embedding_layer=False collects none; drop one."
+        )
+    predictions = collect(
+        model,
+        loader,
+        target=target,
+        embedding_layer=embedding_layer,
+        device=device,
+        progress=progress,
+        cache=cache,
+        **collect_options,
+    )
+    return evaluate_predictions(
+        predictions, strata, detectors=detectors, progress=progress, **options
+    )
+
+
+def _check_evaluate_options(options: dict[str, Any]) -> None:
+    """Check the evaluation options before the (possibly long) pass over the data."""
+    accepted = [
+        name
+        for name, p in inspect.signature(evaluate_predictions).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("detectors", "progress")
+    ]
+    for name in options:
+        if name not in accepted:
+            import difflib
+
+            close = difflib.get_close_matches(name, [*accepted, *_COLLECT_OPTIONS], n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise TypeError(
+                f"audit() got an unexpected keyword argument {name!r}; the options are "
+                f"{', '.join(sorted([*accepted, *_COLLECT_OPTIONS]))}.{hint}"
+            )
+    if "ci" in options:
+        check_option(options["ci"], "ci", CI_METHODS)
+    if "reference" in options:
+        check_option(options["reference"], "reference", REFERENCES)
+    if "method" in options:
+        check_option(options["method"], "method", BOOTSTRAP_METHODS)
+    if options.get("correction") is not None:
+        check_option(options["correction"], "correction", CORRECTIONS)
+    if "n_resamples" in options:
+        check_int(options["n_resamples"], "n_resamples", minimum=1)
+    if "confidence_level" in options:
+        check_confidence_level(options["confidence_level"])
+    if "random_state" in options:
+        check_random_state(options["random_state"])  # a Generator is returned, not advanced

@@ -1,0 +1,623 @@
+"""collect(): one streamed pass of a model over a loader → :class:`Predictions`."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .._validation import check_option, describe
+from ..adapters import (
+    CallableAdapter,
+    LoaderScores,
+    ModelAdapter,
+    SklearnAdapter,
+    TorchAdapter,
+    as_array,
+    is_sklearn_estimator,
+    is_torch_module,
+    loader_order_is_random,
+)
+from ._cache import BatchRecord, CollectCache, Collected, concatenate, digest_values
+from ._predictions import Predictions
+
+__all__ = ["ACTIVATIONS", "collect"]
+
+ACTIVATIONS: tuple[str, ...] = ("auto", "sigmoid", "softmax", "none")
+Target = int | str | None
+
+
+def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Logistic function, stable for large |x| (scipy.special is slow to import)."""
+    return np.asarray(np.exp(-np.logaddexp(0.0, -x)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Keys:
+    input: str
+    label: str
+    id: str
+    score: str
+    metadata: tuple[str, ...] | None
+    embedding: str | None  # model=None: the batch key holding embeddings
+
+
+@dataclass
+class _Batch:
+    inputs: Any
+    labels: npt.NDArray[Any]
+    ids: npt.NDArray[Any] | None
+    metadata: dict[str, npt.NDArray[Any]]
+    embeddings: Any  # model=None only
+
+
+@dataclass(frozen=True)
+class _Head:
+    """How a batch's outputs become one score per sample (fixed at the first batch)."""
+
+    n_outputs: int
+    column: int
+    activation: str
+
+    def scores(
+        self, outputs: npt.NDArray[np.floating[Any]], batch: int
+    ) -> npt.NDArray[np.float64]:
+        if outputs.shape[1] != self.n_outputs:
+            raise ValueError(
+                f"Batch {batch} has {outputs.shape[1]} model outputs per sample; the first "
+                f"batch had {self.n_outputs}."
+            )
+        if self.activation == "softmax":
+            z = outputs.astype(np.float64)
+            if self.n_outputs == 2:
+                logit = z[:, 1] - z[:, 0] if self.column == 1 else z[:, 0] - z[:, 1]
+                return _sigmoid(logit)
+            z -= z.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            return e[:, self.column] / e.sum(axis=1)  # type: ignore[no-any-return]
+        column = outputs[:, self.column].astype(np.float64)
+        if self.activation == "sigmoid":
+            return _sigmoid(column)
+        return column
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n_outputs": self.n_outputs, "column": self.column, "activation": self.activation}
+
+
+def collect(
+    model: Any,
+    loader: Iterable[Any],
+    *,
+    target: Target = None,
+    embedding_layer: str | Literal[False] | None = None,
+    device: Any = None,
+    progress: bool = True,
+    cache: str | os.PathLike[str] | None = None,
+    label_key: str = "label",
+    input_key: str = "image",
+    id_key: str = "id",
+    score_key: str = "score",
+    metadata_keys: Sequence[str] | None = None,
+    class_names: Sequence[Any] | None = None,
+    activation: str = "auto",
+) -> Predictions:
+    """Run a model over a loader once and keep labels, scores, ids, metadata and embeddings.
+
+    Parameters
+    ----------
+    model : torch.nn.Module, scikit-learn estimator, callable or None
+        * a :class:`torch.nn.Module` returning logits ``(batch,)`` or ``(batch,
+          n_outputs)``: one output → sigmoid; two outputs → softmax, class 1;
+          more (a multi-label head such as ChestX-ray14's 14) → the sigmoid of the
+          ``target`` output. Run in eval mode under :func:`torch.inference_mode`, with
+          every module's training flag restored afterwards (see
+          :mod:`hstrat.adapters._torch`);
+        * a fitted scikit-learn classifier or :class:`~sklearn.pipeline.Pipeline`:
+          ``predict_proba[:, 1]``, else ``decision_function``;
+        * any callable ``f(x)`` returning scores (1-D, or 2-D reduced by ``target``), or a
+          tuple ``(scores, embeddings)``; no activation is applied;
+        * ``None``: the loader yields the scores (``x`` of a tuple batch, or
+          ``batch[score_key]``).
+    loader : iterable of batches
+        A :class:`torch.utils.data.DataLoader` or any iterable yielding ``(x, y)``,
+        ``(x, y, extra)`` — ``extra`` is the batch's sample ids, or a dict of ids
+        (``id_key``) and per-sample metadata — or dicts with ``input_key``,
+        ``label_key``, optionally ``id_key``, and metadata under any other key (one
+        scalar per sample). Labels are 0/1, or multi-hot ``(batch, n_classes)``
+        reduced by ``target``.
+    target : int or str, optional
+        Which output (and which column of multi-hot labels) to audit: an index, or a
+        name from ``class_names`` (or the model's ``class_names`` attribute, or a
+        scikit-learn estimator's ``classes_``). Needed when the model has more than one
+        output, except a two-logit (softmax) torch model.
+    embedding_layer : None, False or str, default None
+        ``None``: the penultimate features — for a torch module the **input** of its final
+        ``Linear`` layer (DenseNet ``classifier``, ResNet ``fc``, EfficientNet / MobileNet /
+        ConvNeXt ``classifier[-1]``, the last ``Linear`` of an ``nn.Sequential``), for a
+        scikit-learn pipeline the output of its last transformer, for a bare estimator the
+        input features, for a callable the second item it returns. A string: for a torch
+        module the **output** of that module (a dotted name from
+        ``model.named_modules()``), flattened per sample; for a pipeline, a step name; with
+        ``model=None``, the batch key holding embeddings. ``False``: no embeddings.
+        Embeddings are float32.
+    device : str or torch.device, optional
+        Torch models only. ``None`` runs the model where its parameters are and moves
+        each batch there; a device moves the model there for the pass and back after.
+    progress : bool, default True
+        Show a progress bar (tqdm), with a total when ``len(loader)`` is known.
+    cache : str or path-like, optional
+        A directory where the pass is streamed to disk. An interrupted pass resumes where
+        it stopped; a complete one loads without running the model; a cache written by
+        another model, data set or options is refused (see :mod:`hstrat.audit._cache`).
+    label_key, input_key, id_key, score_key : str
+        Keys of dict batches (defaults ``"label"``, ``"image"``, ``"id"``, ``"score"``).
+    metadata_keys : sequence of str, optional
+        Which remaining keys of dict batches (or of a 3-tuple's dict) to keep as
+        metadata; default: all of them.
+    class_names : sequence, optional
+        Names of the model's outputs, for ``target="name"``.
+    activation : {"auto", "sigmoid", "softmax", "none"}, default "auto"
+        How outputs become scores. ``"auto"``: for torch models as described under
+        ``model`` (a two-output torch model with ``target=`` is ambiguous and must say
+        which); for other models none. ``"softmax"`` normalises over all outputs and
+        takes ``target`` (class 1 when there are two).
+
+    Returns
+    -------
+    Predictions
+        ``ids`` from the batches (else positions ``0..n-1``), ``metadata`` indexed by
+        them, ``embeddings`` (memory-mapped when loaded from a cache), ``target`` and
+        ``shuffled`` (the loader's order is random: strata must then be keyed by id).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import DataLoader, TensorDataset
+    >>> import hstrat
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x, y = torch.randn(40, 5, generator=g), (torch.arange(40) % 2).float()
+    >>> model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    >>> p = hstrat.collect(model, DataLoader(TensorDataset(x, y), batch_size=16), progress=False)
+    >>> p
+    Predictions(n=40, positives=20, embeddings=40x8, target=None)
+    """
+    check_option(activation, "activation", ACTIVATIONS)
+    keys = _Keys(
+        input=_check_key(input_key, "input_key"),
+        label=_check_key(label_key, "label_key"),
+        id=_check_key(id_key, "id_key"),
+        score=_check_key(score_key, "score_key"),
+        metadata=None if metadata_keys is None else _check_keys(metadata_keys),
+        embedding=embedding_layer if model is None and isinstance(embedding_layer, str) else None,
+    )
+    target = _check_target(target)
+    if isinstance(loader, (str, bytes, Mapping)) or not isinstance(loader, Iterable):
+        raise TypeError(
+            "loader must be an iterable of batches (e.g. a torch DataLoader); got "
+            f"{describe(loader)}."
+        )
+    adapter = _as_adapter(
+        model, embedding_layer=embedding_layer, device=device, class_names=class_names
+    )
+    names = list(class_names) if class_names is not None else adapter.class_names
+    shuffled = loader_order_is_random(loader)
+    run = _Pass(adapter, keys, target, names, activation, model is None)
+    if cache is None:
+        collected = run.run(loader, progress, None)
+    else:
+        if shuffled:
+            raise ValueError(
+                "cache= needs a loader with a fixed order, and this loader shuffles (a random "
+                "sampler); resuming would mix two orders. Use shuffle=False."
+            )
+        store = CollectCache(
+            cache,
+            model=adapter.fingerprint(),
+            options={
+                "target": target,
+                "embedding": adapter.embedding_source if model is not None else keys.embedding,
+                "activation": activation,
+                "class_names": None if names is None else [str(n) for n in names],
+                "keys": [keys.input, keys.label, keys.id, keys.score],
+                "metadata_keys": None if keys.metadata is None else list(keys.metadata),
+            },
+            loader=_loader_info(loader),
+        )
+        collected = run.run(loader, progress, store)
+    return _predictions(collected, target=target, shuffled=shuffled)
+
+
+def _check_target(target: Any) -> Target:
+    if target is None or isinstance(target, str):
+        return target
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
+        raise TypeError(
+            f"target must be an output index, a class name or None; got {describe(target)}."
+        )
+    return int(target)  # a numpy integer is stored as a plain int
+
+
+def _check_key(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string; got {describe(value)}.")
+    return value
+
+
+def _check_keys(values: Any) -> tuple[str, ...]:
+    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"metadata_keys must be a sequence of strings; got {describe(values)}.")
+    return tuple(values)
+
+
+def _as_adapter(
+    model: Any, *, embedding_layer: Any, device: Any, class_names: Sequence[Any] | None
+) -> ModelAdapter:
+    if (
+        embedding_layer is not None
+        and embedding_layer is not False
+        and not isinstance(embedding_layer, str)
+    ):
+        raise TypeError(
+            "embedding_layer must be None (automatic), False (none) or a name; got "
+            f"{describe(embedding_layer)}."
+        )
+    if is_torch_module(model):
+        return TorchAdapter(model, embedding_layer=embedding_layer, device=device)
+    if device is not None:
+        raise ValueError(
+            f"device={device!r} applies to a torch.nn.Module model; got {describe(model)}. "
+            "Move the data yourself, or leave device=None."
+        )
+    if model is None:
+        return LoaderScores(class_names)
+    if isinstance(model, (str, bytes, os.PathLike)):
+        raise TypeError(
+            "model must be a torch.nn.Module, a scikit-learn estimator, a callable or None; got "
+            f"the path {describe(model)}. Load the model first (torch.load, joblib.load)."
+        )
+    if is_sklearn_estimator(model):
+        return SklearnAdapter(model, embedding_layer=embedding_layer)
+    if callable(model):
+        return CallableAdapter(model, embedding_layer=embedding_layer)
+    raise TypeError(
+        "model must be a torch.nn.Module, a scikit-learn estimator (predict_proba / "
+        f"decision_function), a callable returning scores, or None; got {describe(model)}."
+    )
+
+
+def _loader_info(loader: Any) -> dict[str, Any]:
+    def length(obj: Any) -> int | None:
+        try:
+            return len(obj)
+        except TypeError:
+            return None
+
+    dataset = getattr(loader, "dataset", None)
+    batch_size = getattr(loader, "batch_size", None)
+    return {
+        "len": length(loader),
+        "dataset_len": None if dataset is None else length(dataset),
+        "dataset": None if dataset is None else type(dataset).__qualname__,
+        "batch_size": batch_size if isinstance(batch_size, int) else None,
+    }
+
+
+class _Pass:
+    """The loop over the loader, shared by the in-memory and the cached paths."""
+
+    def __init__(
+        self,
+        adapter: ModelAdapter,
+        keys: _Keys,
+        target: Target,
+        class_names: list[Any] | None,
+        activation: str,
+        scores_from_loader: bool,
+    ) -> None:
+        self.adapter = adapter
+        self.keys = keys
+        self.target = target
+        self.class_names = class_names
+        self.activation = activation
+        self.scores_from_loader = scores_from_loader
+        self.head: _Head | None = None
+        self.label_column: int | None = None
+
+    def run(self, loader: Iterable[Any], progress: bool, store: CollectCache | None) -> Collected:
+        from tqdm.auto import tqdm
+
+        try:
+            total: int | None = len(loader)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+        if store is not None and store.complete:
+            self._check_cached_first_batch(loader, store)
+            return store.load()
+        skip = 0 if store is None else store.batches_done
+        records: list[BatchRecord] = []
+        index = -1
+        with (
+            tqdm(total=total, disable=not progress, desc="collect", unit="batch") as bar,
+            self.adapter.session(),
+        ):
+            try:
+                for index, raw in enumerate(loader):
+                    batch = self._unpack(raw, index)
+                    n = len(batch.labels)
+                    if store is not None:
+                        digest = digest_values(batch.labels, batch.ids)
+                        if index == 0:
+                            store.check_first_batch(
+                                digest_values(batch.inputs, batch.labels, batch.ids)
+                            )
+                        if index < skip:
+                            store.verify_batch(index, n, digest)
+                            bar.update()
+                            continue
+                    record = self._record(batch, index)
+                    if store is None:
+                        records.append(record)
+                    else:
+                        if self.head is not None:
+                            store.check_head(self.head.to_json())
+                        store.append(record, digest)
+                    bar.update()
+            except BaseException:
+                if store is not None:
+                    store.flush()
+                raise
+        if index < 0:
+            raise ValueError("The loader yielded no batches.")
+        if store is None:
+            return concatenate(records)
+        if index + 1 < skip:
+            raise ValueError(
+                f"The loader yielded {index + 1} batches, fewer than the {skip} already in the "
+                f"cache in {str(store.directory)!r}; it is not the loader the cache was "
+                "written with."
+            )
+        return store.finish()
+
+    def _check_cached_first_batch(self, loader: Iterable[Any], store: CollectCache) -> None:
+        iterator = iter(loader)
+        try:
+            raw = next(iterator)
+        except StopIteration:
+            raise ValueError("The loader yielded no batches.") from None
+        batch = self._unpack(raw, 0)
+        store.check_first_batch(digest_values(batch.inputs, batch.labels, batch.ids))
+        store.verify_batch(0, len(batch.labels), digest_values(batch.labels, batch.ids))
+        del iterator
+
+    # -- one batch -------------------------------------------------------------------
+    def _record(self, batch: _Batch, index: int) -> BatchRecord:
+        out = self.adapter.predict(batch.inputs)
+        n = len(out.outputs)
+        if self.head is None:
+            self.head = self._resolve_head(out.outputs.shape[1])
+        scores = self.head.scores(out.outputs, index)
+        labels = self._labels(batch.labels, index)
+        if len(labels) != n:
+            raise ValueError(
+                f"Batch {index} has {len(labels)} labels but the model returned {n} outputs."
+            )
+        embeddings = out.embeddings
+        if self.scores_from_loader and batch.embeddings is not None:
+            embeddings = np.ascontiguousarray(
+                as_array(batch.embeddings).reshape(n, -1), dtype=np.float32
+            )
+        for name, values in (("ids", batch.ids), *batch.metadata.items()):
+            if values is not None and len(values) != n:
+                raise ValueError(
+                    f"Batch {index}: {name} has {len(values)} entries for {n} samples."
+                )
+        return BatchRecord(scores, labels, batch.ids, batch.metadata, embeddings)
+
+    def _resolve_head(self, k: int) -> _Head:
+        column = None if self.target is None else self._target_index(k)
+        kind = self.adapter.kind
+        act = self.activation
+        if act == "auto":
+            if kind != "logits":
+                act = "none"
+            elif k == 1:
+                act = "sigmoid"
+            elif k == 2 and column is None:
+                act = "softmax"
+            elif k == 2:
+                raise ValueError(
+                    f"The model has two outputs and target={self.target!r}: are they the two "
+                    "classes of one softmax, or two independent (multi-label) outputs? Pass "
+                    "activation='softmax' or activation='sigmoid'."
+                )
+            else:
+                act = "sigmoid"
+        if column is None:
+            if k == 1:
+                column = 0
+            elif k == 2 and (act == "softmax" or kind == "probabilities"):
+                column = 1
+            else:
+                hint = f" or one of {describe(self.class_names, 80)}" if self.class_names else ""
+                raise ValueError(
+                    f"The model has {k} outputs per sample; pass target= (an index 0..{k - 1}"
+                    f"{hint}) to choose the one to audit."
+                )
+        self.label_column = column
+        return _Head(k, column, act)
+
+    def _target_index(self, k: int) -> int:
+        target = self.target
+        if isinstance(target, str):
+            names = self.class_names
+            if names is None:
+                raise ValueError(
+                    f"target={target!r} is a name, but the names of the model's outputs are "
+                    "unknown; pass class_names=[...] (or give the model a class_names "
+                    "attribute), or an index."
+                )
+            if len(names) != k:
+                raise ValueError(
+                    f"class_names has {len(names)} names but the model has {k} outputs."
+                )
+            matches = [i for i, name in enumerate(names) if name == target or str(name) == target]
+            if not matches:
+                import difflib
+
+                close = difflib.get_close_matches(target, [str(n) for n in names], n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"target={target!r} is not one of the class names "
+                    f"{describe(names, 200)}.{hint}"
+                )
+            return matches[0]
+        index = int(target)  # type: ignore[arg-type]
+        if not 0 <= index < k:
+            raise ValueError(f"target must be an output index in 0..{k - 1}; got {target!r}.")
+        return index
+
+    def _labels(self, values: npt.NDArray[Any], index: int) -> npt.NDArray[np.bool_]:
+        y = values
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim == 2:
+            if self.target is None:
+                raise ValueError(
+                    f"The labels of batch {index} are multi-hot, shape {y.shape}; pass target= "
+                    "to choose the column to audit."
+                )
+            column = self.label_column
+            if column is None or column >= y.shape[1]:
+                raise ValueError(
+                    f"target={self.target!r} is column {column} but the labels of batch "
+                    f"{index} have {y.shape[1]} columns."
+                )
+            y = y[:, column]
+        if y.ndim != 1:
+            raise ValueError(
+                f"The labels of batch {index} must have shape (batch,) or (batch, n_classes); "
+                f"got {y.shape}."
+            )
+        if y.dtype == bool:
+            return y
+        if y.dtype.kind not in "iuf":
+            raise TypeError(
+                f"The labels of batch {index} must be 0/1 numbers or booleans; got dtype "
+                f"{y.dtype} ({describe(y[:5].tolist())})."
+            )
+        ones: npt.NDArray[np.bool_] = np.asarray(y == 1)
+        if not (ones | (y == 0)).all():
+            bad = np.unique(y[~(ones | (y == 0))])[:5].tolist()
+            raise ValueError(
+                f"The labels of batch {index} must be 0 or 1; got {describe(bad)}. Map "
+                "uncertain or missing labels (e.g. -1, NaN) to 0/1, or drop those samples, "
+                "before the audit."
+            )
+        return ones
+
+    def _unpack(self, raw: Any, index: int) -> _Batch:
+        keys = self.keys
+        extra: Any = None
+        if isinstance(raw, Mapping):
+            x_key = keys.score if self.scores_from_loader else keys.input
+            for key, arg in (
+                (x_key, "score_key" if self.scores_from_loader else "input_key"),
+                (keys.label, "label_key"),
+            ):
+                if key not in raw:
+                    raise ValueError(
+                        f"Batch {index} is a dict without the key {key!r} ({arg}); its keys "
+                        f"are {list(raw)!r}. Pass {arg}=."
+                    )
+            inputs, labels = raw[x_key], raw[keys.label]
+            used = {x_key, keys.label}
+            if keys.embedding is not None:
+                if keys.embedding not in raw:
+                    raise ValueError(
+                        f"Batch {index} has no key {keys.embedding!r} (embedding_layer); its "
+                        f"keys are {list(raw)!r}."
+                    )
+                used.add(keys.embedding)
+            extra = {k: v for k, v in raw.items() if k not in used}
+            embeddings = raw.get(keys.embedding) if keys.embedding is not None else None
+        elif isinstance(raw, (tuple, list)) and len(raw) in (2, 3):
+            inputs, labels = raw[0], raw[1]
+            extra = raw[2] if len(raw) == 3 else None
+            embeddings = None
+            if keys.embedding is not None:
+                raise ValueError(
+                    f"embedding_layer={keys.embedding!r} names a key of dict batches, but "
+                    f"batch {index} is a {type(raw).__name__}."
+                )
+        else:
+            what = (
+                f"a {type(raw).__name__} of length {len(raw)}"
+                if isinstance(raw, (tuple, list))
+                else describe(raw)
+            )
+            raise TypeError(
+                f"Batch {index} must be (x, y), (x, y, ids_or_metadata) or a dict; got {what}."
+            )
+        y = as_array(labels, "labels")
+        if y.ndim == 0:
+            raise ValueError(
+                f"The labels of batch {index} are a scalar; a batch needs one label per sample."
+            )
+        ids: npt.NDArray[Any] | None = None
+        metadata: dict[str, npt.NDArray[Any]] = {}
+        if isinstance(extra, Mapping):
+            if keys.id in extra:
+                ids = self._column(extra[keys.id], keys.id, index)
+            wanted = (
+                keys.metadata if keys.metadata is not None else [k for k in extra if k != keys.id]
+            )
+            for key in wanted:
+                if key not in extra:
+                    raise ValueError(
+                        f"metadata_keys names {key!r}, which batch {index} does not have; its "
+                        f"keys are {list(extra)!r}."
+                    )
+                metadata[str(key)] = self._column(extra[key], key, index)
+        elif extra is not None:
+            ids = self._column(extra, "ids", index)
+        return _Batch(inputs, y, ids, metadata, embeddings)
+
+    @staticmethod
+    def _column(value: Any, key: Any, index: int) -> npt.NDArray[Any]:
+        arr = as_array(value, str(key))
+        if arr.ndim != 1:
+            raise ValueError(
+                f"Batch {index}: {key!r} must hold one scalar per sample (shape (batch,)); got "
+                f"shape {arr.shape}. Keep only per-sample keys with metadata_keys=[...]."
+            )
+        return arr
+
+
+def _predictions(collected: Collected, *, target: Target, shuffled: bool) -> Predictions:
+    n = len(collected.scores)
+    if collected.ids is None:
+        ids: pd.Index = pd.RangeIndex(n, name="id")
+    else:
+        ids = pd.Index(collected.ids, name="id")
+        if not ids.is_unique:
+            dup = ids[ids.duplicated()][:3].tolist()
+            raise ValueError(
+                f"The loader yielded the sample ids {describe(dup)} more than once; every "
+                "sample must be evaluated once (is the sampler drawing with replacement?)."
+            )
+    metadata = pd.DataFrame(collected.metadata, index=ids) if collected.metadata else None
+    return Predictions(
+        collected.labels,
+        collected.scores,
+        ids=ids,
+        embeddings=collected.embeddings,
+        metadata=metadata,
+        target=target,
+        shuffled=shuffled,
+    )
