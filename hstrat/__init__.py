@@ -11,7 +11,16 @@ The entry points are :func:`evaluate` (scores from anywhere) and :func:`audit`
 
 from ._stratum import Stratum
 from ._version import __version__
-from .audit import AuditReport, Predictions, evaluate
+from .audit import AuditReport, Predictions, audit, collect, evaluate
 from .strata import Schema
 
-__all__ = ["AuditReport", "Predictions", "Schema", "Stratum", "__version__", "evaluate"]
+__all__ = [
+    "AuditReport",
+    "Predictions",
+    "Schema",
+    "Stratum",
+    "__version__",
+    "audit",
+    "collect",
+    "evaluate",
+]

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from ._cli_audit import CommandError, add_audit_parser, run_audit
 from ._version import __version__
+from .strata._cli_label import add_label_parser, run_label
+from .strata._cli_schema import add_schema_parser, run_schema
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="run the audit on built-in synthetic chest X-rays")
     add_audit_parser(sub)
+    add_label_parser(sub)
+    add_schema_parser(sub)
     return parser
 
 
@@ -34,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    commands = {"demo": _run_demo, "audit": run_audit}
+    commands = {"demo": _run_demo, "audit": run_audit, "label": run_label, "schema": run_schema}
     try:
         return commands[args.command](args)
     except (CommandError, ValueError, TypeError, FileNotFoundError) as err:

@@ -8,6 +8,7 @@ as tidy :class:`pandas.DataFrame`.
 from ._auc import auc, roc_curve
 from ._bootstrap import bootstrap_ci
 from ._delong import delong_ci, delong_test
+from ._power import auc_power, auc_sample_size, detectable_auc_gap, hanley_mcneil_variance
 from ._results import AUCResult, TestResult
 from ._stratified import stratified_auc
 from ._threshold import (
@@ -21,9 +22,13 @@ __all__ = [
     "AUCResult",
     "TestResult",
     "auc",
+    "auc_power",
+    "auc_sample_size",
     "bootstrap_ci",
     "delong_ci",
     "delong_test",
+    "detectable_auc_gap",
+    "hanley_mcneil_variance",
     "operating_threshold",
     "roc_curve",
     "stratified_auc",

@@ -110,36 +110,46 @@ def resolve_strata(
             result, ids=ids, metadata=metadata, shuffled=shuffled, name=f"{name}(metadata)"
         )
     if isinstance(strata, (pd.Series, pd.DataFrame)):
-        if strata.index.equals(ids):
-            return as_strata(strata, n, name=name)
-        if _is_positional_index(strata.index, n) and not _is_positional_index(ids, n):
-            _refuse_if_shuffled(shuffled, name)
-            return as_strata(strata.set_axis(ids, axis=0), n, name=name)
-        return as_strata(_join_by_id(strata, ids, name), n, name=name)
+        return as_strata(_align(strata, ids, shuffled, name), n, name=name)
     if isinstance(strata, Mapping):
         resolved: dict[str, Any] = {}
         for key, value in strata.items():
-            if isinstance(value, pd.Series) and not value.index.equals(ids):
-                if _is_positional_index(value.index, n):
-                    _refuse_if_shuffled(shuffled, name)
-                    resolved[key] = value.to_numpy()
-                else:
-                    joined = _join_by_id(value, ids, f"{name}[{key!r}]")
-                    missing = int(np.count_nonzero(joined.isna().to_numpy()))
-                    if missing:
-                        raise ValueError(
-                            f"{name}[{key!r}] has no value for {missing} "
-                            "evaluated samples; a mask needs one for each. Pass categorical "
-                            "labels as a Series (NaN = unlabelled) instead."
-                        )
-                    resolved[key] = joined.to_numpy(dtype=bool)
+            if isinstance(value, pd.Series):
+                joined = _align(value, ids, shuffled, f"{name}[{key!r}]")
+                missing = int(np.count_nonzero(joined.isna().to_numpy()))
+                if missing:
+                    raise ValueError(
+                        f"{name}[{key!r}] has no value for {missing} "
+                        "evaluated samples; a mask needs one for each. Pass categorical "
+                        "labels as a Series (NaN = unlabelled) instead."
+                    )
+                resolved[key] = joined.to_numpy()
             else:
-                if not isinstance(value, Stratum | pd.Series):
-                    _refuse_if_shuffled(shuffled, name)
+                _refuse_if_shuffled(shuffled, name)
                 resolved[key] = value
         return as_strata(resolved, n, name=name)
     _refuse_if_shuffled(shuffled, name)
     return as_strata(strata, n, name=name)
+
+
+def _align(
+    labels: pd.Series | pd.DataFrame, ids: pd.Index, shuffled: bool, name: str
+) -> pd.Series | pd.DataFrame:
+    """Put labels in evaluation order: by id when their index holds ids, else by position.
+
+    A default ``0..n-1`` index whose values are not all among the ids is read as
+    positions; when the evaluation order is random, positions mean nothing and are
+    refused (and so is everything when the predictions have no ids of their own).
+    """
+    n = len(ids)
+    if shuffled and _is_positional_index(ids, n):
+        _refuse_if_shuffled(shuffled, name)
+    if labels.index.equals(ids):
+        return labels
+    if _is_positional_index(labels.index, n) and not labels.index.isin(ids).all():
+        _refuse_if_shuffled(shuffled, name)
+        return labels.set_axis(ids, axis=0)
+    return _join_by_id(labels, ids, name)
 
 
 def _refuse_if_shuffled(shuffled: bool, name: str) -> None:

@@ -184,3 +184,25 @@ def test_p_adjusted_within_family():
     # a single test in its family is not adjusted for the others
     assert t.iloc[4]["p_adjusted"] == t.iloc[4]["p_value"]
     assert report.clusters["detector"].tolist() == ["fake"]
+
+
+def test_shuffled_order_refuses_positions_but_joins_ids():
+    from hstrat.audit._evaluate import evaluate_predictions
+
+    y, s, _, site = data()
+    labels = pd.Series(site, name="site")  # index 0..n-1
+    no_ids = hstrat.Predictions(y, s, shuffled=True)
+    with pytest.raises(ValueError, match="order is random"):
+        evaluate_predictions(no_ids, labels, ci="delong", progress=False)
+    with pytest.raises(ValueError, match="order is random"):
+        evaluate_predictions(no_ids, {"A": site == "A"}, ci="delong", progress=False)
+    # the loader yielded dataset positions as ids, in a random order
+    perm = np.random.default_rng(0).permutation(len(y))
+    shuffled = hstrat.Predictions(y[perm], s[perm], ids=perm, shuffled=True)
+    joined = evaluate_predictions(shuffled, labels, ci="delong", progress=False)
+    direct = hstrat.evaluate(y, s, labels, ci="delong", progress=False)
+    pd.testing.assert_frame_equal(joined.table, direct.table)
+    # string ids and a default-indexed Series: positions (allowed when in order)
+    named = hstrat.Predictions(y, s, ids=[f"x{i}" for i in range(len(y))])
+    by_position = evaluate_predictions(named, labels, ci="delong", progress=False)
+    pd.testing.assert_frame_equal(by_position.table, direct.table)

@@ -1,0 +1,524 @@
+"""A local web page for labelling cases with a schema, one image at a time.
+
+``hstrat label serve`` (or :func:`serve_labeler`) starts a small server from the Python
+standard library, bound to 127.0.0.1, that shows each listed image with the schema's
+values as buttons and keyboard shortcuts, and saves **every answer at once**: the labels
+CSV is rewritten to a temporary file and renamed over the old one (atomic on POSIX and
+Windows), so killing the server loses at most the answer being given and never leaves a
+half-written file. Restarting resumes at the first item this annotator has neither
+finished nor skipped.
+
+Safety:
+
+* Only the listed items can be fetched, by their position (``/image/3``); no file path
+  ever appears in a URL, and nothing else on disk is served (no directory listing).
+* The page and its API answer only requests addressed to the server's own host name
+  (against DNS rebinding); API calls need a per-run token from the page (against
+  cross-site requests); every value from the items or schema is inserted as text, never
+  as HTML.
+
+The labels CSV has the columns ``id, <variables...>, annotator, labelled_at, skipped``:
+one row per item this annotator answered or skipped, rows of other annotators and other
+items kept as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import posixpath
+import re
+import secrets
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .._io import atomic_write_text
+from .._validation import describe
+from ..exceptions import SchemaError
+from ._schema import Schema, is_missing
+
+if TYPE_CHECKING:
+    from ._labeler_http import LabelerServer
+
+__all__ = ["LabelStore", "LabelerApp", "load_items", "make_labeler_server", "serve_labeler"]
+
+IMAGE_TYPES: Mapping[str, str] = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".webp": "image/webp",
+}
+_TRUE = {"1", "true", "True", "TRUE", "yes"}
+_FALSE = {"0", "false", "False", "FALSE", "no"}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# -- items ------------------------------------------------------------------------------
+class Item:
+    """One case to label: its id, image file and (if known) its binary label."""
+
+    __slots__ = ("file", "id", "path", "y_true")
+
+    def __init__(self, item_id: str, path: str, file: Path, y_true: bool | None) -> None:
+        self.id = item_id
+        self.path = path
+        self.file = file
+        self.y_true = y_true
+
+
+def load_items(
+    items: pd.DataFrame | str | os.PathLike[str],
+    images_root: str | os.PathLike[str],
+) -> list[Item]:
+    """Read and check the list of items to label.
+
+    Parameters
+    ----------
+    items : pandas.DataFrame or path-like
+        A table (or CSV) with an ``id`` and a ``path`` column, ``path`` relative to
+        ``images_root``; an optional ``y_true`` column (0/1) hides the variables that do
+        not apply to a case. Other columns (a review sample's ``reason``) are ignored
+        and never shown.
+    images_root : path-like
+        The folder the paths are relative to.
+
+    Returns
+    -------
+    list of Item
+
+    Raises
+    ------
+    ValueError
+        Listing every problem: missing columns, empty or duplicate ids, absolute paths
+        or paths that leave the root (``..``), missing files, unsupported image types,
+        bad ``y_true`` values.
+    """
+    root = Path(images_root)
+    if not root.is_dir():
+        raise ValueError(f"images_root {str(root)!r} is not a folder.")
+    if isinstance(items, pd.DataFrame):
+        frame = items.astype(object)
+    else:
+        frame = pd.read_csv(items, dtype=str, keep_default_na=False)
+    missing = [c for c in ("id", "path") if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"items needs the columns 'id' and 'path'; missing {missing!r} (columns: "
+            f"{list(map(str, frame.columns))!r})."
+        )
+    problems: list[str] = []
+    out: list[Item] = []
+    seen: set[str] = set()
+    for i, record in enumerate(frame.to_dict("records")):
+        item_id = "" if is_missing(record["id"]) else str(record["id"])
+        raw = "" if is_missing(record["path"]) else str(record["path"])
+        where = f"items row {i + 1}"
+        if not item_id:
+            problems.append(f"{where} has no id.")
+            continue
+        if item_id in seen:
+            problems.append(f"{where}: id {item_id!r} appears more than once.")
+            continue
+        seen.add(item_id)
+        rel = raw.replace("\\", "/")
+        normal = posixpath.normpath(rel) if rel else ""
+        if (
+            not rel
+            or rel.startswith("/")
+            or re.match(r"^[A-Za-z]:", rel)
+            or (normal == ".." or normal.startswith("../"))
+        ):
+            problems.append(
+                f"{where} (id {item_id!r}): path {raw!r} must be relative to images_root and "
+                "stay inside it."
+            )
+            continue
+        file = root / normal
+        suffix = file.suffix.lower()
+        if suffix not in IMAGE_TYPES:
+            problems.append(
+                f"{where} (id {item_id!r}): {raw!r} is not an image a browser shows "
+                f"({', '.join(IMAGE_TYPES)}); convert it (e.g. DICOM to PNG) first."
+            )
+            continue
+        if not file.is_file():
+            problems.append(f"{where} (id {item_id!r}): no file {str(file)!r}.")
+            continue
+        y_true: bool | None = None
+        if "y_true" in frame.columns and not is_missing(record["y_true"]):
+            text = str(record["y_true"])
+            if isinstance(record["y_true"], bool) or text in _TRUE | _FALSE:
+                y_true = text in _TRUE
+            else:
+                problems.append(f"{where} (id {item_id!r}): y_true must be 0 or 1; got {text!r}.")
+                continue
+        out.append(Item(item_id, normal, file, y_true))
+    if problems:
+        shown = problems[:20] + (
+            [f"... and {len(problems) - 20} more"] if len(problems) > 20 else []
+        )
+        raise ValueError("items has problems:\n" + "\n".join(f"  - {p}" for p in shown))
+    if not out:
+        raise ValueError("items is empty; there is nothing to label.")
+    return out
+
+
+# -- the labels file --------------------------------------------------------------------
+class LabelStore:
+    """One labels CSV: read once, kept in memory, rewritten atomically on every change.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV. An existing file is read and checked (values against the schema,
+        columns, one row per id and annotator); a file that does not fit is refused,
+        never overwritten.
+    schema : Schema
+        The variables and their values.
+    annotator : str
+        Whose answers :meth:`answer` and :meth:`skip` record.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from hstrat import Schema
+    >>> from hstrat.strata._labeler import LabelStore
+    >>> schema = Schema.from_dict({"variables": {"drain": {"values": ["yes", "no"]}}})
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> store = LabelStore(path, schema, annotator="ann")
+    >>> _ = store.answer("case1", "drain", "yes")
+    >>> path.read_text().splitlines()[0]
+    'id,drain,annotator,labelled_at,skipped'
+    """
+
+    def __init__(self, path: str | os.PathLike[str], schema: Schema, *, annotator: str) -> None:
+        if not isinstance(annotator, str) or not annotator.strip():
+            raise ValueError(f"annotator must be a non-empty name; got {describe(annotator)}.")
+        self.path = Path(path)
+        self.schema = schema
+        self.annotator = annotator
+        self.columns = ["id", *schema.variables, "annotator", "labelled_at", "skipped"]
+        self._rows: dict[tuple[str, str], dict[str, str]] = {}
+        self._lock = threading.Lock()
+        if self.path.exists() and self.path.stat().st_size > 0:
+            self._read()
+
+    def _read(self) -> None:
+        text = self.path.read_text(encoding="utf-8")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = reader.fieldnames or []
+        where = str(self.path)
+        unknown = [c for c in header if c not in self.columns]
+        if unknown or "id" not in header or "annotator" not in header:
+            raise ValueError(
+                f"{where!r} exists but does not look like labels for this schema (columns "
+                f"{header!r}; expected {self.columns!r}"
+                + (f"; unknown {unknown!r}" if unknown else "")
+                + "). It is left untouched: choose another --out."
+            )
+        problems = []
+        for line, record in enumerate(reader, start=2):
+            row = {c: (record.get(c) or "") for c in self.columns}
+            key = (row["id"], row["annotator"])
+            if not row["id"]:
+                problems.append(f"line {line} has no id.")
+                continue
+            if key in self._rows:
+                problems.append(
+                    f"line {line} repeats id {row['id']!r} for annotator {row['annotator']!r}."
+                )
+                continue
+            for name, var in self.schema.variables.items():
+                if row[name] and var.normalise(row[name]) is None:
+                    problems.append(
+                        f"line {line}: {name}={row[name]!r} is not one of {list(var.values)!r}."
+                    )
+            self._rows[key] = row
+        if problems:
+            raise SchemaError([f"{where}: {p}" for p in problems])
+
+    def row(self, item_id: str) -> dict[str, str] | None:
+        """Return the annotator's row for ``item_id`` (a copy), or None."""
+        with self._lock:
+            row = self._rows.get((item_id, self.annotator))
+            return None if row is None else dict(row)
+
+    def answer(self, item_id: str, variable: str, value: str) -> dict[str, str]:
+        """Record one answer and rewrite the file; returns the item's row."""
+        var = self.schema.variables.get(variable)
+        if var is None:
+            raise ValueError(
+                f"variable {variable!r} is not in the schema; it has "
+                f"{list(self.schema.variables)!r}."
+            )
+        allowed = var.normalise(value) if isinstance(value, str) else None
+        if allowed is None:
+            raise ValueError(
+                f"value {value!r} is not allowed for {variable!r}; the values are "
+                f"{list(var.values)!r}."
+            )
+        return self._update(item_id, {variable: str(allowed), "skipped": "false"})
+
+    def skip(self, item_id: str) -> dict[str, str]:
+        """Mark the item skipped by this annotator and rewrite the file."""
+        return self._update(item_id, {"skipped": "true"})
+
+    def _update(self, item_id: str, changes: Mapping[str, str]) -> dict[str, str]:
+        with self._lock:
+            key = (item_id, self.annotator)
+            previous = self._rows.get(key)
+            row = dict(previous) if previous else dict.fromkeys(self.columns, "")
+            row.update({"id": item_id, "annotator": self.annotator, "labelled_at": _now()})
+            row.update(changes)
+            if not row["skipped"]:
+                row["skipped"] = "false"
+            self._rows[key] = row
+            try:
+                self._write()
+            except BaseException:
+                if previous is None:
+                    del self._rows[key]
+                else:
+                    self._rows[key] = previous
+                raise
+            return dict(row)
+
+    def _write(self) -> None:
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self._rows.values())
+        atomic_write_text(self.path, buffer.getvalue())
+
+
+# -- the application ------------------------------------------------------------------
+class LabelerApp:
+    """The state behind the page: items, schema, labels file and the page's token."""
+
+    def __init__(self, schema: Schema, items: Sequence[Item], store: LabelStore) -> None:
+        self.schema = schema
+        self.items = list(items)
+        self.store = store
+        self.token = secrets.token_hex(16)
+
+    def applicable(self, item: Item) -> list[str]:
+        """Return the variables to ask about ``item`` (all when its label is unknown)."""
+        names = []
+        for name, var in self.schema.variables.items():
+            unknown = item.y_true is None or var.applies_to == "all"
+            if unknown or (var.applies_to == "positives") == item.y_true:
+                names.append(name)
+        return names
+
+    def complete(self, item: Item, row: Mapping[str, str] | None) -> bool:
+        """Whether every applicable variable of ``item`` has an answer."""
+        return row is not None and all(row.get(v) for v in self.applicable(item))
+
+    def counts(self) -> tuple[int, int]:
+        """Items finished and items skipped by this annotator."""
+        done = skipped = 0
+        for item in self.items:
+            row = self.store.row(item.id)
+            if self.complete(item, row):
+                done += 1
+            elif row is not None and row.get("skipped") == "true":
+                skipped += 1
+        return done, skipped
+
+    def start_index(self) -> int:
+        """Return the first item neither finished nor skipped (``len(items)`` if none)."""
+        for index, item in enumerate(self.items):
+            row = self.store.row(item.id)
+            if not self.complete(item, row) and not (
+                row is not None and row.get("skipped") == "true"
+            ):
+                return index
+        return len(self.items)
+
+    def state(self) -> dict[str, Any]:
+        """Return what the page needs to start."""
+        done, skipped = self.counts()
+        return {
+            "schema": {
+                "name": self.schema.name,
+                "target": self.schema.target,
+                "description": self.schema.description,
+                "variables": [
+                    {
+                        "name": name,
+                        "description": var.description,
+                        "values": [
+                            {
+                                "value": str(v),
+                                "description": var.value_descriptions.get(str(v), ""),
+                            }
+                            for v in var.values
+                        ],
+                    }
+                    for name, var in self.schema.variables.items()
+                ],
+            },
+            "annotator": self.store.annotator,
+            "total": len(self.items),
+            "start": self.start_index(),
+            "done": done,
+            "skipped": skipped,
+        }
+
+    def item_state(self, index: int) -> dict[str, Any]:
+        """One item as the page shows it."""
+        item = self.items[index]
+        row = self.store.row(item.id)
+        done, skipped = self.counts()
+        variables = self.applicable(item)
+        return {
+            "index": index,
+            "id": item.id,
+            "image": f"/image/{index}",
+            "variables": variables,
+            "answers": {v: (row or {}).get(v, "") for v in variables},
+            "skipped": bool(row and row.get("skipped") == "true"),
+            "complete": self.complete(item, row),
+            "total": len(self.items),
+            "done": done,
+            "skipped_count": skipped,
+        }
+
+    def index_of(self, value: Any) -> int:
+        """Check an item index sent by the page."""
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 0 <= value < len(self.items)
+        ):
+            raise ValueError(
+                f"index must be an item number in [0, {len(self.items)}); got {describe(value)}."
+            )
+        return value
+
+    def answer(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Record ``{"index", "variable", "value"}`` and return the item's new state."""
+        index = self.index_of(payload.get("index"))
+        variable, value = payload.get("variable"), payload.get("value")
+        if not isinstance(variable, str) or not isinstance(value, str):
+            raise ValueError("variable and value must be strings.")
+        if variable not in self.applicable(self.items[index]):
+            raise ValueError(
+                f"variable {variable!r} does not apply to item {self.items[index].id!r}."
+            )
+        self.store.answer(self.items[index].id, variable, value)
+        return self.item_state(index)
+
+    def skip(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Mark ``{"index"}`` skipped and return its new state."""
+        index = self.index_of(payload.get("index"))
+        self.store.skip(self.items[index].id)
+        return self.item_state(index)
+
+
+def make_labeler_server(
+    schema: Schema,
+    items: pd.DataFrame | str | os.PathLike[str],
+    images_root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    annotator: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> LabelerServer:
+    r"""Build (but do not start) the labelling server; see :func:`serve_labeler`.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from hstrat import Schema
+    >>> from hstrat.strata import make_labeler_server
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    >>> schema = Schema.from_dict({"variables": {"drain": {"values": ["yes", "no"]}}})
+    >>> import pandas as pd
+    >>> server = make_labeler_server(schema, pd.DataFrame({"id": ["a"], "path": ["a.png"]}),
+    ...                              root, root / "labels.csv", annotator="ann")
+    >>> server.url.startswith("http://127.0.0.1:")
+    True
+    >>> server.server_close()
+    """
+    if not isinstance(schema, Schema):
+        raise TypeError(f"schema must be an hstrat Schema; got {type(schema).__name__}.")
+    loaded = load_items(items, images_root)
+    store = LabelStore(out, schema, annotator=annotator)
+    app = LabelerApp(schema, loaded, store)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be an integer in [0, 65535]; got {describe(port)}.")
+    from ._labeler_http import LabelerServer
+
+    return LabelerServer(app, host=host, port=port)
+
+
+def serve_labeler(
+    schema: Schema,
+    items: pd.DataFrame | str | os.PathLike[str],
+    images_root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    annotator: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_ready: Callable[[LabelerServer], None] | None = None,
+) -> None:
+    """Serve the labelling page until interrupted (Ctrl+C).
+
+    Parameters
+    ----------
+    schema : Schema
+        The variables to label; each item is asked the ones that apply to it.
+    items : pandas.DataFrame or path-like
+        ``id`` and ``path`` columns (see :func:`~hstrat.strata._labeler.load_items`).
+    images_root : path-like
+        Folder the item paths are relative to.
+    out : path-like
+        The labels CSV: created, or resumed when it exists.
+    annotator : str
+        Recorded with every answer; resuming continues this annotator's work.
+    host : str, default "127.0.0.1"
+        Interface to listen on. Anything but a loopback address exposes the labels to
+        the network.
+    port : int, default 0
+        0 picks a free port.
+    on_ready : callable, optional
+        Called with the server once it listens (the CLI prints the address).
+
+    Keyboard shortcuts on the page: ``1``-``9`` answer the highlighted question with
+    that value; ``↑``/``↓`` move between questions; ``←`` or Backspace goes back;
+    ``→`` goes forward without answering; ``s`` skips the item.
+
+    Examples
+    --------
+    >>> from hstrat import Schema
+    >>> from hstrat.strata import serve_labeler
+    >>> schema = Schema.from_file("pneumothorax.toml")  # doctest: +SKIP
+    >>> serve_labeler(schema, "items.csv", "/data/cxr14/images", "labels.csv",
+    ...               annotator="ann")  # doctest: +SKIP
+    """
+    server = make_labeler_server(
+        schema, items, images_root, out, annotator=annotator, host=host, port=port
+    )
+    try:
+        if on_ready is not None:
+            on_ready(server)
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,1125 @@
+"""Subclass schemas: what experts label, with which values, on which cases.
+
+The paper's first method, *schema completion*, starts with experts writing down the
+subclasses that matter before anyone looks at the model's errors. A :class:`Schema` is
+that document made checkable:
+
+```json
+{
+  "name": "CXR14 pneumothorax",
+  "target": "Pneumothorax",
+  "description": "Subclasses of pneumothorax from Oakden-Rayner et al. (2020)",
+  "variables": {
+    "chest_drain": {
+      "values": ["yes", "no"],
+      "applies_to": "positives",
+      "description": "Is an intercostal chest drain visible?"
+    },
+    "airspace_opacity": {
+      "values": ["yes", "no"],
+      "applies_to": "all",
+      "rule": {"column": "Finding Labels", "contains": ["Consolidation", "Infiltration"],
+               "sep": "|"}
+    }
+  }
+}
+```
+
+Each variable has allowed ``values`` (a list, or a table of value to description),
+an optional ``description``, ``applies_to`` (``"positives"``, ``"negatives"`` or
+``"all"``, default ``"all"``) and an optional ``rule`` that derives it from metadata
+(see :class:`~hstrat.strata.Rule`). The same content can be written in TOML or YAML.
+
+Labels are a table with one row per case, indexed by sample id (or with an ``id``
+column) and one column per variable; a value must be one of the variable's values, or
+missing (empty / NaN = not labelled). :meth:`Schema.validate` reports every problem at
+once; :meth:`Schema.to_strata` turns valid labels into strata for
+:func:`hstrat.evaluate`, each with the population its variable applies to.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .._io import atomic_write_text
+from .._stratum import Stratum
+from .._validation import _as_1d, check_labels, check_option, describe
+from ..exceptions import SchemaError
+from ._rules import Rule, rule_problems
+
+if TYPE_CHECKING:
+    from ..audit import Predictions
+
+__all__ = [
+    "APPLIES_TO",
+    "RESERVED_COLUMNS",
+    "Schema",
+    "Variable",
+    "read_labels",
+]
+
+APPLIES_TO: tuple[str, ...] = ("all", "positives", "negatives")
+OUTSIDE: tuple[str, ...] = ("error", "ignore")
+Value = str | bool
+SCHEMA_KEYS: tuple[str, ...] = ("name", "target", "description", "variables")
+VARIABLE_KEYS: tuple[str, ...] = ("values", "description", "applies_to", "rule")
+#: Columns of a labels file that are not variables (written by the labelling tool).
+RESERVED_COLUMNS: tuple[str, ...] = ("id", "annotator", "labelled_at", "skipped")
+_SHOWN = 3  # ids quoted per problem
+
+
+def _closest(value: str, allowed: Iterable[str], cutoff: float = 0.5) -> str | None:
+    options = list(allowed)
+    folded = {o.casefold(): o for o in options}
+    if value.casefold() in folded:
+        return folded[value.casefold()]
+    if value.strip() in options:
+        return value.strip()
+    close = difflib.get_close_matches(value, options, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def _hint(value: str, allowed: Iterable[str]) -> str:
+    close = _closest(value, allowed)
+    return f" Did you mean {close!r}?" if close is not None else ""
+
+
+def _ids_text(ids: Sequence[Any]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:_SHOWN])
+    more = len(ids) - _SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def is_missing(value: Any) -> bool:
+    """Whether a label cell counts as *not labelled* (None, NaN, NA or the empty string)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One labelled variable of a :class:`Schema`.
+
+    Attributes
+    ----------
+    name : str
+        Column name in the labels (``"chest_drain"``).
+    values : tuple of str
+        Allowed values, in the order reports and the labelling tool show them.
+    description : str
+        What the annotator is asked.
+    applies_to : {"all", "positives", "negatives"}
+        Which cases the variable is labelled on; also the population of its strata.
+    rule : Rule or None
+        How to derive the variable from metadata, if it can be.
+    value_descriptions : mapping of str to str
+        Optional help text per value.
+
+    Values are strings, or the two booleans ``False`` and ``True`` (as in the built-in
+    schemas of :mod:`hstrat.datasets`, whose metadata columns are boolean).
+    """
+
+    name: str
+    values: tuple[Value, ...]
+    description: str = ""
+    applies_to: str = "all"
+    rule: Rule | None = None
+    value_descriptions: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def is_boolean(self) -> bool:
+        """Whether the values are the booleans ``False`` and ``True``."""
+        return all(isinstance(v, bool) for v in self.values)
+
+    def normalise(self, value: Any) -> Value | None:
+        """Return the allowed value ``value`` stands for, or None if it is not allowed.
+
+        Strings must match exactly. For boolean values a bool (Python or numpy) or the
+        text ``"True"``/``"False"`` (any case, as a CSV holds them) is accepted.
+
+        Examples
+        --------
+        >>> from hstrat import Schema
+        >>> schema = Schema.from_dict({"variables": {"drain": {"values": [False, True]},
+        ...                                          "view": {"values": ["PA", "AP"]}}})
+        >>> schema.variables["drain"].normalise("True"), schema.variables["view"].normalise("pa")
+        (True, None)
+        """
+        if self.is_boolean:
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            return None
+        if isinstance(value, str) and value in self.values:
+            return value
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the variable's dict form (as in a schema file)."""
+        values: list[Value] | dict[str, str]
+        if any(self.value_descriptions.get(str(v)) for v in self.values):
+            values = {str(v): self.value_descriptions.get(str(v), "") for v in self.values}
+        else:
+            values = list(self.values)
+        out: dict[str, Any] = {
+            "values": values,
+            "description": self.description,
+            "applies_to": self.applies_to,
+        }
+        if self.rule is not None:
+            out["rule"] = self.rule.to_dict()
+        return out
+
+
+def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | None:
+    where = f"variables.{name}"
+    start = len(problems)
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f"variable names must be non-empty strings; got {describe(name)}.")
+        return None
+    if name != name.strip():
+        problems.append(f"variable name {name!r} has leading or trailing spaces.")
+    if name in RESERVED_COLUMNS:
+        problems.append(
+            f"variable name {name!r} is reserved for a labels-file column "
+            f"({', '.join(RESERVED_COLUMNS)}); rename the variable."
+        )
+    if not isinstance(spec, Mapping):
+        problems.append(f"{where} must be a table/dict with 'values'; got {describe(spec)}.")
+        return None
+    for key in spec:
+        if key not in VARIABLE_KEYS:
+            problems.append(f"{where} has an unknown key {key!r}.{_hint(str(key), VARIABLE_KEYS)}")
+    raw_values = spec.get("values")
+    values: list[Any] = []
+    value_descriptions: dict[str, str] = {}
+    if isinstance(raw_values, Mapping):
+        for value, text in raw_values.items():
+            values.append(value)
+            if isinstance(text, str):
+                value_descriptions[value] = text
+            else:
+                problems.append(
+                    f"{where}.values[{value!r}] must be a description string; got "
+                    f"{describe(text)}."
+                )
+    elif isinstance(raw_values, Sequence) and not isinstance(raw_values, (str, bytes)):
+        values = list(raw_values)
+    else:
+        problems.append(
+            f'{where}.values must be a list of allowed values (e.g. ["yes", "no"]); '
+            f"got {describe(raw_values)}."
+        )
+    booleans = [v for v in values if isinstance(v, bool)]
+    if booleans and len(booleans) < len(values):
+        problems.append(
+            f"{where}.values mixes booleans and other values: {values!r}; use [false, true] "
+            'or strings such as ["yes", "no"].'
+        )
+    bad = (
+        []
+        if booleans
+        else [v for v in values if not isinstance(v, str) or not v or v != v.strip()]
+    )
+    if bad:
+        problems.append(
+            f"{where}.values must be non-empty strings without surrounding spaces; got "
+            f"{', '.join(describe(v) for v in bad)} (write numbers and booleans as strings, "
+            'e.g. "1", "yes").'
+        )
+    if raw_values is not None and not values:
+        problems.append(f"{where}.values is empty; a variable needs at least one value.")
+    duplicated = sorted({str(v) for v in values if values.count(v) > 1})
+    if duplicated:
+        problems.append(f"{where}.values lists {', '.join(map(repr, duplicated))} more than once.")
+    description = spec.get("description", "")
+    if description is None:
+        description = ""
+    if not isinstance(description, str):
+        problems.append(f"{where}.description must be a string; got {describe(description)}.")
+    applies_to = spec.get("applies_to", "all")
+    if applies_to not in APPLIES_TO:
+        hint = _hint(applies_to, APPLIES_TO) if isinstance(applies_to, str) else ""
+        problems.append(
+            f"{where}.applies_to must be one of {', '.join(map(repr, APPLIES_TO))}; got "
+            f"{describe(applies_to)}.{hint}"
+        )
+    rule = None
+    if spec.get("rule") is not None:
+        rule_errors = rule_problems(spec["rule"], f"{where}.rule")
+        problems.extend(rule_errors)
+        if not rule_errors:
+            rule = Rule.from_dict(spec["rule"], where=f"{where}.rule")
+            boolean = bool(booleans) and len(booleans) == len(values)
+            if boolean and rule.is_boolean and ({"true_value", "false_value"} & set(spec["rule"])):
+                problems.append(
+                    f"{where}.rule sets true_value/false_value, but the variable's values are "
+                    "booleans: a yes/no rule gives True/False itself."
+                )
+            outputs = rule.outputs(boolean=boolean)
+            if outputs is not None and not bad:
+                for out in outputs:
+                    if out not in values:
+                        problems.append(
+                            f"{where}.rule can produce {out!r}, which is not one of the values "
+                            f"{values!r}.{_hint(str(out), map(str, values))}"
+                        )
+    if len(problems) > start:
+        return None
+    return Variable(
+        name=name,
+        values=tuple(values),
+        description=description,
+        applies_to=applies_to,
+        rule=rule,
+        value_descriptions=MappingProxyType(value_descriptions),
+    )
+
+
+def _import_yaml() -> Any:
+    try:
+        return importlib.import_module("yaml")
+    except ImportError:  # pragma: no cover - PyYAML is a dependency of the docs tooling
+        raise ImportError(
+            "Reading a YAML schema needs PyYAML: pip install pyyaml (or write the schema "
+            "as JSON or TOML)."
+        ) from None
+
+
+def _load_toml(text: str) -> Any:
+    try:
+        tomllib = importlib.import_module("tomllib")
+    except ImportError:  # pragma: no cover - Python 3.10
+        tomllib = _import_tomli()
+    return tomllib.loads(text)
+
+
+def _import_tomli() -> Any:  # pragma: no cover - Python 3.10
+    try:
+        return importlib.import_module("tomli")
+    except ImportError:
+        raise ImportError(
+            "Reading a TOML schema on Python 3.10 needs tomli: pip install tomli."
+        ) from None
+
+
+class Schema:
+    """The subclasses experts label, checked once and then used everywhere.
+
+    Build a schema with :meth:`from_dict` or :meth:`from_file`; it cannot be changed
+    afterwards. Its :attr:`digest` (SHA-256 of the canonical JSON form) identifies the
+    exact schema a set of labels and a report were made with.
+
+    Parameters
+    ----------
+    variables : sequence of Variable
+        The labelled variables, in display order.
+    name : str, default "schema"
+        A short title.
+    target : str, optional
+        The label the subclasses divide (``"Pneumothorax"``).
+    description : str, default ""
+        Free text for annotators and reports.
+
+    Examples
+    --------
+    >>> import hstrat
+    >>> schema = hstrat.Schema.from_dict({
+    ...     "name": "pneumothorax",
+    ...     "target": "Pneumothorax",
+    ...     "variables": {
+    ...         "chest_drain": {"values": ["yes", "no"], "applies_to": "positives"},
+    ...         "view": {"values": ["PA", "AP"],
+    ...                  "rule": {"column": "View Position", "map": {"PA": "PA", "AP": "AP"}}},
+    ...     },
+    ... })
+    >>> schema
+    Schema(name='pneumothorax', target='Pneumothorax', variables=['chest_drain', 'view'])
+    >>> schema.variables["chest_drain"].applies_to
+    'positives'
+    >>> len(schema.digest)
+    64
+    """
+
+    __slots__ = ("_description", "_digest", "_name", "_target", "_variables")
+
+    def __init__(
+        self,
+        variables: Sequence[Variable],
+        *,
+        name: str = "schema",
+        target: str | None = None,
+        description: str = "",
+    ) -> None:
+        problems = []
+        if not isinstance(name, str) or not name:
+            problems.append(f"name must be a non-empty string; got {describe(name)}.")
+        if target is not None and (not isinstance(target, str) or not target):
+            problems.append(
+                f"target must be a non-empty string or absent; got {describe(target)}."
+            )
+        items = list(variables)
+        if not all(isinstance(v, Variable) for v in items):
+            raise TypeError(
+                "variables must be Variable objects; build schemas with Schema.from_dict."
+            )
+        if not items:
+            problems.append("variables is empty; a schema needs at least one variable.")
+        names = [v.name for v in items]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            problems.append(f"variables {dup!r} are defined more than once.")
+        if problems:
+            raise SchemaError(problems)
+        self._name = name
+        self._target = target
+        self._description = description
+        self._variables: Mapping[str, Variable] = MappingProxyType({v.name: v for v in items})
+        canonical = json.dumps(
+            self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        self._digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> Schema:
+        """Build a schema from its dict form, reporting every problem in one ``SchemaError``.
+
+        Parameters
+        ----------
+        spec : mapping
+            ``{"name", "target", "description", "variables": {name: {"values",
+            "description", "applies_to", "rule"}}}``; only ``variables`` is required.
+            ``variables`` may also be a list of tables that each have a ``name``.
+
+        Returns
+        -------
+        Schema
+
+        Raises
+        ------
+        SchemaError
+            Listing unknown keys (with the closest valid one), bad values, rules that
+            can produce values the variable does not allow, and so on.
+
+        Examples
+        --------
+        >>> from hstrat import Schema
+        >>> Schema.from_dict({"variables": {"drain": {"values": ["yes", "no"],
+        ...                                           "applies_to": "positive"}}})
+        Traceback (most recent call last):
+        ...
+        hstrat.exceptions.SchemaError: 1 problem found:
+          - variables.drain.applies_to must be one of ... Did you mean 'positives'?
+        """
+        if isinstance(spec, Schema):
+            return spec
+        if not isinstance(spec, Mapping):
+            raise TypeError(
+                f"spec must be a dict (the parsed schema file); got {type(spec).__name__}."
+            )
+        problems: list[str] = []
+        for key in spec:
+            if key not in SCHEMA_KEYS:
+                problems.append(
+                    f"the schema has an unknown key {key!r}.{_hint(str(key), SCHEMA_KEYS)}"
+                )
+        raw = spec.get("variables")
+        pairs: list[tuple[Any, Any]] = []
+        if isinstance(raw, Mapping):
+            pairs = list(raw.items())
+        elif isinstance(raw, Sequence) and not isinstance(raw, (str, bytes)):
+            for i, item in enumerate(raw):
+                if isinstance(item, Mapping) and "name" in item:
+                    pairs.append((item["name"], {k: v for k, v in item.items() if k != "name"}))
+                else:
+                    problems.append(
+                        f"variables[{i}] must be a table with a 'name'; got {describe(item)}."
+                    )
+            names = [p[0] for p in pairs]
+            dup = sorted({str(n) for n in names if names.count(n) > 1})
+            if dup:
+                problems.append(f"variables {dup!r} are defined more than once.")
+        else:
+            problems.append(
+                "the schema needs 'variables', a table of variable name to definition; got "
+                f"{describe(raw)}."
+            )
+        if raw is not None and not pairs and not problems:
+            problems.append("variables is empty; a schema needs at least one variable.")
+        parsed = [_parse_variable(n, s, problems) for n, s in pairs]
+        target = spec.get("target")
+        name = spec.get("name", target if isinstance(target, str) and target else "schema")
+        description = spec.get("description", "") or ""
+        if not isinstance(name, str) or not name:
+            problems.append(f"name must be a non-empty string; got {describe(name)}.")
+        if target is not None and (not isinstance(target, str) or not target):
+            problems.append(
+                f"target must be a non-empty string or absent; got {describe(target)}."
+            )
+        if not isinstance(description, str):
+            problems.append(f"description must be a string; got {describe(description)}.")
+        if problems:
+            raise SchemaError(problems)
+        return cls(
+            [v for v in parsed if v is not None], name=name, target=target, description=description
+        )
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], *, format: str | None = None) -> Schema:
+        r"""Read a schema from a JSON, TOML or YAML file.
+
+        YAML needs PyYAML and is always read with its safe loader (no arbitrary Python
+        objects). Problems are reported like :meth:`from_dict`'s, prefixed by the path.
+
+        Parameters
+        ----------
+        path : path-like
+            The file; its suffix (``.json``, ``.toml``, ``.yaml``/``.yml``) gives the format.
+        format : {"json", "toml", "yaml"}, optional
+            Overrides the suffix.
+
+        Returns
+        -------
+        Schema
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> from hstrat import Schema
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "schema.toml"
+        >>> _ = path.write_text('target = "Fracture"\n[variables.subtle]\n'
+        ...                     'values = ["yes", "no"]\napplies_to = "positives"\n')
+        >>> Schema.from_file(path).variables["subtle"].values
+        ('yes', 'no')
+        """
+        file = Path(path)
+        kinds = {".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
+        kind = format if format is not None else kinds.get(file.suffix.lower())
+        if kind not in ("json", "toml", "yaml"):
+            raise ValueError(
+                f"Cannot tell the format of schema file {str(file)!r} from its suffix "
+                f"{file.suffix!r}; name it .json, .toml, .yaml or .yml, or pass "
+                "format='json' | 'toml' | 'yaml'."
+            )
+        text = file.read_text(encoding="utf-8")
+        try:
+            if kind == "json":
+                data = json.loads(text)
+            elif kind == "toml":
+                data = _load_toml(text)
+            else:
+                data = _import_yaml().safe_load(text)
+        except ImportError:
+            raise
+        except Exception as err:  # each parser has its own error class
+            raise SchemaError([f"{file}: not valid {kind.upper()}: {err}"]) from None
+        if not isinstance(data, Mapping):
+            raise SchemaError(
+                [f"{file}: the file must hold a table/dict; got {type(data).__name__}."]
+            )
+        try:
+            return cls.from_dict(data)
+        except SchemaError as err:
+            raise SchemaError([f"{file}: {p}" for p in err.problems]) from None
+
+    # -- reading ------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The schema's title."""
+        return self._name
+
+    @property
+    def target(self) -> str | None:
+        """The label the subclasses divide, if given."""
+        return self._target
+
+    @property
+    def description(self) -> str:
+        """Free-text description."""
+        return self._description
+
+    @property
+    def variables(self) -> Mapping[str, Variable]:
+        """Read-only mapping of variable name to :class:`Variable`, in display order."""
+        return self._variables
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form: the same content gives the same digest."""
+        return self._digest
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the schema's canonical dict form (:meth:`from_dict` rebuilds it).
+
+        Examples
+        --------
+        >>> from hstrat import Schema
+        >>> Schema.from_dict({"variables": {"x": {"values": ["a", "b"]}}}).to_dict()
+        {'name': 'schema', 'target': None, 'description': '',
+         'variables': {'x': {'values': ['a', 'b'], 'description': '', 'applies_to': 'all'}}}
+        """
+        return {
+            "name": self._name,
+            "target": self._target,
+            "description": self._description,
+            "variables": {n: v.to_dict() for n, v in self._variables.items()},
+        }
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """Return the schema as JSON text, written atomically to ``path`` when given.
+
+        Examples
+        --------
+        >>> from hstrat import Schema
+        >>> schema = Schema.from_dict({"variables": {"x": {"values": ["a"]}}})
+        >>> Schema.from_dict(__import__("json").loads(schema.to_json())) == schema
+        True
+        """
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        if path is not None:
+            atomic_write_text(path, text)
+        return text
+
+    def provenance(self) -> dict[str, Any]:
+        """Return what a report should record about the schema: name, target, digest.
+
+        Examples
+        --------
+        >>> from hstrat import Schema
+        >>> p = Schema.from_dict({"name": "s", "variables": {"x": {"values": ["a"]}}}).provenance()
+        >>> sorted(p)
+        ['digest', 'name', 'target', 'variables']
+        """
+        return {
+            "name": self._name,
+            "target": self._target,
+            "variables": list(self._variables),
+            "digest": self._digest,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Schema(name={self._name!r}, target={self._target!r}, "
+            f"variables={list(self._variables)!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Schema):
+            return NotImplemented
+        return self._digest == other._digest
+
+    def __hash__(self) -> int:
+        return hash(self._digest)
+
+    # -- labels -------------------------------------------------------------------------
+    def _selected(self, variables: Sequence[str] | None) -> list[Variable]:
+        if variables is None:
+            return list(self._variables.values())
+        if isinstance(variables, str):
+            variables = [variables]
+        unknown = [v for v in variables if v not in self._variables]
+        if unknown:
+            raise ValueError(
+                f"variables {unknown!r} are not in the schema; it has {list(self._variables)!r}."
+                f"{_hint(str(unknown[0]), self._variables)}"
+            )
+        return [self._variables[v] for v in variables]
+
+    def validate(
+        self,
+        labels: pd.DataFrame | pd.Series,
+        *,
+        y_true: npt.ArrayLike | pd.Series | None = None,
+        predictions: Predictions | None = None,
+        variables: Sequence[str] | None = None,
+        outside: str = "error",
+    ) -> pd.DataFrame:
+        """Check labels against the schema and return them in a clean form.
+
+        Every problem is collected and raised together in one :class:`SchemaError`:
+        duplicate ids, a missing column (with the closest unexpected column), a value
+        that is not allowed (with the closest allowed one), a value given for a case the
+        variable does not apply to, labelled ids that are not among the cases.
+
+        Parameters
+        ----------
+        labels : pandas.DataFrame or Series
+            One row per case, indexed by sample id or with an ``id`` column; one column
+            per variable. Missing cells (NaN, None, ``""``) mean *not labelled*. Other
+            columns (``annotator``, ``labelled_at``, notes) are ignored.
+        y_true : array-like or pandas.Series, optional
+            The cases' binary labels, needed to check ``applies_to``: a Series indexed
+            by sample id is joined by id, anything else is taken in the labels' order.
+        predictions : Predictions, optional
+            Instead of ``y_true``: labels are joined to its ids.
+        variables : sequence of str, optional
+            Check only these variables (default: all of the schema's).
+        outside : {"error", "ignore"}, default "error"
+            What to do with a value given for a case its variable does not apply to
+            (a drain label on a negative case): report it, or leave it out (for metadata
+            columns that are filled in for every case).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by id (named ``id``), one object column per checked variable, in
+            schema order; missing values are NaN. Boolean variables accept the text
+            ``"True"``/``"False"`` of a CSV and hold ``True``/``False``.
+
+        Without ``y_true`` or ``predictions`` the ``applies_to`` check is skipped.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from hstrat import Schema
+        >>> schema = Schema.from_dict({"variables": {
+        ...     "chest_drain": {"values": ["yes", "no"], "applies_to": "positives"}}})
+        >>> labels = pd.DataFrame({"id": ["a", "b", "c"], "chest_drain": ["yes", "Yes", "no"]})
+        >>> schema.validate(labels, y_true=[1, 1, 0])
+        Traceback (most recent call last):
+        ...
+        hstrat.exceptions.SchemaError: 2 problems found:
+          - labels['chest_drain'] has the value 'Yes' (id 'b'), ... Did you mean 'yes'?
+          - labels['chest_drain'] has values for 1 case(s) that are not positive (id 'c'), ...
+        """
+        check_option(outside, "outside", OUTSIDE)
+        frame, problems = self._check(labels, y_true, predictions, variables, outside)
+        if problems:
+            raise SchemaError(problems)
+        return frame
+
+    def _check(
+        self,
+        labels: Any,
+        y_true: Any,
+        predictions: Any,
+        variables: Sequence[str] | None,
+        outside: str,
+    ) -> tuple[pd.DataFrame, list[str]]:
+        chosen = self._selected(variables)
+        frame = _as_labels_frame(labels)
+        problems: list[str] = []
+        if not frame.index.is_unique:
+            dup = list(dict.fromkeys(frame.index[frame.index.duplicated()].tolist()))
+            problems.append(
+                f"labels has duplicate ids: {_ids_text(dup)}; each case may have one row "
+                "(split a file with several annotators by its 'annotator' column)."
+            )
+        if frame.index.hasnans:
+            problems.append("labels has rows without an id.")
+        present = [str(c) for c in frame.columns]
+        extra = [c for c in present if c not in self._variables and c not in RESERVED_COLUMNS]
+        out = pd.DataFrame(index=frame.index.copy())
+        for var in chosen:
+            if var.name not in frame.columns:
+                close = _closest(var.name, extra, cutoff=0.6)
+                hint = f" Is {close!r} a misspelling of it?" if close else ""
+                problems.append(
+                    f"labels has no column {var.name!r} for the variable {var.name!r}; the "
+                    f"columns are {present!r}.{hint} (Add an empty column for a variable "
+                    "nobody labelled, or pass variables=.)"
+                )
+                continue
+            column = frame[var.name].to_numpy(dtype=object)
+            clean = np.full(len(column), np.nan, dtype=object)
+            bad: dict[Any, list[Any]] = {}
+            for i, value in enumerate(column):
+                if is_missing(value):
+                    continue
+                allowed = var.normalise(value)
+                if allowed is None:
+                    bad.setdefault(_key(value), []).append(frame.index[i])
+                else:
+                    clean[i] = allowed
+            for key, ids in bad.items():
+                value = key[1]
+                hint = _hint(str(value), map(str, var.values))
+                if var.is_boolean:
+                    hint = " The values are booleans: write True or False."
+                kind = (
+                    ""
+                    if isinstance(value, str)
+                    else f" (of type {type(value).__name__}, not text)"
+                )
+                problems.append(
+                    f"labels[{var.name!r}] has the value {value!r}{kind} "
+                    f"({'id' if len(ids) == 1 else f'{len(ids)} ids:'} {_ids_text(ids)}), "
+                    "which is not "
+                    f"allowed; the values are {list(var.values)!r}.{hint}"
+                )
+            out[var.name] = pd.Series(clean, index=frame.index, dtype=object)
+        y, y_problems = _case_labels(frame.index, y_true, predictions)
+        problems.extend(y_problems)
+        if y is not None:
+            for var in chosen:
+                if var.applies_to == "all" or var.name not in out:
+                    continue
+                known = ~np.isnan(y)
+                wrong = (y == 0.0) if var.applies_to == "positives" else (y == 1.0)
+                given = out[var.name].notna().to_numpy()
+                offending = frame.index[given & known & wrong].tolist()
+                if offending and outside == "ignore":
+                    out.loc[given & known & wrong, var.name] = np.nan
+                elif offending:
+                    kind = "positive" if var.applies_to == "positives" else "negative"
+                    problems.append(
+                        f"labels[{var.name!r}] has values for {len(offending)} case(s) that are "
+                        f"not {kind} ({'id' if len(offending) == 1 else 'ids'} "
+                        f"{_ids_text(offending)}), "
+                        f"but {var.name} applies to {var.applies_to} only; leave it empty there."
+                    )
+        out.index.name = "id"
+        return out, problems
+
+    def to_strata(
+        self,
+        labels: pd.DataFrame | pd.Series,
+        *,
+        y_true: npt.ArrayLike | pd.Series | None = None,
+        predictions: Predictions | None = None,
+        ids: npt.ArrayLike | pd.Index | None = None,
+        variables: Sequence[str] | None = None,
+        outside: str = "error",
+    ) -> list[Stratum]:
+        """Turn valid labels into strata for :func:`hstrat.evaluate`.
+
+        One :class:`~hstrat.Stratum` per variable and value present, named
+        ``"variable=value"``, with the variable's ``applies_to`` as its population and
+        the cases labelled for the variable as ``labelled`` (so the reference is the
+        other labelled cases, never the unlabelled ones). Labels are checked with
+        :meth:`validate` first.
+
+        Parameters
+        ----------
+        labels : pandas.DataFrame or Series
+            As for :meth:`validate`.
+        y_true : array-like or pandas.Series, optional
+            As for :meth:`validate` (used for checking only).
+        predictions : Predictions, optional
+            The strata's masks follow its ids (cases without labels are unlabelled).
+        ids : array-like, optional
+            Without ``predictions``: the sample ids in evaluation order. Default: the
+            labels' own order.
+        variables : sequence of str, optional
+            Only these variables.
+        outside : {"error", "ignore"}, default "error"
+            As for :meth:`validate`.
+
+        Returns
+        -------
+        list of Stratum
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import hstrat
+        >>> schema = hstrat.Schema.from_dict({"variables": {
+        ...     "chest_drain": {"values": ["yes", "no"], "applies_to": "positives"}}})
+        >>> ids = ["p1", "p2", "p3", "n1", "n2"]
+        >>> labels = pd.DataFrame({"chest_drain": ["yes", "no", "yes"]}, index=["p1", "p2", "p3"])
+        >>> y = pd.Series([1, 1, 1, 0, 0], index=ids)
+        >>> strata = schema.to_strata(labels, y_true=y, ids=ids)
+        >>> [(s.name, s.population, int(s.mask.sum())) for s in strata]
+        [('chest_drain=yes', 'positives', 2), ('chest_drain=no', 'positives', 1)]
+        """
+        chosen = self._selected(variables)
+        clean = self.validate(
+            labels, y_true=y_true, predictions=predictions, variables=variables, outside=outside
+        )
+        if predictions is not None:
+            order = pd.Index(predictions.ids)
+        elif ids is not None:
+            order = pd.Index(cast(Any, ids))
+            if not order.is_unique:
+                raise ValueError("ids must be unique.")
+            strangers = clean.index[~clean.index.isin(order)].tolist()
+            if strangers:
+                raise SchemaError(
+                    [
+                        f"labels has {len(strangers)} id(s) that are not in ids: "
+                        f"{_ids_text(strangers)}"
+                        f"{_type_hint(clean.index, order)}."
+                    ]
+                )
+        else:
+            order = clean.index
+        aligned = clean.reindex(order)
+        out = []
+        for var in chosen:
+            column = aligned[var.name]
+            labelled = column.notna().to_numpy()
+            for level in var.values:
+                mask = (column == level).to_numpy(dtype=bool)
+                if mask.any():
+                    out.append(
+                        Stratum(
+                            mask,
+                            var.applies_to,
+                            name=f"{var.name}={level}",
+                            variable=var.name,
+                            level=level,
+                            labelled=labelled,
+                        )
+                    )
+        return out
+
+    def derive(
+        self,
+        metadata: pd.DataFrame | Predictions,
+        *,
+        y_true: npt.ArrayLike | pd.Series | None = None,
+    ) -> pd.DataFrame:
+        """Apply the schema's rules to metadata: labels that cost no expert time.
+
+        Parameters
+        ----------
+        metadata : pandas.DataFrame or Predictions
+            One row per case (a Predictions' ``metadata`` and ``y_true`` are used).
+        y_true : array-like or pandas.Series, optional
+            With it, variables that apply to positives (negatives) are left empty on the
+            other cases.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed like ``metadata``, one column per variable that has a rule.
+
+        Raises
+        ------
+        SchemaError
+            Listing every missing metadata column and every derived value the variable
+            does not allow (with the closest allowed one).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from hstrat import Schema
+        >>> schema = Schema.from_dict({"variables": {"body_part": {
+        ...     "values": ["elbow", "wrist"],
+        ...     "rule": {"column": "path", "regex": "XR_([A-Z]+)", "group": 1, "case": "lower"}}}})
+        >>> meta = pd.DataFrame({"path": ["valid/XR_WRIST/p1/s1/i1.png",
+        ...                               "valid/XR_ELBOW/p2/s1/i1.png"]})
+        >>> schema.derive(meta)
+          body_part
+        0     wrist
+        1     elbow
+        """
+        table: Any = metadata
+        if hasattr(metadata, "metadata") and hasattr(metadata, "y_true"):
+            if y_true is None:
+                y_true = pd.Series(metadata.y_true, index=metadata.ids)
+            table = metadata.metadata
+            if table is None:
+                raise ValueError("These predictions have no metadata to derive labels from.")
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(
+                f"metadata must be a pandas DataFrame or Predictions; got {type(table).__name__}."
+            )
+        ruled = [(v, v.rule) for v in self._variables.values() if v.rule is not None]
+        if not ruled:
+            raise ValueError(
+                f"The schema {self._name!r} has no rules; no variable can be derived."
+            )
+        problems = []
+        columns = [str(c) for c in table.columns]
+        for var, rule in ruled:
+            if rule.column not in table.columns:
+                problems.append(
+                    f"metadata has no column {rule.column!r}, which the rule for "
+                    f"{var.name!r} reads; the columns are {columns!r}."
+                    f"{_hint(rule.column, columns)}"
+                )
+        if problems:
+            raise SchemaError(problems)
+        y = None
+        if y_true is not None:
+            y, y_problems = _case_labels(table.index, y_true, None)
+            if y_problems:
+                raise SchemaError(y_problems)
+        out = pd.DataFrame(index=table.index.copy())
+        for var, rule in ruled:
+            values = rule.apply(table, boolean=var.is_boolean).to_numpy(dtype=object)
+            derived = np.full(len(values), np.nan, dtype=object)
+            bad: dict[Any, list[Any]] = {}
+            for i, value in enumerate(values):
+                if value is None:
+                    continue
+                allowed = var.normalise(value)
+                if allowed is None:
+                    bad.setdefault(value, []).append(table.index[i])
+                else:
+                    derived[i] = allowed
+            for value, ids in bad.items():
+                problems.append(
+                    f"the rule for {var.name!r} derived {value!r} for {len(ids)} case(s) "
+                    f"({_ids_text(ids)}), which is not one of the values {list(var.values)!r}."
+                    f"{_hint(str(value), map(str, var.values))} Add it to the values, or give "
+                    "the rule a "
+                    "'map' or 'case'."
+                )
+            if y is not None and var.applies_to != "all":
+                outside = (y == 0.0) if var.applies_to == "positives" else (y == 1.0)
+                derived[outside] = np.nan
+            out[var.name] = pd.Series(derived, index=table.index, dtype=object)
+        if problems:
+            raise SchemaError(problems)
+        return out
+
+
+def _key(value: Any) -> tuple[str, Any]:
+    try:
+        hash(value)
+    except TypeError:
+        return (type(value).__name__, repr(value))
+    return (type(value).__name__, value)
+
+
+def _type_hint(have: pd.Index, want: pd.Index) -> str:
+    if len(have) and len(want) and have.inferred_type != want.inferred_type:
+        return (
+            f" (the labels' ids are {have.inferred_type} but the cases' ids are "
+            f"{want.inferred_type}: e.g. {have[0]!r} vs {want[0]!r}; convert one of them)"
+        )
+    return ""
+
+
+def _as_labels_frame(labels: Any) -> pd.DataFrame:
+    if isinstance(labels, pd.Series):
+        if labels.name is None:
+            raise ValueError("labels is a Series without a name; name it after its variable.")
+        return labels.to_frame()
+    if not isinstance(labels, pd.DataFrame):
+        raise TypeError(
+            f"labels must be a pandas DataFrame (one column per variable, indexed by id or "
+            f"with an 'id' column); got {type(labels).__name__}."
+        )
+    if "id" in labels.columns:
+        return labels.set_index("id")
+    return labels
+
+
+def _case_labels(
+    index: pd.Index, y_true: Any, predictions: Any
+) -> tuple[npt.NDArray[np.float64] | None, list[str]]:
+    """Return the cases' labels on ``index`` (1.0 / 0.0 / NaN if unknown) and problems."""
+    if predictions is not None:
+        if y_true is not None:
+            raise ValueError("Pass y_true or predictions, not both.")
+        if not (hasattr(predictions, "ids") and hasattr(predictions, "y_true")):
+            raise TypeError(
+                f"predictions must be an hstrat Predictions; got {type(predictions).__name__}."
+            )
+        y_true = pd.Series(predictions.y_true, index=pd.Index(predictions.ids))
+        source = "the predictions"
+    else:
+        source = "y_true"
+    if y_true is None:
+        return None, []
+    positional = isinstance(y_true, pd.Series) and (
+        isinstance(y_true.index, pd.RangeIndex)
+        and len(y_true) == len(index)
+        and not y_true.index.equals(index)
+        and not isinstance(index, pd.RangeIndex)
+        and not index.isin(y_true.index).any()
+    )
+    if isinstance(y_true, pd.Series) and not positional:
+        if not y_true.index.is_unique:
+            raise ValueError(f"{source} has duplicate ids in its index.")
+        known = index.isin(y_true.index)
+        values = np.full(len(index), np.nan)
+        checked = check_labels(
+            y_true.to_numpy(), "y_true" if source == "y_true" else "predictions.y_true"
+        )
+        lookup = pd.Series(checked.astype(float), index=y_true.index)
+        values[known] = lookup.reindex(index[known]).to_numpy(dtype=float)
+        problems = []
+        if (~known).any():
+            missing = index[~known].tolist()
+            problems.append(
+                f"labels has {len(missing)} id(s) that are not among the cases of {source}: "
+                f"{_ids_text(missing)}{_type_hint(index, y_true.index)}."
+            )
+        return values, problems
+    arr = _as_1d(y_true, "y_true")
+    if len(arr) != len(index):
+        raise ValueError(
+            f"y_true must be a pandas Series indexed by sample id, or have one entry per "
+            f"labels row ({len(index)}); got {len(arr)} entries."
+        )
+    return check_labels(arr, "y_true").astype(float), []
+
+
+def read_labels(
+    path: str | os.PathLike[str],
+    *,
+    annotator: str | None = None,
+) -> pd.DataFrame:
+    r"""Read a labels CSV (as the labelling tool writes it) with every cell as text.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV with an ``id`` column; empty cells are *not labelled*.
+    annotator : str, optional
+        Keep only this annotator's rows. Required when the file holds several.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``id`` (text), all columns object dtype, missing cells NaN.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from hstrat.strata import read_labels
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = path.write_text("id,chest_drain,annotator\n001,yes,ann\n002,,ann\n")
+    >>> read_labels(path)
+        chest_drain annotator
+    id
+    001         yes       ann
+    002         NaN       ann
+    """
+    frame = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
+    if "id" not in frame.columns:
+        raise ValueError(
+            f"{str(path)!r} has no 'id' column; its columns are {list(frame.columns)!r}."
+        )
+    if "annotator" in frame.columns:
+        names = [a for a in dict.fromkeys(frame["annotator"].tolist()) if not is_missing(a)]
+        if annotator is not None:
+            if annotator not in names:
+                raise ValueError(
+                    f"{str(path)!r} has no labels by annotator {annotator!r}; it has {names!r}."
+                )
+            frame = frame[frame["annotator"] == annotator]
+        elif len(names) > 1:
+            raise ValueError(
+                f"{str(path)!r} holds labels by {len(names)} annotators "
+                f"({', '.join(map(repr, names))}); "
+                "pass annotator= to read one of them."
+            )
+    elif annotator is not None:
+        raise ValueError(f"{str(path)!r} has no 'annotator' column to select {annotator!r} from.")
+    return frame.set_index("id")
