@@ -56,11 +56,20 @@ def placements(scores: FloatArray, pos: IntArray, neg: IntArray) -> Placements:
     m, n = len(pos), len(neg)
     if m == 0 or n == 0:
         return Placements(float("nan"), pos, neg, np.full(m, np.nan), np.full(n, np.nan))
+    # Binary searches of *sorted* queries are several times faster (cache-friendly), so
+    # both classes are sorted once and the results put back in the callers' order.
     sp, sn = scores[pos], scores[neg]
-    neg_sorted, pos_sorted = np.sort(sn), np.sort(sp)
-    below = np.searchsorted(neg_sorted, sp, "left") + np.searchsorted(neg_sorted, sp, "right")
-    above = (
-        2 * m - np.searchsorted(pos_sorted, sn, "left") - np.searchsorted(pos_sorted, sn, "right")
+    order_p, order_n = np.argsort(sp, kind="stable"), np.argsort(sn, kind="stable")
+    pos_sorted, neg_sorted = sp[order_p], sn[order_n]
+    below = np.empty(m, dtype=np.int64)
+    below[order_p] = np.searchsorted(neg_sorted, pos_sorted, "left") + np.searchsorted(
+        neg_sorted, pos_sorted, "right"
+    )
+    above = np.empty(n, dtype=np.int64)
+    above[order_n] = (
+        2 * m
+        - np.searchsorted(pos_sorted, neg_sorted, "left")
+        - np.searchsorted(pos_sorted, neg_sorted, "right")
     )
     theta = int(below.sum(dtype=np.int64)) / (2.0 * m * n)
     return Placements(theta, pos, neg, below / (2.0 * n), above / (2.0 * m))

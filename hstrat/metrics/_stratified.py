@@ -42,6 +42,7 @@ from ._bootstrap import (
     BOOTSTRAP_METHODS,
     Resampler,
     Subset,
+    SubsetPlan,
     bootstrap_aucs,
     interval,
     jackknife_aucs,
@@ -369,12 +370,18 @@ def _bootstrap_rows(
             subsets.append(sub)
         return index[key]
 
-    plan = [(column(r.subset), None if r.reference is None else column(r.reference)) for r in rows]
+    columns = [
+        (column(r.subset), None if r.reference is None else column(r.reference)) for r in rows
+    ]
     cells = resampling_cells(y, g, True)
     resampler = Resampler(y, s, n_resamples, rng, cells=cells, groups=g)
+    plan = SubsetPlan(s, subsets, resampler.order)
+    estimates = plan.observed()
     bar = _progress_bar(n_resamples, progress)
     try:
-        dist = bootstrap_aucs(s, subsets, resampler, progress=None if bar is None else bar.update)
+        dist = bootstrap_aucs(
+            s, subsets, resampler, progress=None if bar is None else bar.update, plan=plan
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -388,10 +395,10 @@ def _bootstrap_rows(
 
     label = f"bootstrap-{method}"
     records = []
-    for i, (row, (k, k_ref)) in enumerate(zip(rows, plan, strict=True)):
+    for i, (row, (k, k_ref)) in enumerate(zip(rows, columns, strict=True)):
         rec = _record(row, label, None if i == 0 else _reference_name(rows, row))
         if row.defined:
-            theta = placements(s, row.subset.pos, row.subset.neg).theta
+            theta = float(estimates[k])
             d = dist[:, k]
             bad = int(np.count_nonzero(~np.isfinite(d)))
             if bad:
@@ -408,7 +415,7 @@ def _bootstrap_rows(
             )
             rec.update(auc=theta, auc_low=low, auc_high=high, auc_se=_sd(d))
             if k_ref is not None and subsets[k_ref].pos.size and subsets[k_ref].neg.size:
-                ref_theta = placements(s, subsets[k_ref].pos, subsets[k_ref].neg).theta
+                ref_theta = float(estimates[k_ref])
                 diff = d - dist[:, k_ref]
                 se = _sd(diff)
                 z = (theta - ref_theta) / se if se > 0 else float("nan")
