@@ -215,7 +215,7 @@ class SubsetPlan:
 
     def observed(self) -> FloatArray:
         """Return the AUC of every subset on the data itself (every case counted once)."""
-        return self.aucs(np.ones((1, self.n_samples), dtype=np.int64))[0]
+        return np.asarray(self.aucs(np.ones((1, self.n_samples), dtype=np.int64))[0])
 
 
 def bootstrap_aucs(
