@@ -11,7 +11,7 @@ The entry points are :func:`evaluate` (scores from anywhere) and :func:`audit`
 
 from ._stratum import Stratum
 from ._version import __version__
-from .audit import AuditReport, Predictions, audit, collect, evaluate
+from ._audit import AuditReport, Predictions, audit, collect, evaluate
 from .strata import Schema
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from .audit import Predictions, evaluate
+from ._audit import Predictions, evaluate
 
 __all__ = ["add_audit_parser", "run_audit"]
 

@@ -47,7 +47,7 @@ from .._validation import (
 )
 
 if TYPE_CHECKING:
-    from ..audit import AuditReport, Predictions
+    from .._audit import AuditReport, Predictions
 
 __all__ = ["REVIEW_COLUMNS", "REVIEW_STRATEGIES", "review_sample"]
 
@@ -97,7 +97,7 @@ def _round_robin(
 
 
 def _source(source: Any) -> tuple[Predictions, AuditReport | None]:
-    from ..audit import AuditReport, Predictions
+    from .._audit import AuditReport, Predictions
 
     if isinstance(source, AuditReport):
         if source.predictions is None:

@@ -61,7 +61,7 @@ from ..exceptions import SchemaError
 from ._rules import Rule, rule_problems
 
 if TYPE_CHECKING:
-    from ..audit import Predictions
+    from .._audit import Predictions
 
 __all__ = [
     "APPLIES_TO",

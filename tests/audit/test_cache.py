@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import hstrat
-from hstrat.audit import _cache
+from hstrat._audit import _cache
 
 N, D, BATCH = 60, 5, 8  # 8 batches, the last one of 4
 

@@ -6,7 +6,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import hstrat
-from hstrat.audit import Predictions
+from hstrat import Predictions
 
 N, D = 50, 6
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 import hstrat
-from hstrat.audit import TABLE_COLUMNS
+from hstrat._audit import TABLE_COLUMNS
 from hstrat.metrics import operating_threshold, stratified_auc, stratified_threshold_metrics
 
 DESIGN_COLUMNS = [
@@ -187,7 +187,7 @@ def test_p_adjusted_within_family():
 
 
 def test_shuffled_order_refuses_positions_but_joins_ids():
-    from hstrat.audit._evaluate import evaluate_predictions
+    from hstrat._audit._evaluate import evaluate_predictions
 
     y, s, _, site = data()
     labels = pd.Series(site, name="site")  # index 0..n-1

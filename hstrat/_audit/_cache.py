@@ -123,7 +123,7 @@ def digest_values(*values: Any) -> str:
 
     Examples
     --------
-    >>> from hstrat.audit._cache import digest_values
+    >>> from hstrat._audit._cache import digest_values
     >>> digest_values([1, 2]) == digest_values([1, 2])
     True
     >>> digest_values([1, 2]) == digest_values([2, 1])

@@ -154,7 +154,7 @@ def collect(
     cache : str or path-like, optional
         A directory where the pass is streamed to disk. An interrupted pass resumes where
         it stopped; a complete one loads without running the model; a cache written by
-        another model, data set or options is refused (see :mod:`hstrat.audit._cache`).
+        another model, data set or options is refused (see :mod:`hstrat._audit._cache`).
     label_key, input_key, id_key, score_key : str
         Keys of dict batches (defaults ``"label"``, ``"image"``, ``"id"``, ``"score"``).
     metadata_keys : sequence of str, optional

@@ -1,4 +1,4 @@
-"""From model and data to an audit report."""
+"""From model and data to an audit report (everything public is re-exported by hstrat)."""
 
 from ._audit import audit
 from ._collect import collect

@@ -41,7 +41,7 @@ class Predictions:
 
     Examples
     --------
-    >>> from hstrat.audit import Predictions
+    >>> from hstrat import Predictions
     >>> p = Predictions([0, 1, 1], [0.2, 0.9, 0.4], ids=["a", "b", "c"])
     >>> len(p), p.ids.tolist()
     (3, ['a', 'b', 'c'])
@@ -119,7 +119,7 @@ class Predictions:
 
         Examples
         --------
-        >>> from hstrat.audit import Predictions
+        >>> from hstrat import Predictions
         >>> Predictions([0, 1], [0.2, 0.9]).to_frame()
             y_true  y_score
         id
@@ -148,7 +148,7 @@ class Predictions:
         Examples
         --------
         >>> import pandas as pd
-        >>> from hstrat.audit import Predictions
+        >>> from hstrat import Predictions
         >>> df = pd.DataFrame({"id": ["a", "b"], "y": [0, 1], "p": [0.1, 0.8], "site": ["x", "y"]})
         >>> Predictions.from_frame(df, label_col="y", score_col="p", id_col="id").metadata
            site
