@@ -9,9 +9,9 @@ The entry points are :func:`evaluate` (scores from anywhere) and :func:`audit`
 (a PyTorch model and a DataLoader); statistics live in :mod:`hstrat.metrics`.
 """
 
+from ._audit import AuditReport, Predictions, audit, collect, evaluate
 from ._stratum import Stratum
 from ._version import __version__
-from ._audit import AuditReport, Predictions, audit, collect, evaluate
 from .strata import Schema
 
 __all__ = [
