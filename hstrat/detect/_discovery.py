@@ -1,0 +1,154 @@
+"""Point statistics of clusters on the discovery half: what k selection and ranking see.
+
+A detector decides *which* clusters exist and *in which order* they are reported from
+the discovery cases alone; their performance is then estimated on held-out cases
+(:mod:`hstrat.detect._inference`). The statistics here are deliberately cheap — one
+sort per class, then ``bincount`` — so that every candidate k can be scored.
+
+For a class (say the positives) each discovery case gets its **placement**: the
+fraction of the other class's discovery cases it is correctly ranked against (ties
+count one half). The mean placement over a cluster is the cluster's AUC against the
+other class, exactly (Mann-Whitney), and the mean over the rest of the class is the
+complement's AUC, so the AUC difference of a cluster is a difference of two means and
+its Welch z statistic is a cheap, honest-enough yardstick of how *clearly* a cluster is
+worse (the other class's share of the variance is common to both means and is left
+out). Error rates at the operating point get the pooled two-proportion z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["ClusterStatistics", "cluster_statistics", "placements_against"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def placements_against(
+    scores: FloatArray, other_scores: FloatArray, *, positive: bool
+) -> FloatArray:
+    """Placement of each case of one class among the other class's cases.
+
+    For positives: the fraction of ``other_scores`` (negatives) below the score, ties
+    one half; for negatives: the fraction of positives above. NaN when the other class
+    is empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> placements_against(np.array([0.5, 0.9]), np.array([0.1, 0.5, 0.7]), positive=True).tolist()
+    [0.5, 1.0]
+    """
+    n_other = len(other_scores)
+    if n_other == 0:
+        return np.full(len(scores), np.nan)
+    ranked = np.sort(other_scores)
+    below = np.searchsorted(ranked, scores, "left")
+    upto = np.searchsorted(ranked, scores, "right")
+    half_ranks = (below + upto).astype(np.float64) / (2.0 * n_other)
+    return half_ranks if positive else 1.0 - half_ranks
+
+
+@dataclass(frozen=True)
+class ClusterStatistics:
+    """Per-cluster point statistics (arrays indexed by local cluster label).
+
+    ``auc_z`` and ``error_rate_z`` are signed so that a *worse* cluster has a *larger*
+    value (a lower AUC, a higher error rate); they are NaN where undefined.
+    """
+
+    n: IntArray
+    auc: FloatArray
+    auc_diff: FloatArray
+    auc_z: FloatArray
+    error_rate: FloatArray
+    error_rate_diff: FloatArray
+    error_rate_z: FloatArray
+
+    def deficit(self, rank_by: str) -> FloatArray:
+        """Return how much worse each cluster is than the rest of its class (larger = worse)."""
+        return -self.auc_diff if rank_by == "auc" else self.error_rate_diff
+
+    def deficit_z(self, rank_by: str) -> FloatArray:
+        """Return the deficit in standard errors (larger = more clearly worse)."""
+        return self.auc_z if rank_by == "auc" else self.error_rate_z
+
+
+def _group_means(values: FloatArray, labels: IntArray, k: int) -> tuple[FloatArray, FloatArray]:
+    n = np.bincount(labels, minlength=k).astype(np.float64)
+    total = np.bincount(labels, weights=values, minlength=k)
+    squares = np.bincount(labels, weights=values * values, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = total / n
+        var = (squares - n * mean * mean) / (n - 1.0)
+    return mean, np.maximum(var, 0.0)
+
+
+def cluster_statistics(
+    placements: FloatArray, errors: BoolArray, labels: IntArray, k: int
+) -> ClusterStatistics:
+    """AUC and error-rate of each cluster of one class, and their gap to the rest.
+
+    Parameters
+    ----------
+    placements : array of float
+        Placement of each case of the class (:func:`placements_against`).
+    errors : array of bool
+        Whether each case is misclassified at the operating point.
+    labels : array of int
+        Local cluster label (``0..k-1``) of each case.
+    k : int
+        Number of clusters.
+
+    Returns
+    -------
+    ClusterStatistics
+        Point estimates; the rest of the class is every case of the class outside
+        the cluster.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> st = cluster_statistics(np.array([1.0, 1.0, 0.2, 0.4]),
+    ...                         np.array([False, False, True, False]), np.array([0, 0, 1, 1]), 2)
+    >>> st.auc.tolist(), st.error_rate.tolist()
+    ([1.0, 0.3...], [0.0, 0.5])
+    """
+    n = np.bincount(labels, minlength=k).astype(np.intp)
+    total_n = float(len(labels))
+    mean, var = _group_means(placements, labels, k)
+    err = errors.astype(np.float64)
+    n_err = np.bincount(labels, weights=err, minlength=k)
+    sum_all = float(np.sum(placements))
+    sq_all = float(np.sum(placements * placements))
+    rest_n = total_n - n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rest_mean = (sum_all - mean * n) / rest_n
+        rest_sq = sq_all - (var * (n - 1.0) + n * mean * mean)
+        rest_var = np.maximum((rest_sq - rest_n * rest_mean**2) / (rest_n - 1.0), 0.0)
+        auc_diff = mean - rest_mean
+        auc_se = np.sqrt(var / n + rest_var / rest_n)
+        auc_z = np.where(auc_se > 0, -auc_diff / auc_se, np.nan)
+        rate = n_err / n
+        rest_rate = (float(err.sum()) - n_err) / rest_n
+        pooled = float(err.sum()) / total_n if total_n else np.nan
+        rate_se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n + 1.0 / rest_n))
+        rate_diff = rate - rest_rate
+        rate_z = np.where(rate_se > 0, rate_diff / rate_se, np.nan)
+    small = (n < 2) | (rest_n < 2)
+    auc_z = np.where(small, np.nan, auc_z)
+    rate_z = np.where((n < 1) | (rest_n < 1), np.nan, rate_z)
+    return ClusterStatistics(
+        n=n,
+        auc=mean,
+        auc_diff=np.where(rest_n > 0, auc_diff, np.nan),
+        auc_z=auc_z,
+        error_rate=rate,
+        error_rate_diff=np.where(rest_n > 0, rate_diff, np.nan),
+        error_rate_z=rate_z,
+    )

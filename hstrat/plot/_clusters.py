@@ -1,0 +1,256 @@
+"""Review figures of a detector: a 2-D map of its clusters, and image grids of exemplars."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._validation import check_int, check_random_state, describe
+from ._matplotlib import pyplot
+
+__all__ = ["plot_cluster_map", "plot_image_grid"]
+
+_GREY = "0.82"
+
+
+def _map_coordinates(
+    data: npt.NDArray[Any], rows: npt.NDArray[np.intp], rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """First two principal components of ``data[rows]`` (fitted on at most 20,000 rows)."""
+    from sklearn.decomposition import PCA
+
+    sub = data[rows].astype(np.float64, copy=False)
+    if sub.shape[1] == 1:
+        flat: npt.NDArray[np.float64] = np.c_[sub[:, 0], np.zeros(len(sub))]
+        return flat
+    fit_rows = rng.choice(len(sub), min(len(sub), 20_000), replace=False)
+    pca = PCA(2, random_state=int(rng.integers(2**31 - 1))).fit(sub[fit_rows])
+    coordinates: npt.NDArray[np.float64] = np.asarray(pca.transform(sub), dtype=np.float64)
+    return coordinates
+
+
+def plot_cluster_map(
+    detector: Any,
+    embeddings: npt.ArrayLike,
+    *,
+    top: int = 5,
+    max_points: int = 5_000,
+    axes: Sequence[Any] | None = None,
+    random_state: int | np.random.Generator | None = 0,
+    title: str | None = None,
+) -> Any:
+    """Draw each class's embeddings in 2-D, coloured by cluster, errors marked.
+
+    One panel per class (negatives, positives): the first two principal components of
+    that class's embeddings — the space the detector clustered in, flattened. The
+    ``top`` worst clusters (as ranked in ``detector.clusters_``) get a colour and a
+    legend entry with their held-out AUC; the others are grey. Cases the model gets
+    wrong at the operating point are drawn as black crosses.
+
+    Parameters
+    ----------
+    detector : fitted detector
+        E.g. a fitted :class:`~hstrat.detect.KMeansDetector`.
+    embeddings : array-like of shape (n_samples, n_features)
+        The embeddings the detector was fitted on.
+    top : int, default 5
+        How many of the worst clusters to colour.
+    max_points : int, default 5000
+        At most this many cases drawn per class (a random sample).
+    axes : sequence of matplotlib Axes, optional
+        One per class; a new figure is made when omitted.
+    random_state : int, numpy.random.Generator or None, default 0
+        Seed of the sample of points and of the PCA.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hstrat.detect import KMeansDetector
+    >>> from hstrat.plot import plot_cluster_map
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.random(300) < 0.5
+    >>> E = rng.normal(size=(300, 5)) + 3 * y[:, None]
+    >>> s = rng.normal(size=300) + y
+    >>> det = KMeansDetector(n_resamples=50, n_stability=0, random_state=0)
+    >>> fig = plot_cluster_map(det.fit(E, y_true=y, y_score=s), E)
+    >>> len(fig.axes)
+    2
+    """
+    table = getattr(detector, "clusters_", None)
+    labels = getattr(detector, "labels_", None)
+    if table is None or labels is None:
+        raise ValueError(
+            f"detector must be a fitted detector (with labels_ and clusters_); got "
+            f"{describe(detector)}. Call detector.fit(...) first."
+        )
+    data = np.asarray(embeddings)
+    if data.ndim != 2 or data.shape[0] != len(labels):
+        raise ValueError(
+            f"embeddings must have shape (n_samples={len(labels)}, n_features), the data the "
+            f"detector was fitted on; got {data.shape}."
+        )
+    top = check_int(top, "top", minimum=0)
+    max_points = check_int(max_points, "max_points", minimum=1)
+    rng = check_random_state(random_state)
+    present = set(table["class"])
+    classes = [c for c in ("negatives", "positives", "all") if c in present]
+    plt = pyplot()
+    if axes is None:
+        fig, ax_array = plt.subplots(
+            1, len(classes), figsize=(5.2 * len(classes), 4.6), layout="constrained", squeeze=False
+        )
+        axes = list(ax_array[0])
+    elif len(axes) != len(classes):
+        raise ValueError(f"axes must hold one Axes per class ({len(classes)}); got {len(axes)}.")
+    fig = axes[0].figure
+    eligible = table[table["eligible"].astype(bool)] if "eligible" in table else table
+    shown = eligible.head(top)
+    palette = plt.get_cmap("tab10")
+    colour = {int(c): palette(i % 10) for i, c in enumerate(shown["cluster"])}
+    errors = getattr(detector, "errors_", None)
+    for ax, cls in zip(axes, classes, strict=True):
+        ids = table.loc[table["class"] == cls, "cluster"].to_numpy(dtype=int)
+        rows = np.flatnonzero(np.isin(labels, ids))
+        if len(rows) > max_points:
+            rows = np.sort(rng.choice(rows, max_points, replace=False))
+        xy = _map_coordinates(data, rows, rng)
+        lab = labels[rows]
+        grey = ~np.isin(lab, list(colour))
+        ax.scatter(xy[grey, 0], xy[grey, 1], s=6, c=_GREY, lw=0, label="other clusters")
+        for _, row in shown[shown["class"] == cls].iterrows():
+            members = lab == int(row["cluster"])
+            auc_text = "" if not np.isfinite(row["auc"]) else f", AUC {row['auc']:.2f}"
+            ax.scatter(
+                xy[members, 0],
+                xy[members, 1],
+                s=8,
+                lw=0,
+                color=colour[int(row["cluster"])],
+                label=f"{row['name']} (n={int(members.sum())}{auc_text})",
+            )
+        if errors is not None:
+            wrong = errors[rows]
+            ax.scatter(
+                xy[wrong, 0],
+                xy[wrong, 1],
+                s=10,
+                marker="x",
+                lw=0.6,
+                c="black",
+                label="error at operating point",
+            )
+        ax.set_title(f"{cls} ({len(rows):,} shown)")
+        ax.set_xlabel("PC 1")
+        ax.set_ylabel("PC 2")
+        ax.legend(loc="best", fontsize=7, markerscale=1.5, framealpha=0.85)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _as_image(image: Any) -> npt.NDArray[Any]:
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # channels first (torch) → last
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"each image must be 2-D or 3-D (H, W[, C]); got shape {arr.shape}.")
+    return arr
+
+
+def plot_image_grid(
+    images: Any,
+    indices: Sequence[int] | npt.ArrayLike | Mapping[str, Sequence[int] | npt.ArrayLike],
+    *,
+    marked: npt.ArrayLike | None = None,
+    ncols: int | None = None,
+    cmap: str = "gray",
+    image_size: float = 1.2,
+    title: str | None = None,
+) -> Any:
+    """Draw images in a grid — e.g. each cluster's exemplars, one row per cluster.
+
+    Parameters
+    ----------
+    images : array-like of shape (n, H, W[, C]) or sequence of images
+        All the images, indexed by case position (channels-first images are accepted).
+    indices : sequence of int, or mapping of row label to sequence of int
+        Which images to draw: one grid, or one labelled row per mapping entry
+        (e.g. ``{"pos:c0": [...], "pos:c3": [...]}``).
+    marked : array-like of bool, shape (n,), optional
+        Cases to frame in red (e.g. ``detector.errors_``).
+    ncols : int, optional
+        Images per row (default: the longest row, or 8 for a plain sequence).
+    cmap : str, default "gray"
+        Colour map of single-channel images.
+    image_size : float, default 1.2
+        Inches per image.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hstrat.plot import plot_image_grid
+    >>> images = np.random.default_rng(0).random((20, 8, 8))
+    >>> fig = plot_image_grid(images, {"pos:c0": [0, 1, 2], "neg:c1": [5, 6]},
+    ...                       marked=np.arange(20) % 2 == 0)
+    >>> len(fig.axes)
+    5
+    """
+    if isinstance(indices, Mapping):
+        rows = [(str(k), [int(i) for i in np.asarray(v).ravel()]) for k, v in indices.items()]
+    else:
+        flat = [int(i) for i in np.asarray(indices).ravel()]
+        width = 8 if ncols is None else check_int(ncols, "ncols", minimum=1)
+        rows = [("", flat[i : i + width]) for i in range(0, len(flat), width)]
+    if not rows or not any(r for _, r in rows):
+        raise ValueError("indices selects no image.")
+    n_images = len(images)
+    for _, row in rows:
+        bad = [i for i in row if not -n_images <= i < n_images]
+        if bad:
+            raise ValueError(f"indices {bad[:3]!r} are out of range for {n_images} images.")
+    mark = None if marked is None else np.asarray(marked, dtype=bool)
+    if mark is not None and len(mark) != n_images:
+        raise ValueError(f"marked must have one entry per image ({n_images}); got {len(mark)}.")
+    if ncols is None:
+        ncols = max(len(r) for _, r in rows)
+    ncols = check_int(ncols, "ncols", minimum=1)
+    plt = pyplot()
+    labelled = any(label for label, _ in rows)
+    fig = plt.figure(
+        figsize=(image_size * ncols + (1.2 if labelled else 0.2), image_size * len(rows) + 0.4),
+        layout="constrained",
+    )
+    grid = fig.add_gridspec(len(rows), ncols)
+    for r, (label, row) in enumerate(rows):
+        for c, index in enumerate(row[:ncols]):
+            ax = fig.add_subplot(grid[r, c])
+            image = _as_image(images[index])
+            ax.imshow(image, cmap=cmap if image.ndim == 2 else None, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if mark is not None and mark[index]:
+                for spine in ax.spines.values():
+                    spine.set_edgecolor("tab:red")
+                    spine.set_linewidth(2.5)
+            if c == 0 and label:
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return fig
