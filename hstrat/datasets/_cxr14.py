@@ -1,0 +1,527 @@
+"""NIH ChestX-ray14 (CXR14) from a local copy, with the strata the paper audits.
+
+Nothing is downloaded. The dataset, its label files and the optional annotations come
+from:
+
+* NIH ChestX-ray14 (Wang et al., CVPR 2017): https://nihcc.app.box.com/v/ChestXray-NIHCC
+* chest-drain labels, NEATX (Damgaard et al. 2023, arXiv:2309.02244):
+  ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` from
+  https://zenodo.org/records/14944064
+* expert labels of four findings (Majkowska et al., Radiology 2020), ``test_labels.csv``
+  and ``validation_labels.csv``, published by Google as the "NIH ChestX-ray14 additional
+  labels": https://cloud.google.com/healthcare/docs/resources/public-datasets/nih-chest
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import (
+    RandomState,
+    check_option,
+    check_probability,
+    check_random_state,
+    describe,
+)
+from ._images import ImageFileDataset, check_image_size, check_transform
+
+__all__ = ["CXR14_FINDINGS", "CXR14_SPLITS", "CXR14_VIEWS", "load_cxr14"]
+
+#: The 14 findings of ChestX-ray14, spelled as in ``Finding Labels``.
+CXR14_FINDINGS: tuple[str, ...] = (
+    "Atelectasis",
+    "Cardiomegaly",
+    "Effusion",
+    "Infiltration",
+    "Mass",
+    "Nodule",
+    "Pneumonia",
+    "Pneumothorax",
+    "Consolidation",
+    "Edema",
+    "Emphysema",
+    "Fibrosis",
+    "Pleural_Thickening",
+    "Hernia",
+)
+CXR14_SPLITS: tuple[str, ...] = ("train", "val", "test", "train_val")
+CXR14_VIEWS: tuple[str, ...] = ("PA", "AP")
+#: NIH findings whose union stands in for "airspace opacity" without expert labels.
+OPACITY_PROXY: tuple[str, ...] = ("Consolidation", "Infiltration", "Pneumonia")
+EXPERT_FINDINGS: tuple[str, ...] = (
+    "Fracture",
+    "Pneumothorax",
+    "Airspace opacity",
+    "Nodule or mass",
+)
+
+NIH_URL = "https://nihcc.app.box.com/v/ChestXray-NIHCC"
+NEATX_URL = "https://zenodo.org/records/14944064"
+EXPERT_URL = "https://cloud.google.com/healthcare/docs/resources/public-datasets/nih-chest"
+DRAIN_FILE = "NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv"
+EXPERT_FILES: tuple[str, ...] = ("test_labels.csv", "validation_labels.csv")
+DATA_ENTRY_FILES: tuple[str, ...] = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
+SPLIT_FILES = {"train_val": "train_val_list.txt", "test": "test_list.txt"}
+
+LAYOUT = f"""\
+Expected layout (NIH ChestX-ray14, from {NIH_URL}):
+    <root>/
+        Data_Entry_2017_v2020.csv        (or Data_Entry_2017.csv)
+        train_val_list.txt
+        test_list.txt
+        images/00000001_000.png ...          flat, or as extracted from the archives:
+        images_001/images/00000001_000.png ...
+Nothing is downloaded by hstrat."""
+
+
+def _column_name(finding: str) -> str:
+    """Return the metadata column of a finding: ``"Nodule or mass"`` → ``"nodule_or_mass"``."""
+    return re.sub(r"[^0-9a-z]+", "_", finding.lower()).strip("_")
+
+
+def _missing(what: str, path: Path, extra: str = "") -> FileNotFoundError:
+    return FileNotFoundError(f"{what} not found: {path}\n{extra}{LAYOUT}")
+
+
+def _read_data_entry(root: Path) -> tuple[pd.DataFrame, Path]:
+    """Read ``Data_Entry_2017_v2020.csv`` (preferred) or ``Data_Entry_2017.csv``.
+
+    Both quirks of the files are handled: the bracketed header
+    ``OriginalImage[Width,Height]`` that pandas splits into the columns
+    ``OriginalImage[Width`` and ``Height]``, and the 2017 file's trailing comma, read as an
+    empty ``Unnamed: 11`` column.
+    """
+    for name in DATA_ENTRY_FILES:
+        path = root / name
+        if path.is_file():
+            break
+    else:
+        raise _missing(
+            "The ChestX-ray14 label file (Data_Entry_2017_v2020.csv or Data_Entry_2017.csv)",
+            root / DATA_ENTRY_FILES[0],
+        )
+    table = pd.read_csv(path, dtype={"Image Index": str, "Finding Labels": str})
+    table = table.loc[:, [c for c in table.columns if not str(c).startswith("Unnamed:")]]
+    required = [
+        "Image Index",
+        "Finding Labels",
+        "Patient ID",
+        "Patient Age",
+        "Patient Gender",
+        "View Position",
+    ]
+    absent = [c for c in required if c not in table.columns]
+    if absent:
+        raise ValueError(
+            f"{path} lacks the column(s) {absent!r}; found {list(table.columns)!r}. "
+            f"Is it the Data_Entry file of ChestX-ray14 ({NIH_URL})?"
+        )
+    if table["Image Index"].duplicated().any():
+        dup = table.loc[table["Image Index"].duplicated(), "Image Index"].iloc[0]
+        raise ValueError(f"{path} lists the image {dup!r} more than once.")
+    return table, path
+
+
+def _parse_age(values: pd.Series) -> pd.Series:
+    """Ages as numbers; the old ``"058Y"`` spelling is read as 58 (``"M"``/``"D"`` as NaN)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(float)
+    text = values.astype(str).str.strip().str.upper()
+    years = pd.to_numeric(text.str.extract(r"^(\d+)Y?$", expand=False), errors="coerce")
+    return years.astype(float)
+
+
+def _read_list(root: Path, split: str) -> list[str]:
+    name = SPLIT_FILES[split]
+    path = root / name
+    if not path.is_file():
+        raise _missing(f"The ChestX-ray14 split list {name}", path)
+    with open(path, encoding="utf-8") as handle:
+        return [line.strip() for line in handle if line.strip()]
+
+
+def _image_index(root: Path) -> dict[str, str]:
+    """Map every PNG file name under the accepted image folders to its path."""
+    folders = []
+    flat = root / "images"
+    if flat.is_dir():
+        folders.append(flat)
+    for archive in sorted(root.glob("images_*")):
+        if archive.is_dir():
+            inner = archive / "images"
+            folders.append(inner if inner.is_dir() else archive)
+    if not folders:
+        raise _missing(
+            "The ChestX-ray14 image folder (images/ or images_001/images/ ...)", root / "images"
+        )
+    found: dict[str, str] = {}
+    for folder in folders:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.lower().endswith(".png") and entry.name not in found:
+                    found[entry.name] = entry.path
+    return found
+
+
+def _finding_flags(labels: pd.Series, path: Path) -> pd.DataFrame:
+    """One 0/1 column per finding, from the pipe-separated ``Finding Labels``."""
+    tokens = labels.fillna("").str.split("|")
+    known = set(CXR14_FINDINGS) | {"No Finding"}
+    seen = {t.strip() for row in tokens for t in row}
+    unknown = sorted(seen - known)
+    if unknown:
+        raise ValueError(
+            f"{path} has Finding Labels outside the 14 findings and 'No Finding': {unknown[:5]!r}."
+        )
+    return pd.DataFrame(
+        {
+            _column_name(f): np.fromiter(
+                (f in (t.strip() for t in row) for row in tokens), dtype=bool, count=len(tokens)
+            ).astype(np.int64)
+            for f in CXR14_FINDINGS
+        },
+        index=labels.index,
+    )
+
+
+def _patient_validation(
+    patients: pd.Series, fraction: float, random_state: RandomState
+) -> set[Any]:
+    """Patients set aside for validation: a seeded permutation of the sorted ids."""
+    unique = np.sort(np.asarray(patients.unique()))
+    if fraction == 0.0 or len(unique) == 0:
+        return set()
+    n_val = min(len(unique), max(1, round(fraction * len(unique))))
+    order = check_random_state(random_state).permutation(len(unique))
+    return set(unique[order[:n_val]].tolist())
+
+
+def _as_paths(value: Any, name: str) -> list[Path]:
+    if isinstance(value, (str, os.PathLike)):
+        return [Path(value)]
+    if (
+        isinstance(value, Sequence)
+        and value
+        and all(isinstance(v, (str, os.PathLike)) for v in value)
+    ):
+        return [Path(v) for v in value]
+    raise TypeError(
+        f"{name} must be a path (str or os.PathLike), a list of paths, or None; "
+        f"got {describe(value)}."
+    )
+
+
+def _boolean(values: Any, index: pd.Index) -> pd.Series:
+    """Return a nullable-boolean column (True / False / NA) on ``index``, by position."""
+    return pd.Series(np.asarray(values, dtype=object), index=index, dtype="boolean")
+
+
+def _read_drains(path: Path) -> pd.Series:
+    """NEATX drain labels as a nullable boolean Series indexed by image name."""
+    if path.is_dir():
+        path = path / DRAIN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The chest-drain label file was not found: {path}\n"
+            f"drain_labels= expects {DRAIN_FILE} (NEATX, Damgaard et al. 2023) from "
+            f"{NEATX_URL}, or the folder that holds it. Nothing is downloaded by hstrat."
+        )
+    table = pd.read_csv(path, dtype={"Image Index": str})
+    for column in ("Image Index", "Drain"):
+        if column not in table.columns:
+            raise ValueError(
+                f"{path} lacks the column {column!r}; found {list(table.columns)!r}. "
+                f"Expected the NEATX file {DRAIN_FILE} with columns 'Image Index', 'Drain', ..."
+            )
+    if table["Image Index"].duplicated().any():
+        dup = table.loc[table["Image Index"].duplicated(), "Image Index"].iloc[0]
+        raise ValueError(f"{path} lists the image {dup!r} more than once.")
+    drain = pd.to_numeric(table["Drain"], errors="coerce")
+    bad = table["Drain"].notna() & ~drain.isin([0, 1])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"{path}: column 'Drain' must be 0 or 1 (or empty); got "
+            f"{table['Drain'].iloc[row]!r} for image {table['Image Index'].iloc[row]!r}."
+        )
+    values = drain.map({1: True, 0: False}).astype("boolean")
+    values.index = pd.Index(table["Image Index"].to_numpy())
+    return values.rename("chest_drain")
+
+
+def _read_expert(paths: list[Path]) -> pd.DataFrame:
+    """Google's expert labels (YES/NO) as nullable booleans indexed by image name."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = [path / name for name in EXPERT_FILES if (path / name).is_file()]
+            if not inside:
+                raise FileNotFoundError(
+                    f"No expert label file (test_labels.csv or validation_labels.csv) in {path}\n"
+                    f"expert_labels= expects the Google expert labels (Majkowska et al. 2020) "
+                    f"from {EXPERT_URL}. Nothing is downloaded by hstrat."
+                )
+            files.extend(inside)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(
+                f"The expert label file was not found: {path}\n"
+                f"expert_labels= expects test_labels.csv and/or validation_labels.csv "
+                f"(Majkowska et al. 2020) from {EXPERT_URL}, or the folder that holds them. "
+                "Nothing is downloaded by hstrat."
+            )
+    parts = []
+    for path in files:
+        table = pd.read_csv(path, dtype={"Image Index": str})
+        table.columns = [str(c).strip() for c in table.columns]
+        absent = [c for c in ("Image Index", *EXPERT_FINDINGS) if c not in table.columns]
+        if absent:
+            raise ValueError(
+                f"{path} lacks the column(s) {absent!r}; found {list(table.columns)!r}. "
+                "Expected the Google expert labels with 'Image Index', 'Fracture', "
+                "'Pneumothorax', 'Airspace opacity', 'Nodule or mass'."
+            )
+        out = pd.DataFrame(index=table["Image Index"].to_numpy())
+        for finding in EXPERT_FINDINGS:
+            text = table[finding].astype("string").str.strip().str.upper()
+            bad = text.notna() & ~text.isin(["YES", "NO"])
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise ValueError(
+                    f"{path}: column {finding!r} must be YES or NO; got "
+                    f"{table[finding].iloc[row]!r} for image {table['Image Index'].iloc[row]!r}."
+                )
+            flags = text.map({"YES": True, "NO": False}).astype("boolean")
+            out["expert_" + _column_name(finding)] = flags.to_numpy(dtype=object)
+        parts.append(out)
+    expert = pd.concat(parts)
+    if expert.index.duplicated().any():
+        dup = expert.index[expert.index.duplicated()][0]
+        raise ValueError(
+            f"The expert label files {[str(f) for f in files]} list the image {dup!r} "
+            "more than once."
+        )
+    return expert
+
+
+def load_cxr14(
+    root: str | os.PathLike[str],
+    *,
+    split: str = "test",
+    target: str = "Pneumothorax",
+    views: Sequence[str] = ("PA", "AP"),
+    expert_labels: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+    drain_labels: str | os.PathLike[str] | None = None,
+    transform: Callable[[Any], Any] | None = None,
+    image_size: int | None = None,
+    validation_fraction: float = 0.1,
+    random_state: RandomState = 0,
+) -> ImageFileDataset:
+    """Load NIH ChestX-ray14 from a local copy, with chest-drain and opacity strata.
+
+    Reads the official label file and split lists, checks that every selected image is
+    on disk (images are read lazily, one per item), and joins the optional chest-drain
+    (NEATX) and expert (Google) labels by image name. Nothing is downloaded.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The ChestX-ray14 folder: ``Data_Entry_2017_v2020.csv`` (or the 2017 file),
+        ``train_val_list.txt``, ``test_list.txt`` and the PNGs, either flat in
+        ``images/`` or as extracted from the archives, ``images_001/images/`` ...
+        ``images_012/images/``.
+    split : {"train", "val", "test", "train_val"}, default "test"
+        ``"test"`` is ``test_list.txt``; ``"train_val"`` is ``train_val_list.txt``;
+        ``"val"`` is ``validation_fraction`` of the *patients* of ``train_val`` (chosen
+        with ``random_state``) and ``"train"`` the rest, so no patient is in both.
+    target : str, default "Pneumothorax"
+        One of the 14 findings (:data:`CXR14_FINDINGS`); an image is positive when the
+        finding is among its pipe-separated ``Finding Labels``.
+    views : sequence of {"PA", "AP"}, default ("PA", "AP")
+        Keep only these view positions (after the validation patients are chosen, so the
+        split does not depend on the views).
+    expert_labels : path or list of paths, optional
+        Google's expert labels: ``test_labels.csv`` and/or ``validation_labels.csv``, or
+        a folder holding them. Gives ``airspace_opacity`` (and the ``expert_*`` columns)
+        for the images they cover, ``NA`` for the others.
+    drain_labels : path, optional
+        The NEATX file ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` (or its
+        folder). Gives ``chest_drain`` for the annotated images, ``NA`` for the others.
+    transform : callable, optional
+        Applied to each image, an 8-bit grayscale Pillow image (resized first when
+        ``image_size`` is given), **instead of** the default conversion to a ``float32``
+        ``(1, H, W)`` tensor in [0, 1]; its result is the item's image.
+    image_size : int, optional
+        Resize images to ``image_size x image_size`` (bilinear). The originals are
+        1024x1024.
+    validation_fraction : float in [0, 1), default 0.1
+        Fraction of the ``train_val`` patients that form ``"val"``.
+    random_state : int, numpy.random.Generator or None, default 0
+        Seed of the choice of validation patients. The default makes the split the same
+        on every call.
+
+    Returns
+    -------
+    ImageFileDataset
+        Items ``(image, label, index)``; ``dataset.metadata`` has one row per image with
+        the columns ``id`` (the image name), ``path``, ``patient_id``, ``follow_up``,
+        ``view``, ``age``, ``sex``, ``finding_labels``, one 0/1 column per finding
+        (``atelectasis`` ... ``pleural_thickening``, ``hernia``), ``label`` (the
+        target's column), ``split``, and the strata:
+
+        * ``chest_drain`` (nullable boolean) from ``drain_labels``, ``NA`` where the image
+          is not annotated (all ``NA`` without the file); ``chest_drain_source`` is
+          ``"neatx"`` or ``"none"``;
+        * ``airspace_opacity`` (nullable boolean): with ``expert_labels``, the experts'
+          "Airspace opacity", ``NA`` where they did not read the image, and
+          ``airspace_opacity_source == "google_expert"``; without them a proxy from the
+          NIH labels, Consolidation or Infiltration or Pneumonia, with
+          ``airspace_opacity_source == "nih_proxy"``;
+        * ``expert_fracture``, ``expert_pneumothorax``, ``expert_airspace_opacity``,
+          ``expert_nodule_or_mass`` (nullable boolean; all ``NA`` without the file).
+
+    Raises
+    ------
+    FileNotFoundError
+        When a label file, split list, image folder or selected image is missing; the
+        message names it, where the data come from and the expected layout.
+    ValueError, TypeError
+        For a bad argument (named with its value) or a malformed file (named).
+
+    Examples
+    --------
+    >>> from hstrat.datasets import load_cxr14
+    >>> load_cxr14("no/such/folder")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: The ChestX-ray14 folder not found: no/such/folder
+    ...
+    """
+    split = check_option(split, "split", CXR14_SPLITS)
+    target = check_option(target, "target", CXR14_FINDINGS)
+    if isinstance(views, str) or not isinstance(views, Sequence) or not views:
+        raise TypeError(
+            f"views must be a non-empty sequence of 'PA' and/or 'AP', e.g. ('PA',); "
+            f"got {describe(views)}."
+        )
+    view_set = {check_option(v, "views", CXR14_VIEWS) for v in views}
+    fraction = check_probability(validation_fraction, "validation_fraction")
+    if fraction == 1.0:
+        raise ValueError("validation_fraction must be in [0, 1); got 1.0.")
+    if split == "val" and fraction == 0.0:
+        raise ValueError("split='val' needs validation_fraction > 0; got 0.0.")
+    transform = check_transform(transform)
+    image_size = check_image_size(image_size)
+    drain_paths = None if drain_labels is None else _as_paths(drain_labels, "drain_labels")
+    if drain_paths is not None and len(drain_paths) != 1:
+        raise TypeError(f"drain_labels must be one path; got {describe(drain_labels)}.")
+    expert_paths = None if expert_labels is None else _as_paths(expert_labels, "expert_labels")
+
+    base = Path(root)
+    if not base.is_dir():
+        raise _missing("The ChestX-ray14 folder", base)
+    entries, entry_path = _read_data_entry(base)
+    list_name = "test" if split == "test" else "train_val"
+    names = _read_list(base, list_name)
+    if len(set(names)) != len(names):
+        dup = pd.Series(names)[pd.Series(names).duplicated()].iloc[0]
+        raise ValueError(
+            f"{base / SPLIT_FILES[list_name]} lists the image {dup!r} more than once."
+        )
+    known = set(entries["Image Index"])
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"{base / SPLIT_FILES[list_name]} lists {len(unknown)} image(s) absent from "
+            f"{entry_path.name}, e.g. {unknown[:3]!r}."
+        )
+    table = entries.set_index("Image Index", drop=False).loc[names].reset_index(drop=True)
+    table["split"] = split
+    if split in ("train", "val"):
+        held_out = _patient_validation(table["Patient ID"], fraction, random_state)
+        in_val = table["Patient ID"].isin(held_out)
+        table = table.loc[in_val if split == "val" else ~in_val].reset_index(drop=True)
+    table = table.loc[table["View Position"].isin(view_set)].reset_index(drop=True)
+
+    images = _image_index(base)
+    absent = [n for n in table["Image Index"] if n not in images]
+    if absent:
+        raise FileNotFoundError(
+            f"{len(absent)} image(s) of split={split!r} are missing under {base}, "
+            f"e.g. {absent[:3]!r} (first expected at {base / 'images' / absent[0]}).\n"
+            f"Download and extract every images_0NN archive from {NIH_URL}.\n{LAYOUT}"
+        )
+
+    flags = _finding_flags(table["Finding Labels"], entry_path)
+    meta = pd.DataFrame(
+        {
+            "id": table["Image Index"].astype(str),
+            "path": [images[n] for n in table["Image Index"]],
+            "patient_id": table["Patient ID"],
+            "follow_up": table.get("Follow-up #", pd.NA),
+            "view": table["View Position"].astype(str),
+            "age": _parse_age(table["Patient Age"]),
+            "sex": table["Patient Gender"].astype(str),
+            "finding_labels": table["Finding Labels"].astype(str),
+        }
+    )
+    meta = pd.concat([meta, flags], axis=1)
+    meta["label"] = flags[_column_name(target)].to_numpy()
+    meta["split"] = table["split"].to_numpy()
+
+    if drain_paths is not None:
+        drains = _read_drains(drain_paths[0])
+        meta["chest_drain"] = _boolean(drains.reindex(meta["id"]), meta.index)
+        meta["chest_drain_source"] = "neatx"
+    else:
+        meta["chest_drain"] = _boolean([pd.NA] * len(meta), meta.index)
+        meta["chest_drain_source"] = "none"
+
+    expert_columns = ["expert_" + _column_name(f) for f in EXPERT_FINDINGS]
+    if expert_paths is not None:
+        expert = _read_expert(expert_paths).reindex(meta["id"])
+        for column in expert_columns:
+            meta[column] = _boolean(expert[column], meta.index)
+        meta["airspace_opacity"] = meta["expert_airspace_opacity"].copy()
+        meta["airspace_opacity_source"] = "google_expert"
+    else:
+        for column in expert_columns:
+            meta[column] = _boolean([pd.NA] * len(meta), meta.index)
+        proxy = flags[[_column_name(f) for f in OPACITY_PROXY]].any(axis=1)
+        meta["airspace_opacity"] = _boolean(proxy, meta.index)
+        meta["airspace_opacity_source"] = "nih_proxy"
+
+    order = [
+        "id",
+        "path",
+        "patient_id",
+        "follow_up",
+        "view",
+        "age",
+        "sex",
+        "finding_labels",
+        *flags.columns,
+        "label",
+        "split",
+        "chest_drain",
+        "chest_drain_source",
+        "airspace_opacity",
+        "airspace_opacity_source",
+        *expert_columns,
+    ]
+    meta = meta[order]
+    return ImageFileDataset(
+        meta["path"].tolist(),
+        meta["label"].to_numpy(),
+        meta,
+        transform=transform,
+        image_size=image_size,
+    )

@@ -1,0 +1,282 @@
+"""Reading radiographs from disk and serving them as map-style datasets.
+
+The datasets here are plain Python classes with ``__len__`` and ``__getitem__``: a
+:class:`torch.utils.data.DataLoader` accepts them as map-style datasets, yet creating
+one imports neither torch nor Pillow. torch is imported the first time an item is
+requested (to build the tensor) and Pillow the first time an image is read; a missing one
+raises an :class:`ImportError` that names the ``hstrat[torch]`` extra.
+
+Every item is the tuple ``(image, label, index)``:
+
+* ``image`` — a ``float32`` tensor of shape ``(1, H, W)`` with values in [0, 1] (or
+  whatever a user ``transform`` returns);
+* ``label`` — a 0-d ``float32`` tensor, 0.0 or 1.0, ready for ``BCEWithLogitsLoss``;
+* ``index`` — the position of the item, which is also its row in ``dataset.metadata``.
+
+The default collate function turns a batch into ``(Bx1xHxW float32, B float32, B int64)``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .._validation import check_int, describe
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+__all__ = [
+    "ImageFileDataset",
+    "check_image_size",
+    "check_index",
+    "check_transform",
+    "image_tensor",
+    "label_tensor",
+    "read_grayscale",
+    "require_pil",
+    "require_torch",
+    "resize",
+    "to_grayscale_8bit",
+]
+
+Transform = Callable[[Any], Any]
+
+
+def require_torch() -> Any:
+    """Import and return :mod:`torch`, or raise an ImportError naming the extra."""
+    try:
+        import torch
+    except ImportError as err:  # pragma: no cover - torch is installed in the test env
+        raise ImportError(
+            "hstrat.datasets needs PyTorch to return image tensors; install it with "
+            "pip install 'hstrat[torch]'. Without torch, use the numpy accessors "
+            "(dataset.images / dataset.image_array(i))."
+        ) from err
+    return torch
+
+
+def require_pil() -> Any:
+    """Import and return :mod:`PIL.Image`, or raise an ImportError naming the extra."""
+    try:
+        from PIL import Image
+    except ImportError as err:  # pragma: no cover - Pillow comes with matplotlib
+        raise ImportError(
+            "Reading radiographs needs Pillow; install it with pip install 'hstrat[torch]' "
+            "(or pip install pillow)."
+        ) from err
+    return Image
+
+
+def check_image_size(image_size: Any, name: str = "image_size") -> int | None:
+    """Check an optional square output size in pixels."""
+    if image_size is None:
+        return None
+    return check_int(image_size, name, minimum=1)
+
+
+def check_transform(transform: Any, name: str = "transform") -> Transform | None:
+    """Check an optional callable."""
+    if transform is not None and not callable(transform):
+        raise TypeError(f"{name} must be a callable or None; got {describe(transform)}.")
+    return cast("Transform | None", transform)
+
+
+def check_index(index: Any, length: int) -> int:
+    """Return ``index`` as a non-negative position, Python style (negative from the end)."""
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+        raise TypeError(
+            f"index must be an integer; got {describe(index)} of type {type(index).__name__}."
+        )
+    position = int(index)
+    if position < 0:
+        position += length
+    if not 0 <= position < length:
+        raise IndexError(f"index {int(index)} is out of range for a dataset of {length} items.")
+    return position
+
+
+def to_grayscale_8bit(image: PILImage.Image) -> PILImage.Image:
+    """Return ``image`` as an 8-bit grayscale (mode ``"L"``) Pillow image.
+
+    * ``L`` is returned as is;
+    * ``RGB``, ``RGBA``, ``LA`` and the like keep their **first** channel (the few colour
+      PNGs of ChestX-ray14 store the radiograph in every colour channel);
+    * 16-bit images (``I;16`` family) and 32-bit integer images (``I``) are mapped from
+      the full 16-bit range to 8 bits, ``round(v / 257)`` (clipped to [0, 255]), instead
+      of Pillow's ``convert("L")``, which clips every value above 255 to white;
+    * 32-bit float images (``F``) are taken as already in [0, 1] when their maximum is at
+      most 1, else as 8-bit values, and clipped;
+    * anything else (palette, bilevel) goes through ``convert("L")``.
+    """
+    pil = require_pil()
+    mode = image.mode
+    if mode == "L":
+        return image
+    out: Any
+    if mode.startswith("I"):
+        values = np.asarray(image, dtype=np.float64)
+        out = pil.fromarray(np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8))
+    elif mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if values.size and np.nanmax(values) <= 1.0:
+            values = values * 255.0
+        values = np.nan_to_num(values, nan=0.0)
+        out = pil.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+    elif len(image.getbands()) > 1 and mode != "P":
+        out = image.getchannel(0)
+    else:
+        out = image.convert("L")
+    return cast("PILImage.Image", out)
+
+
+def read_grayscale(path: str | os.PathLike[str]) -> PILImage.Image:
+    """Open an image file and return it as an 8-bit grayscale Pillow image.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the file, when it does not exist.
+    OSError
+        Naming the file, when Pillow cannot decode it.
+    """
+    pil = require_pil()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Image file not found: {path}")
+    try:
+        with pil.open(path) as image:
+            image.load()
+            return to_grayscale_8bit(image)
+    except FileNotFoundError:  # pragma: no cover - removed between the check and the open
+        raise
+    except OSError as err:
+        raise OSError(f"Cannot read the image {path}: {err}") from err
+
+
+def resize(image: PILImage.Image, image_size: int | None) -> PILImage.Image:
+    """Resize to ``image_size x image_size`` with bilinear (antialiased) interpolation."""
+    if image_size is None or image.size == (image_size, image_size):
+        return image
+    pil = require_pil()
+    return image.resize((image_size, image_size), resample=pil.Resampling.BILINEAR)
+
+
+def image_tensor(array: npt.NDArray[np.float32]) -> Any:
+    """Return a ``float32`` tensor of shape ``(1, H, W)`` that owns a copy of ``array``."""
+    torch = require_torch()
+    return torch.from_numpy(np.array(array, dtype=np.float32, copy=True)[None])
+
+
+def label_tensor(label: float) -> Any:
+    """Return a label as a 0-d ``float32`` tensor."""
+    torch = require_torch()
+    return torch.tensor(float(label), dtype=torch.float32)
+
+
+class ImageFileDataset:
+    """Radiographs read from files on demand, with their labels and metadata.
+
+    Returned by :func:`~hstrat.datasets.load_cxr14` and :func:`~hstrat.datasets.load_mura`;
+    it can also be built directly from a list of files.
+
+    A map-style dataset: ``dataset[i]`` is ``(image, label, index)`` (see the module
+    docstring) and a :class:`torch.utils.data.DataLoader` batches it with its default
+    collate function. It does not subclass :class:`torch.utils.data.Dataset`, so that
+    building it needs neither torch nor Pillow.
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        One image file per item.
+    labels : array-like of 0/1, shape (n_items,)
+        The binary label of each item.
+    metadata : pandas.DataFrame
+        One row per item, in the same order (its index is reset to ``0..n-1``).
+    transform : callable, optional
+        Applied to the 8-bit grayscale Pillow image (after resizing to ``image_size``
+        if given) **instead of** the default conversion; whatever it returns is the item's
+        image. The default conversion scales to [0, 1] and returns a ``float32`` tensor
+        of shape ``(1, H, W)``.
+    image_size : int, optional
+        Resize every image to ``image_size x image_size`` (bilinear) before the transform.
+
+    Attributes
+    ----------
+    paths : list of str
+    labels : numpy.ndarray of int64
+    metadata : pandas.DataFrame
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hstrat.datasets import ImageFileDataset
+    >>> ds = ImageFileDataset(["a.png", "b.png"], [0, 1], pd.DataFrame({"id": ["a", "b"]}))
+    >>> len(ds), ds.labels.tolist()
+    (2, [0, 1])
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        labels: npt.ArrayLike,
+        metadata: pd.DataFrame,
+        *,
+        transform: Transform | None = None,
+        image_size: int | None = None,
+    ) -> None:
+        self.paths: list[str] = [os.fspath(p) for p in paths]
+        label_array = np.asarray(labels)
+        if label_array.ndim != 1 or len(label_array) != len(self.paths):
+            raise ValueError(
+                f"labels must be 1-D with one entry per path ({len(self.paths)}); "
+                f"got shape {label_array.shape}."
+            )
+        if label_array.size and not np.isin(label_array, (0, 1)).all():
+            raise ValueError("labels must contain only 0 and 1.")
+        self.labels: npt.NDArray[np.int64] = label_array.astype(np.int64)
+        if not isinstance(metadata, pd.DataFrame):
+            raise TypeError(f"metadata must be a pandas DataFrame; got {describe(metadata)}.")
+        if len(metadata) != len(self.paths):
+            raise ValueError(
+                f"metadata must have one row per path ({len(self.paths)}); got {len(metadata)}."
+            )
+        self.metadata: pd.DataFrame = metadata.reset_index(drop=True)
+        self.transform = check_transform(transform)
+        self.image_size = check_image_size(image_size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(n={len(self)}, positives={int(self.labels.sum())}, "
+            f"image_size={self.image_size!r}, transform={self.transform!r})"
+        )
+
+    def image(self, index: int) -> PILImage.Image:
+        """Return item ``index`` as an 8-bit grayscale Pillow image, resized if asked."""
+        position = check_index(index, len(self))
+        return resize(read_grayscale(self.paths[position]), self.image_size)
+
+    def image_array(self, index: int) -> npt.NDArray[np.float32]:
+        """Return item ``index`` as a ``float32`` array of shape ``(H, W)`` in [0, 1].
+
+        Needs Pillow but not torch; ignores ``transform``.
+        """
+        return np.asarray(self.image(index), dtype=np.float32) / np.float32(255.0)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any, int]:
+        position = check_index(index, len(self))
+        image = self.image(position)
+        if self.transform is not None:
+            x = self.transform(image)
+        else:
+            x = image_tensor(np.asarray(image, dtype=np.float32) / np.float32(255.0))
+        return x, label_tensor(self.labels[position]), position
