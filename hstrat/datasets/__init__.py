@@ -8,6 +8,8 @@
 * :func:`load_mura` — MURA v1.1 from a local copy; :func:`aggregate_to_study` turns
   image scores into study scores.
 * :func:`cxr14_schema`, :func:`mura_schema` — the paper's subclass schemas.
+* :func:`densenet`, :func:`train_classifier` — the paper's model and training recipe,
+  for the examples and ``hstrat demo``.
 
 Every dataset yields ``(image, label, index)``: a ``float32`` tensor of shape
 ``(1, H, W)`` in [0, 1], a 0-d ``float32`` tensor 0.0/1.0 and the int row of
@@ -23,6 +25,7 @@ from ._images import ImageFileDataset
 from ._mura import MURA_BODY_PARTS, aggregate_to_study, load_mura
 from ._schemas import CXR14_PNEUMOTHORAX_SCHEMA, MURA_SCHEMA, cxr14_schema, mura_schema
 from ._synthetic import SyntheticCXR, make_synthetic_cxr
+from ._training import densenet, train_classifier
 
 __all__ = [
     "CXR14_FINDINGS",
@@ -33,8 +36,10 @@ __all__ = [
     "SyntheticCXR",
     "aggregate_to_study",
     "cxr14_schema",
+    "densenet",
     "load_cxr14",
     "load_mura",
     "make_synthetic_cxr",
     "mura_schema",
+    "train_classifier",
 ]

@@ -499,6 +499,8 @@ def serve_labeler(
     on_ready : callable, optional
         Called with the server once it listens (the CLI prints the address).
 
+    Notes
+    -----
     Keyboard shortcuts on the page: ``1``-``9`` answer the highlighted question with
     that value; ``↑``/``↓`` move between questions; ``←`` or Backspace goes back;
     ``→`` goes forward without answering; ``s`` skips the item.
