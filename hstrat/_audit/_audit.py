@@ -12,10 +12,12 @@ from .._validation import (
     check_int,
     check_option,
     check_random_state,
+    describe,
 )
 from ..metrics._bootstrap import BOOTSTRAP_METHODS
 from ..metrics._stratified import CI_METHODS, CORRECTIONS, REFERENCES
 from ._collect import collect
+from ._distributed import shard_group, shared_entropy
 from ._evaluate import evaluate_predictions
 from ._report import AuditReport
 
@@ -43,6 +45,7 @@ def audit(
     device: Any = None,
     progress: bool = True,
     cache: str | os.PathLike[str] | None = None,
+    distributed: bool | None = None,
     **options: Any,
 ) -> AuditReport:
     """Audit a model on a data set for hidden stratification: :func:`collect` + evaluate.
@@ -74,6 +77,11 @@ def audit(
         Progress bars for the pass and the bootstrap.
     cache : str or path-like, optional
         Directory that makes the pass resumable and reusable (see :func:`hstrat.collect`).
+    distributed : bool or None, default None
+        Inside a :mod:`torch.distributed` process group, gather the ranks' shards (see
+        :func:`hstrat.collect`). Every rank then returns the same report: with
+        ``random_state=None`` rank 0 draws the seed and sends it to the others, detectors
+        must have a ``random_state`` of their own, and only rank 0 shows progress bars.
     **options
         Passed to :func:`hstrat.collect` — ``label_key``, ``input_key``, ``id_key``,
         ``score_key``, ``metadata_keys``, ``class_names``, ``activation`` — or to the
@@ -110,6 +118,13 @@ def audit(
         raise ValueError(
             "detectors need embeddings, but embedding_layer=False collects none; drop one."
         )
+    group = shard_group(distributed, loader)
+    if group is not None:
+        _check_detectors_are_seeded(detectors)
+        with group:
+            if options.get("random_state") is None:  # the same bootstrap on every rank
+                options["random_state"] = shared_entropy(group)
+        progress = progress and group.rank == 0
     predictions = collect(
         model,
         loader,
@@ -118,11 +133,24 @@ def audit(
         device=device,
         progress=progress,
         cache=cache,
+        distributed=distributed,
         **collect_options,
     )
     return evaluate_predictions(
         predictions, strata, detectors=detectors, progress=progress, **options
     )
+
+
+def _check_detectors_are_seeded(detectors: Any) -> None:
+    """In a process group every rank fits the detectors: they must find the same clusters."""
+    items = detectors if isinstance(detectors, Sequence) else [detectors]
+    for detector in items:
+        if getattr(detector, "random_state", 0) is None:
+            raise ValueError(
+                f"detectors: {describe(detector)} has random_state=None. In a process group "
+                "every rank fits the detectors, and only a seed makes them find the same "
+                "clusters: pass e.g. KMeansDetector(random_state=0)."
+            )
 
 
 def _check_evaluate_options(options: dict[str, Any]) -> None:

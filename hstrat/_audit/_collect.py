@@ -6,6 +6,7 @@ import numbers
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -25,12 +26,17 @@ from ..adapters import (
     loader_order_is_random,
 )
 from ._cache import BatchRecord, CollectCache, Collected, concatenate, digest_values
+from ._distributed import collect_sharded, shard_group
 from ._predictions import Predictions
 
 __all__ = ["ACTIVATIONS", "collect"]
 
 ACTIVATIONS: tuple[str, ...] = ("auto", "sigmoid", "softmax", "none")
 Target = int | str | None
+
+
+class _NoBatchesError(ValueError):
+    """The loader yielded no batches (a rank of a process group may have none)."""
 
 
 def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -106,6 +112,7 @@ def collect(
     metadata_keys: Sequence[str] | None = None,
     class_names: Sequence[Any] | None = None,
     activation: str = "auto",
+    distributed: bool | None = None,
 ) -> Predictions:
     """Run a model over a loader once and keep labels, scores, ids, metadata and embeddings.
 
@@ -167,6 +174,17 @@ def collect(
         ``model`` (a two-output torch model with ``target=`` is ambiguous and must say
         which); for other models none. ``"softmax"`` normalises over all outputs and
         takes ``target`` (class 1 when there are two).
+    distributed : bool or None, default None
+        Inside an initialised :mod:`torch.distributed` process group (``torchrun``),
+        whether every rank's shard is gathered into one result. ``None``: when the
+        loader's sampler is a :class:`~torch.utils.data.DistributedSampler`; ``True``:
+        always (batches without such a sampler must then carry ids); ``False``: never.
+        Call it on **every** rank: each returns the same :class:`Predictions`, in the
+        data set's order, with the samples the sampler repeats to pad its shards counted
+        once. With ``cache=``, every rank streams to ``cache/shard-<rank>-of-<world>/``
+        and the embeddings are assembled into one memory-mapped file, so the directory
+        must be on a file system all ranks share. See the "Several GPUs" guide and
+        :mod:`hstrat._audit._distributed`.
 
     Returns
     -------
@@ -202,13 +220,45 @@ def collect(
             "loader must be an iterable of batches (e.g. a torch DataLoader); got "
             f"{describe(loader)}."
         )
+    group = shard_group(distributed, loader)
     adapter = _as_adapter(
         model, embedding_layer=embedding_layer, device=device, class_names=class_names
     )
     names = list(class_names) if class_names is not None else adapter.class_names
     shuffled = loader_order_is_random(loader)
     run = _Pass(adapter, keys, target, names, activation, model is None)
-    if cache is None:
+    options = {
+        "target": target,
+        "embedding": adapter.embedding_source if model is not None else keys.embedding,
+        "activation": activation,
+        "class_names": None if names is None else [str(n) for n in names],
+        "keys": [keys.input, keys.label, keys.id, keys.score],
+        "metadata_keys": None if keys.metadata is None else list(keys.metadata),
+    }
+    if group is not None:
+        fingerprint = adapter.fingerprint()
+
+        def run_shard(store: CollectCache | None) -> Collected | None:
+            try:
+                return run.run(loader, progress and group.rank == 0, store)
+            except _NoBatchesError:
+                return None  # a rank may have no samples; the merge needs one that has
+
+        def open_store(directory: Path, extra: dict[str, Any]) -> CollectCache:
+            info = {**_loader_info(loader), **extra}
+            return CollectCache(directory, model=fingerprint, options=options, loader=info)
+
+        with group:
+            collected, shuffled = collect_sharded(
+                run_shard,
+                loader,
+                group,
+                fingerprint=fingerprint,
+                cache=cache,
+                open_store=open_store,
+                order_is_random=shuffled,
+            )
+    elif cache is None:
         collected = run.run(loader, progress, None)
     else:
         if shuffled:
@@ -217,17 +267,7 @@ def collect(
                 "sampler); resuming would mix two orders. Use shuffle=False."
             )
         store = CollectCache(
-            cache,
-            model=adapter.fingerprint(),
-            options={
-                "target": target,
-                "embedding": adapter.embedding_source if model is not None else keys.embedding,
-                "activation": activation,
-                "class_names": None if names is None else [str(n) for n in names],
-                "keys": [keys.input, keys.label, keys.id, keys.score],
-                "metadata_keys": None if keys.metadata is None else list(keys.metadata),
-            },
-            loader=_loader_info(loader),
+            cache, model=adapter.fingerprint(), options=options, loader=_loader_info(loader)
         )
         collected = run.run(loader, progress, store)
     return _predictions(collected, target=target, shuffled=shuffled)
@@ -373,7 +413,7 @@ class _Pass:
                     store.flush()
                 raise
         if index < 0:
-            raise ValueError("The loader yielded no batches.")
+            raise _NoBatchesError("The loader yielded no batches.")
         if store is None:
             return concatenate(records)
         if index + 1 < skip:
@@ -389,7 +429,7 @@ class _Pass:
         try:
             raw = next(iterator)
         except StopIteration:
-            raise ValueError("The loader yielded no batches.") from None
+            raise _NoBatchesError("The loader yielded no batches.") from None
         batch = self._unpack(raw, 0)
         store.check_first_batch(digest_values(batch.inputs, batch.labels, batch.ids))
         store.verify_batch(0, len(batch.labels), digest_values(batch.labels, batch.ids))
