@@ -10,6 +10,7 @@ The entry points are :func:`evaluate` (scores from anywhere) and :func:`audit`
 """
 
 from ._audit import AuditReport, Predictions, audit, collect, evaluate
+from ._show_versions import show_versions
 from ._stratum import Stratum
 from ._version import __version__
 from .strata import Schema
@@ -23,4 +24,5 @@ __all__ = [
     "audit",
     "collect",
     "evaluate",
+    "show_versions",
 ]

@@ -53,12 +53,12 @@ def run_demo(
 
     ``hstrat demo`` calls this; ``tests/test_demo.py`` runs it in the fast mode.
     """
-    import torch
-
+    from .adapters import require_torch
     from .datasets import cxr14_schema, densenet, make_synthetic_cxr, train_classifier
     from .detect import KMeansDetector
     from .strata import Schema
 
+    torch = require_torch("hstrat demo")
     check_int(seed, "seed", minimum=0)
     s = settings or DemoSettings()
     out = Path(out)
@@ -95,7 +95,7 @@ def run_demo(
     schema = Schema.from_dict(cxr14_schema())
     labels = test.metadata[["chest_drain", "airspace_opacity"]]
     strata = schema.to_strata(labels, y_true=test.metadata["label"].to_numpy(), outside="ignore")
-    loader: Any = torch.utils.data.DataLoader(test, batch_size=256)  # type: ignore[arg-type]
+    loader: Any = torch.utils.data.DataLoader(test, batch_size=256)
     detector = KMeansDetector(random_state=seeds[4], n_resamples=s.n_resamples)
     report = audit(
         model,

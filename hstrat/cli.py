@@ -55,16 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"demo": _run_demo, "audit": run_audit, "label": run_label, "schema": run_schema}
     try:
         return commands[args.command](args)
-    except (CommandError, ValueError, TypeError, FileNotFoundError) as err:
+    except (CommandError, ValueError, TypeError, FileNotFoundError, ImportError) as err:
         print(f"hstrat {args.command}: error: {err}", file=sys.stderr)
         return 1
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    try:
-        from ._demo import DemoSettings, run_demo
-    except ImportError as err:  # pragma: no cover - torch missing
-        raise CommandError(str(err)) from None
+    from ._demo import DemoSettings, run_demo
+
     settings = DemoSettings.fast() if args.fast else DemoSettings()
     run_demo(args.out, seed=args.seed, settings=settings, progress=not args.no_progress)
     return 0
