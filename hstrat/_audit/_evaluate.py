@@ -28,6 +28,7 @@ from ..metrics._stratified import (
     CI_METHODS,
     CORRECTIONS,
     REFERENCES,
+    STRATIFIED_COLUMNS,
     adjust_p_values,
     stratified_auc,
 )
@@ -55,31 +56,14 @@ _THRESHOLD_COLUMNS = [
     "sensitivity_p_value",
     "specificity_p_value",
 ]
+#: Columns of ``AuditReport.table``: the stratified AUC's, the detector family after the
+#: name, and the operating-point metrics before ``defined`` and ``note``.
 TABLE_COLUMNS = [
-    "stratum",
+    STRATIFIED_COLUMNS[0],
     "family",
-    "variable",
-    "level",
-    "population",
-    "n",
-    "n_pos",
-    "n_neg",
-    "n_unlabelled",
-    "auc",
-    "auc_low",
-    "auc_high",
-    "auc_se",
-    "ci_method",
-    "reference",
-    "reference_auc",
-    "auc_diff",
-    "diff_low",
-    "diff_high",
-    "p_value",
-    "p_adjusted",
+    *STRATIFIED_COLUMNS[1:-2],
     *_THRESHOLD_COLUMNS,
-    "defined",
-    "note",
+    *STRATIFIED_COLUMNS[-2:],
 ]
 
 

@@ -25,12 +25,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 from .._stratum import Stratum
 from ..exceptions import SmallStratumWarning, UndefinedMetricWarning
 from ..metrics._stratified import adjust_p_values, stratified_auc
-from ..metrics._threshold import wilson_ci
+from ..metrics._threshold import fisher_exact_p, wilson_ci
 
 __all__ = ["INFERENCE_COLUMNS", "cluster_inference"]
 
@@ -61,13 +60,6 @@ BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
 
-def _fisher(x1: int, n1: int, x2: int, n2: int) -> float:
-    if min(n1, n2) == 0:
-        return float("nan")
-    table = np.array([[x1, n1 - x1], [x2, n2 - x2]])
-    return float(stats.fisher_exact(table).pvalue)
-
-
 def _error_rows(
     strata: Sequence[Stratum], y: BoolArray, errors: BoolArray, level: float
 ) -> list[dict[str, Any]]:
@@ -91,7 +83,7 @@ def _error_rows(
                 "error_rate_high": float(high),
                 "reference_error_rate": rest_rate,
                 "error_rate_diff": rate - rest_rate,
-                "error_rate_p_value": _fisher(x, n, x_rest, n_rest),
+                "error_rate_p_value": fisher_exact_p(x, n, x_rest, n_rest),
             }
         )
     return rows

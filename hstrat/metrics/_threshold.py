@@ -241,7 +241,8 @@ def threshold_metrics(
     return pd.DataFrame(rows)
 
 
-def _fisher_p(x1: int, n1: int, x2: int, n2: int) -> float:
+def fisher_exact_p(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Two-sided Fisher exact p of x1/n1 against x2/n2 (NaN when either is empty)."""
     if min(n1, n2) == 0:
         return float("nan")
     from scipy import stats  # imported on use: it is slow to load
@@ -349,7 +350,7 @@ def _threshold_row(
     row["sensitivity_p_value"] = (
         float("nan")
         if (own_pos & comp_pos).any()
-        else _fisher_p(
+        else fisher_exact_p(
             int((own_pos & called).sum()),
             int(own_pos.sum()),
             int((comp_pos & called).sum()),
@@ -359,7 +360,7 @@ def _threshold_row(
     row["specificity_p_value"] = (
         float("nan")
         if (own_neg & comp_neg).any()
-        else _fisher_p(
+        else fisher_exact_p(
             int((own_neg & ~called).sum()),
             int(own_neg.sum()),
             int((comp_neg & ~called).sum()),
