@@ -8,6 +8,8 @@
 * :func:`load_mura` — MURA v1.1 from a local copy; :func:`aggregate_to_study` turns
   image scores into study scores.
 * :func:`cxr14_schema`, :func:`mura_schema` — the paper's subclass schemas.
+* :func:`write_fake_cxr14`, :func:`write_fake_mura` — tiny fake copies of both in the
+  real file formats, to test a pipeline without the data.
 * :func:`densenet`, :func:`train_classifier` — the paper's model and training recipe,
   for the examples and ``hstrat demo``.
 
@@ -21,6 +23,7 @@ light. Real data are never downloaded: a missing file raises a
 """
 
 from ._cxr14 import CXR14_FINDINGS, load_cxr14
+from ._fake import write_fake_cxr14, write_fake_mura
 from ._images import ImageFileDataset
 from ._mura import MURA_BODY_PARTS, aggregate_to_study, load_mura
 from ._schemas import CXR14_PNEUMOTHORAX_SCHEMA, MURA_SCHEMA, cxr14_schema, mura_schema
@@ -42,4 +45,6 @@ __all__ = [
     "make_synthetic_cxr",
     "mura_schema",
     "train_classifier",
+    "write_fake_cxr14",
+    "write_fake_mura",
 ]
