@@ -208,6 +208,14 @@ def as_strata(strata: Any, n_samples: int, *, name: str = "strata") -> list[Stra
     Accepted: ``None``; a :class:`Stratum`; a mapping of name to boolean mask or
     :class:`Stratum`; a sequence of named strata; a pandas Series or DataFrame of
     categorical labels (one stratum per level per column; NaN = not labelled).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hstrat.strata import as_strata
+    >>> labels = pd.Series(["wrist", "hand", None, "wrist"], name="body_part")
+    >>> [(s.name, int(s.mask.sum()), int(s.labelled.sum())) for s in as_strata(labels, 4)]
+    [('body_part=hand', 1, 3), ('body_part=wrist', 2, 3)]
     """
     if strata is None:
         return []

@@ -52,6 +52,13 @@ class BatchOutput:
         :attr:`ModelAdapter.kind`).
     embeddings : numpy.ndarray of shape (batch, n_features) or None
         float32 features of each sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hstrat.adapters import BatchOutput
+    >>> BatchOutput(np.array([[0.2], [1.5]])).outputs.shape
+    (2, 1)
     """
 
     outputs: npt.NDArray[np.floating[Any]]
@@ -69,6 +76,16 @@ class ModelAdapter(Protocol):
         Names of the outputs, for ``target="name"``.
     embedding_source : str or None
         Where the embeddings come from, in words (``None``: no embeddings).
+
+    Examples
+    --------
+    Every adapter hstrat builds follows this protocol:
+
+    >>> import numpy as np
+    >>> from hstrat.adapters import CallableAdapter
+    >>> adapter = CallableAdapter(lambda x: x.sum(axis=1))
+    >>> adapter.predict(np.ones((2, 3))).outputs.ravel().tolist()
+    [3.0, 3.0]
     """
 
     kind: OutputKind

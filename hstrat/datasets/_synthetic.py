@@ -72,6 +72,13 @@ class SyntheticCXR:
         One row per image (see :func:`make_synthetic_cxr`).
     transform : callable or None
         Applied to the image tensor in ``__getitem__``.
+
+    Examples
+    --------
+    >>> from hstrat.datasets import make_synthetic_cxr
+    >>> data = make_synthetic_cxr(8, image_size=32, random_state=0)
+    >>> data.images.shape, len(data), list(data.metadata.columns[:3])
+    ((8, 32, 32), 8, ['id', 'split', 'label'])
     """
 
     def __init__(

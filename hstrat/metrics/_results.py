@@ -43,6 +43,13 @@ class AUCResult:
     bootstrap_distribution : numpy.ndarray or None
         The AUC of every bootstrap resample, in resample order (NaN where a resample had
         one class only); ``None`` for DeLong.
+
+    Examples
+    --------
+    >>> from hstrat.metrics import delong_ci
+    >>> r = delong_ci([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> r.estimate, r.method, r.n_pos
+    (0.75, 'delong', 2)
     """
 
     estimate: float
@@ -89,6 +96,14 @@ class TestResult:
         Standard error of the difference.
     confidence_level : float
         Nominal coverage of the interval.
+
+    Examples
+    --------
+    >>> from hstrat.metrics import delong_test
+    >>> y = [0, 0, 0, 1, 1, 1]
+    >>> r = delong_test(y, [0.1, 0.5, 0.3, 0.6, 0.4, 0.9], [0.1, 0.2, 0.3, 0.6, 0.4, 0.9])
+    >>> round(r.difference, 4), r.method
+    (-0.1111, 'delong')
     """
 
     __test__ = False  # not a pytest test class despite the name

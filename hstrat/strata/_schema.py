@@ -136,6 +136,15 @@ class Variable:
 
     Values are strings, or the two booleans ``False`` and ``True`` (as in the built-in
     schemas of :mod:`hstrat.datasets`, whose metadata columns are boolean).
+
+    Examples
+    --------
+    >>> import hstrat
+    >>> schema = hstrat.Schema.from_dict({"target": "Pneumothorax", "variables": {
+    ...     "chest_drain": {"values": ["yes", "no"], "applies_to": "positives"}}})
+    >>> drain = schema.variables["chest_drain"]
+    >>> drain.values, drain.applies_to
+    (('yes', 'no'), 'positives')
     """
 
     name: str
