@@ -174,6 +174,7 @@ def review_sample(
     controls: float = 0.2,
     clusters: npt.ArrayLike | None = None,
     blind: bool = True,
+    population: str = "all",
 ) -> pd.DataFrame:
     """Pick the cases to show a reviewer, with the reason each was picked.
 
@@ -201,6 +202,10 @@ def review_sample(
     blind : bool, default True
         Return the rows in random order, so the review order does not reveal the reason.
         Otherwise rows come by reason, then stratum, then rank (in the order first picked).
+    population : {"all", "positives", "negatives"}, default "all"
+        Pick only among these cases, e.g. a random sample of positives to label a
+        subclass of the target (with ``"errors"``: only false negatives and true-positive
+        controls, or only false positives and true-negative controls).
 
     Returns
     -------
@@ -237,6 +242,7 @@ def review_sample(
         )
     if not isinstance(blind, (bool, np.bool_)):
         raise TypeError(f"blind must be True or False; got {describe(blind)}.")
+    population = check_option(population, "population", ("all", "positives", "negatives"))
     predictions, report = _source(source)
     rng = check_random_state(random_state)
     y, s = predictions.y_true, predictions.y_score
@@ -244,7 +250,9 @@ def review_sample(
     called = s >= cut
     outcome = np.where(y, np.where(called, "TP", "FN"), np.where(called, "FP", "TN"))
     picks: list[tuple[int, str, str | None]] = []  # (position, reason, stratum)
-    taken: set[int] = set()
+    # Cases outside the population count as already taken: no strategy can pick them.
+    outside = {"all": np.zeros_like(y), "positives": ~y, "negatives": y}[population]
+    taken: set[int] = set(np.flatnonzero(outside).tolist())
     if strategy == "errors":
         fn = np.flatnonzero(y & ~called)
         fp = np.flatnonzero(~y & called)

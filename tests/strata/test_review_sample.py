@@ -233,3 +233,22 @@ def test_a_report_saved_without_predictions_is_refused(predictions):
     bare = hstrat.AuditReport.from_json(report.to_json(include_predictions=False))
     with pytest.raises(ValueError, match="has no predictions"):
         review_sample(bare)
+
+
+@pytest.mark.parametrize("strategy", ["random", "stratified", "errors"])
+def test_population_restricts_the_cases_picked(strategy):
+    rng = np.random.default_rng(3)
+    y = rng.random(400) < 0.3
+    predictions = hstrat.Predictions(y, rng.normal(size=400) + 1.2 * y)
+    sample = review_sample(
+        predictions, strategy=strategy, n=50, population="positives", random_state=0
+    )
+    # "errors" returns fewer when there are fewer errors (controls keep their share)
+    assert len(sample) == 50 if strategy != "errors" else 0 < len(sample) <= 50
+    assert sample["y_true"].all()
+    negatives = review_sample(
+        predictions, strategy=strategy, n=30, population="negatives", random_state=0
+    )
+    assert not negatives["y_true"].any()
+    with pytest.raises(ValueError, match="population"):
+        review_sample(predictions, population="cases")
