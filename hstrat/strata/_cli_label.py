@@ -59,6 +59,11 @@ def add_label_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)"
     )
     serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.add_argument(
+        "--variables",
+        default=None,
+        help="comma-separated variables to ask (default: all; leave out those a rule derives)",
+    )
 
     check = actions.add_parser("check", help="check a labels CSV against a schema")
     check.add_argument("labels", help="labels CSV")
@@ -107,6 +112,8 @@ def _serve(args: argparse.Namespace) -> int:
     from ._labeler_http import LabelerServer
 
     schema = Schema.from_file(args.schema)
+    if args.variables:
+        schema = schema.select([v.strip() for v in args.variables.split(",")])
     annotator = args.annotator or _default_annotator()
 
     def ready(server: LabelerServer) -> None:

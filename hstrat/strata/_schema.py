@@ -410,6 +410,36 @@ class Schema:
         self._digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     # -- construction ---------------------------------------------------------------
+    def select(self, variables: Sequence[str]) -> Schema:
+        """Return the schema restricted to ``variables`` (e.g. those a rule cannot derive).
+
+        The result is a schema of its own, with its own digest.
+
+        Examples
+        --------
+        >>> import hstrat
+        >>> schema = hstrat.Schema.from_dict({"variables": {
+        ...     "drain": {"values": ["yes", "no"]}, "site": {"values": ["a", "b"]}}})
+        >>> list(schema.select(["drain"]).variables)
+        ['drain']
+        """
+        if isinstance(variables, str):
+            variables = [variables]
+        unknown = [v for v in variables if v not in self._variables]
+        if unknown:
+            raise SchemaError(
+                [
+                    f"variable {v!r} is not in the schema.{_hint(v, self._variables)}"
+                    for v in unknown
+                ]
+            )
+        return Schema(
+            [self._variables[v] for v in variables],
+            name=self._name,
+            target=self._target,
+            description=self._description,
+        )
+
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> Schema:
         """Build a schema from its dict form, reporting every problem in one ``SchemaError``.

@@ -549,3 +549,26 @@ def test_builtin_schema_strata_from_synthetic_metadata():
     drain = next(s for s in strata if s.name == "chest_drain=True")
     assert drain.population == "positives"
     assert not (drain.mask & (y.to_numpy() == 0)).any()
+
+
+def test_select_keeps_only_the_named_variables():
+    from hstrat import Schema
+    from hstrat.exceptions import SchemaError
+
+    schema = Schema.from_dict(
+        {
+            "name": "s",
+            "target": "T",
+            "variables": {
+                "drain": {"values": ["yes", "no"], "applies_to": "positives"},
+                "site": {"values": ["a", "b"]},
+            },
+        }
+    )
+    only = schema.select(["drain"])
+    assert list(only.variables) == ["drain"]
+    assert only.variables["drain"] == schema.variables["drain"]
+    assert (only.name, only.target) == ("s", "T")
+    assert only.digest != schema.digest
+    with pytest.raises(SchemaError, match="Did you mean 'drain'"):
+        schema.select(["drian"])
