@@ -13,7 +13,7 @@ from hstrat.cli import main
 @pytest.fixture
 def csvs(tmp_path):
     rng = np.random.default_rng(0)
-    n = 300
+    n = 600
     y = rng.random(n) < 0.35
     drain = np.where(y, np.where(rng.random(n) < 0.7, "yes", "no"), None)
     s = rng.normal(size=n) + 0.6 * y + 1.5 * (drain == "yes")
@@ -143,7 +143,7 @@ def test_strata_row_mismatch_without_ids(csvs, capsys):
         str(tmp / "o"),
     ]
     assert main(argv) == 1
-    assert "has 2 rows but predictions have 300" in capsys.readouterr().err
+    assert "has 2 rows but predictions have 600" in capsys.readouterr().err
 
 
 def test_version_and_help():

@@ -50,6 +50,7 @@ def strata_of(report: hstrat.AuditReport) -> set[str]:
     return set(report.table["stratum"])
 
 
+@small_strata
 def test_quickstart_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "quickstart"
     report = load_example("quickstart").main(["--smoke", "--out", str(out)])

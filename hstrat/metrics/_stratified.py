@@ -63,7 +63,10 @@ CI_METHODS = ("bootstrap", "delong")
 REFERENCES = ("complement", "overall")
 CORRECTIONS = ("holm", "fdr_bh")
 #: Fewer positives or negatives than this in a stratum triggers a SmallStratumWarning.
-MIN_CASES = 10
+#: In null simulations (60 positives / 140 negatives, a stratum of m positives against
+#: its complement) the tests reject 10-11% of the time at alpha = 0.05 for m = 8, 6-8%
+#: for m = 12, and 5-6% from m = 20 on, for DeLong and the bootstrap alike.
+MIN_CASES = 20
 
 STRATIFIED_COLUMNS = [
     "stratum",

@@ -12,7 +12,7 @@ from hstrat import AuditReport
 @pytest.fixture(scope="module")
 def report():
     rng = np.random.default_rng(0)
-    n = 300
+    n = 600
     y = rng.random(n) < 0.35
     drain = np.where(y, np.where(rng.random(n) < 0.7, "yes", "no"), None)
     s = rng.normal(size=n) + 0.6 * y + 1.5 * (drain == "yes")
@@ -85,7 +85,7 @@ def test_summary_names_the_worst_stratum(report):
     assert "drain=no" in text.split("Worst strata")[1]
     assert "Significantly worse than the complement" in text
     assert "Overall AUC" in text
-    assert repr(report).startswith("AuditReport(n=300")
+    assert repr(report).startswith("AuditReport(n=600")
 
 
 def test_save_writes_all_files_and_no_temporaries(report, tmp_path):

@@ -100,7 +100,7 @@ def test_delong_reference_overall_covariance_by_brute_force():
 
 
 def test_bootstrap_rows_equal_a_slow_loop_on_the_same_resamples():
-    y, s, drain = drain_data(n_pos=40, n_neg=60, seed=5)
+    y, s, drain = drain_data(n_pos=80, n_neg=120, seed=5)
     site = np.random.default_rng(9).random(len(y)) < 0.5
     strata = {"drain": drain, "site": site}
     n_resamples = 60
