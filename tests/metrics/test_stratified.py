@@ -274,7 +274,8 @@ def _null_p_values(ci, n_sim, reference, naive=None):
     for _ in range(n_sim):
         y = np.r_[np.ones(60, bool), np.zeros(140, bool)]
         s = rng.normal(size=200) + 1.0 * y  # the subclass changes nothing: the null holds
-        sub = np.r_[rng.random(60) < 0.4, np.zeros(140, bool)]
+        sub = np.zeros(200, bool)  # 24 of the 60 positives: above the small-stratum size
+        sub[rng.choice(60, 24, replace=False)] = True
         table = stratified_auc(
             y,
             s,
