@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,7 +159,7 @@ class _ClassFit:
     note: str = ""
 
 
-class BaseDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
+class BaseDetector(ClusterMixin, BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     """Shared machinery of :class:`KMeansDetector` and :class:`GaussianMixtureDetector`.
 
     Subclasses define ``__init__`` (storing parameters only) and the hooks
@@ -182,13 +183,16 @@ class BaseDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     random_state: Any
     name: Any
 
-    # -- hooks ------------------------------------------------------------------------
+    # -- hooks each detector implements ----------------------------------------------
+    @abstractmethod
     def _candidates(self) -> list[int]:
-        raise NotImplementedError
+        """Return the numbers of clusters (components) to try per class."""
 
+    @abstractmethod
     def _new_model(self, k: int, seed: int) -> Any:
-        raise NotImplementedError
+        """Return an unfitted clustering model with ``k`` clusters."""
 
+    @abstractmethod
     def _criterion(
         self,
         model: Any,
@@ -199,14 +203,14 @@ class BaseDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         seed: int,
     ) -> tuple[float, str]:
         """Score of a candidate clustering (larger is better) and, if NaN, why."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _centers(self, model: Any) -> npt.NDArray[Any]:
-        raise NotImplementedError
+        """Return the fitted model's cluster centres."""
 
+    @abstractmethod
     def _assign_among(self, model: Any, data: npt.NDArray[Any], keep: IntArray) -> IntArray:
         """Label ``data`` with positions in ``keep`` (the model's non-empty components)."""
-        raise NotImplementedError
 
     def _infeasible(self, messages: list[str]) -> bool:
         """Whether a fit's convergence warnings mean the candidate is unusable."""
