@@ -26,13 +26,14 @@ It writes the audit report (``report.html``, ``table.csv``, ``report.json``, fig
 can be rerun without retraining; ``--cache`` keeps the scored test set on disk. Nothing
 is downloaded. Needs a GPU for the full run (about 86,000 training images); ``--smoke``
 writes a fake ChestX-ray14 tree (:func:`hstrat.datasets.write_fake_cxr14`) to a
-temporary folder and runs every step on it on the CPU.
+temporary folder and runs every step on it on the CPU. What this script shares with
+``mura_abnormality.py`` (the flags, training, checkpoints, the paper's table) is in
+``paper_recipe.py`` beside it.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,15 +41,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from paper_recipe import (
+    Cell,
+    add_recipe_arguments,
+    fit,
+    load_checkpoint,
+    paper_table,
+    parse_recipe_args,
+    save_checkpoint,
+    save_comparison,
+    scoring_loader,
+    stratum_cell,
+)
 
 import hstrat
-from hstrat.datasets import (
-    cxr14_schema,
-    densenet,
-    load_cxr14,
-    train_classifier,
-    write_fake_cxr14,
-)
+from hstrat.datasets import cxr14_schema, densenet, load_cxr14, write_fake_cxr14
 from hstrat.detect import KMeansDetector
 
 ARCHITECTURE = "densenet121"
@@ -71,31 +78,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--root", help="NIH ChestX-ray14 folder (Data_Entry_*.csv, lists, PNGs)")
     parser.add_argument("--drain-labels", help="NEATX chest-drain CSV (or its folder)")
     parser.add_argument("--expert-labels", help="Google expert labels test_labels.csv")
-    parser.add_argument(
-        "--weights",
-        default="imagenet",
-        help="'imagenet' (only if already in the torch cache, else random: a loud warning), "
-        "a state-dict file, or 'none' (default %(default)s)",
+    add_recipe_arguments(
+        parser,
+        batch_size=128,
+        out="cxr14-audit",
+        cache_help="directory for the audit's resumable cache",
     )
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--num-workers", type=int, default=4)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--n-resamples", type=int, default=2000, help="bootstrap replicates")
-    parser.add_argument("--checkpoint", help="model file: loaded if it exists, else written")
-    parser.add_argument("--cache", help="directory for the audit's resumable cache")
-    parser.add_argument("--out", default="cxr14-audit", help="report directory")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--smoke", action="store_true", help="fake data, tiny, CPU, seconds")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.epochs, args.batch_size, args.image_size = 1, 256, 32  # one batch: one shape
-        args.num_workers, args.device, args.n_resamples = 0, "cpu", 200
-    elif args.root is None:
-        parser.error("--root is required (or --smoke to run on a fake tree)")
-    return args
+    return parse_recipe_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> hstrat.AuditReport:
@@ -151,15 +140,9 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
         )
         for mode in ("paper", "rank")
     ]
-    loader = torch.utils.data.DataLoader(
-        test,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        pin_memory=args.device.startswith("cuda"),
-    )
     report = hstrat.audit(
         model,
-        loader,
+        scoring_loader(test, args),
         strata,
         detectors=detectors,
         groups=meta["patient_id"].to_numpy(),
@@ -176,26 +159,15 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
 
     # 4. Side by side with the paper.
     comparison = compare_with_paper(report, detectors[0], meta)
-    comparison.to_csv(out / "paper_comparison.csv", index=False)
-    print("\nThe paper (Oakden-Rayner et al. 2020) and this run:")
-    print(comparison.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    save_comparison(comparison, out, "The paper (Oakden-Rayner et al. 2020) and this run:")
     print(f"\nwrote report.html, table.csv, report.json, paper_comparison.csv to {out}/")
     return report
 
 
 def train_or_load(args: argparse.Namespace, data: dict[str, Any], progress: bool) -> Any:
-    checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    if checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if saved["image_size"] != args.image_size:
-            raise SystemExit(
-                f"{checkpoint} was trained at {saved['image_size']} px, not "
-                f"--image-size {args.image_size}; pass the same size or another checkpoint."
-            )
-        model = densenet(saved["architecture"], random_state=args.seed)
-        model.load_state_dict(saved["state_dict"])
-        print(f"model: loaded {checkpoint} (no training)")
-        return model.to(args.device)
+    model = load_checkpoint(args)
+    if model is not None:
+        return model
 
     weights = None if args.weights == "none" else args.weights
     model = densenet(ARCHITECTURE, weights=weights, random_state=args.seed)
@@ -205,32 +177,9 @@ def train_or_load(args: argparse.Namespace, data: dict[str, Any], progress: bool
         f"train: {len(train)} images of {train.metadata['patient_id'].nunique()} patients; "
         f"val: {len(val)} images of {val.metadata['patient_id'].nunique()} other patients"
     )
-    batch_size = args.batch_size
-    if len(train) % batch_size == 1:  # at small sizes BatchNorm cannot train on one image
-        batch_size += 1
-    log = train_classifier(
-        model,
-        train,
-        epochs=args.epochs,
-        batch_size=batch_size,
-        lr=args.lr,
-        device=args.device,
-        num_workers=args.num_workers,
-        random_state=args.seed,
-        progress=progress,
-    )
-    print(log.to_string(index=False))
+    fit(model, train, args, progress)
     validation_auc(model, val, args, progress)
-    if checkpoint is not None:
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        partial = checkpoint.with_name(checkpoint.name + ".partial")
-        state = {k: v.cpu() for k, v in model.state_dict().items()}
-        torch.save(
-            {"architecture": ARCHITECTURE, "image_size": args.image_size, "state_dict": state},
-            partial,
-        )
-        os.replace(partial, checkpoint)  # never a half-written checkpoint
-        print(f"model: saved to {checkpoint}")
+    save_checkpoint(model, args, ARCHITECTURE)
     return model
 
 
@@ -252,14 +201,10 @@ def validation_auc(model: Any, val: Any, args: argparse.Namespace, progress: boo
 def compare_with_paper(
     report: hstrat.AuditReport, paper_detector: Any, meta: pd.DataFrame
 ) -> pd.DataFrame:
-    table = report.table.set_index("stratum")
-
-    def cell(stratum: str, column: str) -> tuple[float, float, float, str]:
-        if stratum not in table.index:
-            return np.nan, np.nan, np.nan, "stratum absent (needs --drain-labels)"
-        row = table.loc[stratum]
-        interval = (row[f"{column}_low"], row[f"{column}_high"])
-        return row[column], *interval, f"n_pos={int(row['n_pos'])}, n_neg={int(row['n_neg'])}"
+    def cell(stratum: str, column: str) -> Cell:
+        return stratum_cell(
+            report, stratum, column, absent="stratum absent (needs --drain-labels)"
+        )
 
     positives = meta["label"].to_numpy() == 1
     drain = meta["chest_drain"]
@@ -279,24 +224,12 @@ def compare_with_paper(
         prevalence,
         *cluster_drain_prevalence(report, paper_detector, drained, labelled),
     ]
-    rows = [
-        {
-            "quantity": q,
-            "definition": d,
-            "paper": p,
-            "hstrat": o[0],
-            "ci_low": o[1],
-            "ci_high": o[2],
-            "note": o[3],
-        }
-        for (q, d, p), o in zip(PAPER, ours, strict=True)
-    ]
-    return pd.DataFrame(rows)
+    return paper_table(PAPER, ours)
 
 
 def cluster_drain_prevalence(
     report: hstrat.AuditReport, detector: Any, drained: Any, labelled: Any
-) -> list[tuple[float, float, float, str]]:
+) -> list[Cell]:
     """Drain prevalence in the paper-mode detector's high- and low-error positive clusters."""
     positions = np.asarray(report.predictions.ids, dtype=int)  # the loader's order
     clusters = detector.clusters_

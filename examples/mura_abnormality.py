@@ -32,30 +32,34 @@ Writes the report (``report.html``, ``table.csv``, ``report.json``, figures) and
 it when the file exists; ``--cache`` keeps the scored valid set on disk. Nothing is
 downloaded. ``--smoke`` writes a fake MURA tree with subclass labels
 (:func:`hstrat.datasets.write_fake_mura`) to a temporary folder and runs every step on
-the CPU.
+the CPU. What this script shares with ``cxr14_pneumothorax.py`` (the flags, training,
+checkpoints, the paper's table) is in ``paper_recipe.py`` beside it.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
+from paper_recipe import (
+    Cell,
+    add_recipe_arguments,
+    fit,
+    load_checkpoint,
+    paper_table,
+    parse_recipe_args,
+    save_checkpoint,
+    save_comparison,
+    scoring_loader,
+    stratum_cell,
+)
 
 import hstrat
-from hstrat.datasets import (
-    aggregate_to_study,
-    densenet,
-    load_mura,
-    mura_schema,
-    train_classifier,
-    write_fake_mura,
-)
+from hstrat.datasets import aggregate_to_study, densenet, load_mura, mura_schema, write_fake_mura
 from hstrat.detect import KMeansDetector
 from hstrat.strata import read_labels
 
@@ -85,31 +89,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--root", help="folder holding MURA-v1.1 (or MURA-v1.1 itself)")
     parser.add_argument("--labels", help="subclass labels CSV of valid studies (hstrat label)")
     parser.add_argument("--annotator", help="whose labels, when --labels holds several")
-    parser.add_argument(
-        "--weights",
-        default="imagenet",
-        help="'imagenet' (only if already in the torch cache, else random: a loud warning), "
-        "a state-dict file, or 'none' (default %(default)s)",
+    add_recipe_arguments(
+        parser,
+        batch_size=64,
+        out="mura-audit",
+        cache_help="directory for the scoring pass's resumable cache",
     )
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--num-workers", type=int, default=4)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--n-resamples", type=int, default=2000, help="bootstrap replicates")
-    parser.add_argument("--checkpoint", help="model file: loaded if it exists, else written")
-    parser.add_argument("--cache", help="directory for the scoring pass's resumable cache")
-    parser.add_argument("--out", default="mura-audit", help="report directory")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--smoke", action="store_true", help="fake data, tiny, CPU, seconds")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.epochs, args.batch_size, args.image_size = 1, 256, 32  # one batch: one shape
-        args.num_workers, args.device, args.n_resamples = 0, "cpu", 200
-    elif args.root is None:
-        parser.error("--root is required (or --smoke to run on a fake tree)")
-    return args
+    return parse_recipe_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> hstrat.AuditReport:
@@ -136,12 +122,7 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
 
     # 2. Score every valid image once, keeping the penultimate features.
     valid = load_mura(args.root, split="valid", image_size=args.image_size)
-    loader = torch.utils.data.DataLoader(
-        valid,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        pin_memory=args.device.startswith("cuda"),
-    )
+    loader = scoring_loader(valid, args)
     images = hstrat.collect(model, loader, device=args.device, cache=args.cache, progress=progress)
     meta = valid.metadata.iloc[np.asarray(images.ids, dtype=int)].reset_index(drop=True)
     image_auc = hstrat.metrics.auc(images.y_true, images.y_score)
@@ -189,9 +170,9 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
     comparison = compare_with_paper(
         reports, image_auc, detectors["mean"], study_tables["mean"], labels
     )
-    comparison.to_csv(out / "paper_comparison.csv", index=False)
-    print("\nThe paper (Oakden-Rayner et al. 2020) and this run (study scores: mean):")
-    print(comparison.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    save_comparison(
+        comparison, out, "The paper (Oakden-Rayner et al. 2020) and this run (study scores: mean):"
+    )
     print(
         f"\nwrote report.html, table.csv, report.json, paper_comparison.csv to {out}/ "
         f"(the max-aggregated report to {out / 'max'}/)"
@@ -224,18 +205,9 @@ def study_embeddings(embeddings: Any, meta: pd.DataFrame, studies: pd.DataFrame)
 
 
 def train_or_load(args: argparse.Namespace, progress: bool) -> Any:
-    checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    if checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if saved["image_size"] != args.image_size:
-            raise SystemExit(
-                f"{checkpoint} was trained at {saved['image_size']} px, not "
-                f"--image-size {args.image_size}; pass the same size or another checkpoint."
-            )
-        model = densenet(saved["architecture"], random_state=args.seed)
-        model.load_state_dict(saved["state_dict"])
-        print(f"model: loaded {checkpoint} (no training)")
-        return model.to(args.device)
+    model = load_checkpoint(args)
+    if model is not None:
+        return model
 
     weights = None if args.weights == "none" else args.weights
     model = densenet(ARCHITECTURE, weights=weights, random_state=args.seed)
@@ -244,31 +216,8 @@ def train_or_load(args: argparse.Namespace, progress: bool) -> Any:
         f"train: {len(train)} images, {train.metadata['study'].nunique()} studies, "
         f"{train.metadata['patient'].nunique()} patients"
     )
-    batch_size = args.batch_size
-    if len(train) % batch_size == 1:  # at small sizes BatchNorm cannot train on one image
-        batch_size += 1
-    log = train_classifier(
-        model,
-        train,
-        epochs=args.epochs,
-        batch_size=batch_size,
-        lr=args.lr,
-        device=args.device,
-        num_workers=args.num_workers,
-        random_state=args.seed,
-        progress=progress,
-    )
-    print(log.to_string(index=False))
-    if checkpoint is not None:
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        partial = checkpoint.with_name(checkpoint.name + ".partial")
-        state = {k: v.cpu() for k, v in model.state_dict().items()}
-        torch.save(
-            {"architecture": ARCHITECTURE, "image_size": args.image_size, "state_dict": state},
-            partial,
-        )
-        os.replace(partial, checkpoint)  # never a half-written checkpoint
-        print(f"model: saved to {checkpoint}")
+    fit(model, train, args, progress)
+    save_checkpoint(model, args, ARCHITECTURE)
     return model
 
 
@@ -281,13 +230,8 @@ def compare_with_paper(
 ) -> pd.DataFrame:
     nan_row = (np.nan, np.nan, np.nan)
 
-    def auc(how: str, stratum: str) -> tuple[float, float, float, str]:
-        table = reports[how].table.set_index("stratum")
-        if stratum not in table.index:
-            return (*nan_row, "stratum absent (needs --labels)")
-        row = table.loc[stratum]
-        note = f"n_pos={int(row['n_pos'])}, n_neg={int(row['n_neg'])}"
-        return row["auc"], row["auc_low"], row["auc_high"], note
+    def auc(how: str, stratum: str) -> Cell:
+        return stratum_cell(reports[how], stratum, absent="stratum absent (needs --labels)")
 
     abnormal = studies["label"].to_numpy() == 1
     flags = {}
@@ -297,7 +241,7 @@ def compare_with_paper(
             continue
         flags[name] = labels[name].reindex(studies["study"]).to_numpy(dtype=object)
 
-    def prevalence(name: str, members: Any = None) -> tuple[float, float, float, str]:
+    def prevalence(name: str, members: Any = None) -> Cell:
         if flags[name] is None:
             return (*nan_row, "needs --labels")
         chosen = abnormal & pd.notna(flags[name]) & (True if members is None else members)
@@ -328,19 +272,7 @@ def compare_with_paper(
         prevalence("degenerative_joint_disease", cluster("high-error")),
         prevalence("degenerative_joint_disease", cluster("low-error")),
     ]
-    rows = [
-        {
-            "quantity": q,
-            "definition": d,
-            "paper": p,
-            "hstrat": o[0],
-            "ci_low": o[1],
-            "ci_high": o[2],
-            "note": o[3],
-        }
-        for (q, d, p), o in zip(PAPER, ours, strict=True)
-    ]
-    return pd.DataFrame(rows)
+    return paper_table(PAPER, ours)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ def empty_torch_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def load_example(name: str) -> ModuleType:
+    # As under `python examples/<name>.py`, the script's folder is importable: the paper
+    # examples import their shared recipe (examples/paper_recipe.py) from it.
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
     path = EXAMPLES / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"hstrat_example_{name}", path)
     assert spec is not None
