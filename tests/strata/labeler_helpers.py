@@ -97,27 +97,27 @@ def write_setup(root: Path, n: int = 6, *, extra_ids: list[str] | None = None) -
     return {"schema": schema, "items": items_csv, "root": root, "out": root / "labels.csv"}
 
 
+def serve_args(setup: dict[str, Path]) -> list[str]:
+    """The ``hstrat label serve`` arguments for a setup made by :func:`write_setup`."""
+    return [
+        "label",
+        "serve",
+        "--schema",
+        str(setup["schema"]),
+        "--items",
+        str(setup["items"]),
+        "--images-root",
+        str(setup["root"]),
+        "--out",
+        str(setup["out"]),
+    ]
+
+
 class ServerProcess:
     """``python -m hstrat label serve`` in a subprocess; ``url`` once it listens."""
 
     def __init__(self, setup: dict[str, Path], annotator: str = "dr_a") -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "hstrat",
-            "label",
-            "serve",
-            "--schema",
-            str(setup["schema"]),
-            "--items",
-            str(setup["items"]),
-            "--images-root",
-            str(setup["root"]),
-            "--out",
-            str(setup["out"]),
-            "--annotator",
-            annotator,
-        ]
+        command = [sys.executable, "-m", "hstrat", *serve_args(setup), "--annotator", annotator]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

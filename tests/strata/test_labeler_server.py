@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
-from labeler_helpers import SCHEMA, ServerProcess, png_bytes, write_setup
+from labeler_helpers import SCHEMA, ServerProcess, png_bytes, serve_args, write_setup
 
 from hstrat import Schema
 from hstrat.exceptions import SchemaError
@@ -473,20 +473,7 @@ def test_serve_reports_bad_setup_and_exits(tmp_path, capsys):
 
     setup = write_setup(tmp_path, n=2)
     (setup["root"] / "images" / "00001_000.png").unlink()
-    code = main(
-        [
-            "label",
-            "serve",
-            "--schema",
-            str(setup["schema"]),
-            "--items",
-            str(setup["items"]),
-            "--images-root",
-            str(setup["root"]),
-            "--out",
-            str(setup["out"]),
-        ]
-    )
+    code = main(serve_args(setup))
     assert code == 1
     assert "no file" in capsys.readouterr().err
     assert not setup["out"].exists()
