@@ -15,6 +15,8 @@ statistics in :mod:`hstrat.metrics` and the richer sources of strata in
 
 from __future__ import annotations
 
+import numbers
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ._align import Cases
 from ._validation import _as_1d, check_option, describe
 
 Population = Literal["auto", "positives", "negatives", "all"]
@@ -55,7 +58,8 @@ class Stratum:
     Parameters
     ----------
     mask : array-like of bool, shape (n_samples,)
-        Which samples belong to the subclass.
+        Which samples belong to the subclass. A pandas Series keeps its index, and the
+        stratum is lined up with the cases by it (see "How hstrat lines up your data").
     population : {"auto", "positives", "negatives", "all"}, default "auto"
         How the subclass enters the AUC (see the module docstring). With ``"positives"``
         the mask's negatives are not used: the stratum's positives are compared with
@@ -79,7 +83,7 @@ class Stratum:
     'positives'
     """
 
-    __slots__ = ("labelled", "level", "mask", "name", "population", "variable")
+    __slots__ = ("index", "labelled", "level", "mask", "name", "population", "variable")
 
     def __init__(
         self,
@@ -92,6 +96,8 @@ class Stratum:
         labelled: npt.ArrayLike | None = None,
     ) -> None:
         self.mask: BoolArray = _check_mask(mask, "mask")
+        #: The pandas index the mask came with (it is lined up with the cases by it), or None.
+        self.index: pd.Index | None = mask.index if isinstance(mask, pd.Series) else None
         self.population: str = check_option(population, "population", POPULATIONS)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str; got {describe(name)}.")
@@ -101,6 +107,12 @@ class Stratum:
         if labelled is None:
             self.labelled: BoolArray = np.ones_like(self.mask)
         else:
+            if isinstance(labelled, pd.Series) and not (
+                self.index is not None and labelled.index.equals(self.index)
+            ):
+                raise ValueError(
+                    "labelled is a pandas Series: it needs the same index as mask, a Series."
+                )
             self.labelled = _check_mask(labelled, "labelled")
             if len(self.labelled) != len(self.mask):
                 raise ValueError(
@@ -134,7 +146,7 @@ class Stratum:
 
     def with_name(self, name: str) -> Stratum:
         """Return a copy named ``name``."""
-        return Stratum(
+        copy = Stratum(
             self.mask,
             self.population,
             name=name,
@@ -142,6 +154,8 @@ class Stratum:
             level=self.level,
             labelled=self.labelled,
         )
+        copy.index = self.index
+        return copy
 
     def resolve_population(self, y_true: npt.ArrayLike) -> str:
         """Return the concrete population (``auto`` resolved against the labels)."""
@@ -202,12 +216,57 @@ def _from_series(values: pd.Series, variable: str) -> list[Stratum]:
     return out
 
 
-def as_strata(strata: Any, n_samples: int, *, name: str = "strata") -> list[Stratum]:
-    """Turn the accepted forms of strata into a list of named :class:`Stratum`.
+def _as_cases(cases: Any) -> Cases:
+    if isinstance(cases, Cases):
+        return cases
+    if isinstance(cases, numbers.Integral) and not isinstance(cases, bool):
+        return Cases(pd.RangeIndex(int(cases)))
+    return Cases.of(range(len(cases)), ids=cases)
+
+
+def _aligned(stratum: Stratum, cases: Cases, name: str) -> Stratum:
+    """Return the stratum in case order (realigned by its index if built from pandas)."""
+    if stratum.index is None:
+        mask, labelled = cases.align(stratum.mask, name), stratum.labelled
+    else:
+        frame = pd.DataFrame({"m": stratum.mask, "l": stratum.labelled}, index=stratum.index)
+        aligned = cases.align(frame, name)
+        mask, labelled = aligned["m"].to_numpy(bool), aligned["l"].to_numpy(bool)
+    return Stratum(
+        mask,
+        stratum.population,
+        name=stratum.name,
+        variable=stratum.variable,
+        level=stratum.level,
+        labelled=labelled,
+    )
+
+
+def as_strata(
+    strata: Any,
+    cases: int | Cases | Any,
+    *,
+    metadata: pd.DataFrame | None = None,
+    name: str = "strata",
+) -> list[Stratum]:
+    """Turn every accepted form of strata into a list of named :class:`Stratum`.
 
     Accepted: ``None``; a :class:`Stratum`; a mapping of name to boolean mask or
     :class:`Stratum`; a sequence of named strata; a pandas Series or DataFrame of
-    categorical labels (one stratum per level per column; NaN = not labelled).
+    categorical labels (one stratum per level per column; NaN = not labelled); or a
+    callable that receives ``metadata`` and returns any of these. Each is lined up with
+    the cases by hstrat's one rule (`hstrat._align`): plain arrays by position, pandas
+    objects by their index; labels keyed by id may cover only some cases.
+
+    Parameters
+    ----------
+    strata : see above
+    cases : int, sequence of ids or Cases
+        The number of cases (strata by position), or their ids in evaluation order.
+    metadata : pandas.DataFrame, optional
+        Passed to a callable ``strata``.
+    name : str, default "strata"
+        Argument name used in error messages.
 
     Examples
     --------
@@ -216,56 +275,65 @@ def as_strata(strata: Any, n_samples: int, *, name: str = "strata") -> list[Stra
     >>> labels = pd.Series(["wrist", "hand", None, "wrist"], name="body_part")
     >>> [(s.name, int(s.mask.sum()), int(s.labelled.sum())) for s in as_strata(labels, 4)]
     [('body_part=hand', 1, 3), ('body_part=wrist', 2, 3)]
+
+    Labels keyed by id are joined on the cases' ids, whatever their order:
+
+    >>> drain = pd.Series({"c": "yes", "a": "no"}, name="drain")
+    >>> [s.mask.tolist() for s in as_strata(drain, ["a", "b", "c"])]
+    [[True, False, False], [False, False, True]]
     """
+    cases = _as_cases(cases)
     if strata is None:
         return []
+    if callable(strata) and not isinstance(strata, (pd.Series, pd.DataFrame, Stratum)):
+        if metadata is None:
+            raise ValueError(
+                f"{name} is a callable, which needs metadata to be called with; these "
+                "cases have none."
+            )
+        result = strata(metadata)
+        if callable(result) and not isinstance(result, (pd.Series, pd.DataFrame, Stratum)):
+            raise TypeError(f"{name}(metadata) returned another callable; return masks or labels.")
+        return as_strata(result, cases, metadata=metadata, name=f"{name}(metadata)")
     if isinstance(strata, Stratum):
-        items = [strata if strata.name else strata.with_name("stratum")]
+        items = [_aligned(strata if strata.name else strata.with_name("stratum"), cases, name)]
     elif isinstance(strata, pd.DataFrame):
-        items = []
-        for column in strata.columns:
-            items.extend(_from_series(strata[column], str(column)))
+        labels = cases.align(strata, name, partial=True)
+        items = [s for column in labels.columns for s in _from_series(labels[column], str(column))]
     elif isinstance(strata, pd.Series):
-        items = _from_series(strata, str(strata.name) if strata.name is not None else "stratum")
+        labels = cases.align(strata, name, partial=True)
+        items = _from_series(labels, str(strata.name) if strata.name is not None else "stratum")
     elif isinstance(strata, Mapping):
         items = []
         for key, value in strata.items():
             if not isinstance(key, str):
                 raise TypeError(f"{name} keys must be stratum names (str); got {describe(key)}.")
             if isinstance(value, Stratum):
-                items.append(value if value.name == key else value.with_name(key))
+                items.append(_aligned(value.with_name(key), cases, f"{name}[{key!r}]"))
             else:
-                try:
-                    items.append(Stratum(_check_mask(value, f"{name}[{key!r}]"), name=key))
-                except TypeError as err:
-                    raise TypeError(str(err)) from None
+                entry = f"{name}[{key!r}]"
+                items.append(Stratum(_check_mask(cases.align(value, entry), entry), name=key))
     elif (
         isinstance(strata, Sequence)
         and not isinstance(strata, (str, bytes))
         and all(isinstance(s, Stratum) for s in strata)
     ):
-        items = list(strata)
-        unnamed = [i for i, s in enumerate(items) if not s.name]
+        unnamed = [i for i, s in enumerate(strata) if not s.name]
         if unnamed:
             raise ValueError(
                 f"{name}[{unnamed[0]}] has no name; give each Stratum a name= or pass a dict."
             )
+        items = [_aligned(s, cases, f"{name}[{i}]") for i, s in enumerate(strata)]
     else:
         raise TypeError(
             f"{name} must be a dict of name -> boolean mask or Stratum, a list of named "
-            f"Stratum, or a pandas Series/DataFrame of labels; got {type(strata).__name__}."
+            f"Stratum, a pandas Series/DataFrame of labels, or a callable over metadata; got "
+            f"{type(strata).__name__}."
         )
-    seen: dict[str, int] = {}
-    for s in items:
-        if len(s) != n_samples:
-            raise ValueError(
-                f"{name} entry {s.name!r} has {len(s)} entries but there are {n_samples} samples."
-            )
-        key = str(s.name)
-        seen[key] = seen.get(key, 0) + 1
-    duplicated = [k for k, c in seen.items() if c > 1]
+    names = Counter(str(s.name) for s in items)
+    duplicated = sorted(k for k, count in names.items() if count > 1)
     if duplicated:
         raise ValueError(f"{name} has duplicate stratum names: {duplicated!r}.")
-    if "overall" in seen:
+    if "overall" in names:
         raise ValueError(f"{name} may not use the name 'overall': it is the report's first row.")
     return items

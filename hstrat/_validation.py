@@ -214,19 +214,6 @@ def check_same_length(**arrays: Any) -> int:
     return next(iter(lengths.values()), 0)
 
 
-def check_same_index(**objects: Any) -> None:
-    """Refuse pandas inputs whose indexes disagree: nothing is realigned silently."""
-    indexed = {k: v.index for k, v in objects.items() if isinstance(v, (pd.Series, pd.DataFrame))}
-    names = list(indexed)
-    for other in names[1:]:
-        if not indexed[names[0]].equals(indexed[other]):
-            raise ValueError(
-                f"{names[0]} and {other} are pandas objects with different indexes; hstrat "
-                f"pairs values by position and will not realign them silently. Align them "
-                f"first, e.g. {other} = {other}.loc[{names[0]}.index]."
-            )
-
-
 def check_groups(groups: Any, n: int, name: str = "groups") -> npt.NDArray[np.intp]:
     """Return integer codes ``0..G-1`` for cluster ids (patient, study), in order of appearance."""
     arr = _as_1d(groups, name)

@@ -67,7 +67,7 @@ def test_as_strata_categorical_order_is_kept():
 
 
 def test_as_strata_errors():
-    with pytest.raises(ValueError, match="has 2 entries but there are 3 samples"):
+    with pytest.raises(ValueError, match=r"must have one entry per case \(3\); got 2"):
         as_strata({"a": np.array([True, False])}, 3)
     with pytest.raises(ValueError, match="overall"):
         as_strata({"overall": np.array([True])}, 1)

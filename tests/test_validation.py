@@ -9,7 +9,6 @@ from hstrat._validation import (
     check_labels,
     check_option,
     check_random_state,
-    check_same_index,
     check_scores,
 )
 
@@ -98,14 +97,6 @@ def test_random_state():
         check_random_state("1")
     with pytest.raises(ValueError, match="non-negative"):
         check_random_state(-1)
-
-
-def test_same_index_refuses_misaligned_series():
-    a = pd.Series([0, 1], index=["x", "y"])
-    b = pd.Series([0.2, 0.3], index=["y", "x"])
-    with pytest.raises(ValueError, match="different indexes"):
-        check_same_index(y_true=a, y_score=b)
-    check_same_index(y_true=a, y_score=b.loc[a.index])
 
 
 def test_groups_codes_and_missing():

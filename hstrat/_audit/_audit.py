@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from .._validation import (
-    check_confidence_level,
-    check_int,
-    check_option,
-    check_random_state,
-    describe,
-)
-from ..metrics._bootstrap import BOOTSTRAP_METHODS
-from ..metrics._stratified import CI_METHODS, CORRECTIONS, REFERENCES
+from .._validation import describe
 from ._collect import collect
 from ._distributed import shard_group, shared_entropy
-from ._evaluate import evaluate_predictions
+from ._evaluate import EvaluationOptions, evaluate
 from ._report import AuditReport
 
 __all__ = ["audit"]
@@ -113,7 +104,8 @@ def audit(
     1   site 1  100
     """
     collect_options = {k: options.pop(k) for k in _COLLECT_OPTIONS if k in options}
-    _check_evaluate_options(options)
+    groups = options.pop("groups", None)
+    checked = EvaluationOptions.from_keywords(options)  # before the (possibly long) pass
     if detectors and embedding_layer is False:
         raise ValueError(
             "detectors need embeddings, but embedding_layer=False collects none; drop one."
@@ -122,7 +114,7 @@ def audit(
     if group is not None:
         _check_detectors_are_seeded(detectors)
         with group:
-            if options.get("random_state") is None:  # the same bootstrap on every rank
+            if checked.random_state is None:  # the same bootstrap on every rank
                 options["random_state"] = shared_entropy(group)
         progress = progress and group.rank == 0
     predictions = collect(
@@ -136,8 +128,13 @@ def audit(
         distributed=distributed,
         **collect_options,
     )
-    return evaluate_predictions(
-        predictions, strata, detectors=detectors, progress=progress, **options
+    return evaluate(
+        predictions,
+        strata=strata,
+        detectors=detectors,
+        groups=groups,
+        progress=progress,
+        **options,
     )
 
 
@@ -151,36 +148,3 @@ def _check_detectors_are_seeded(detectors: Any) -> None:
                 "every rank fits the detectors, and only a seed makes them find the same "
                 "clusters: pass e.g. KMeansDetector(random_state=0)."
             )
-
-
-def _check_evaluate_options(options: dict[str, Any]) -> None:
-    """Check the evaluation options before the (possibly long) pass over the data."""
-    accepted = [
-        name
-        for name, p in inspect.signature(evaluate_predictions).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("detectors", "progress")
-    ]
-    for name in options:
-        if name not in accepted:
-            import difflib
-
-            close = difflib.get_close_matches(name, [*accepted, *_COLLECT_OPTIONS], n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise TypeError(
-                f"audit() got an unexpected keyword argument {name!r}; the options are "
-                f"{', '.join(sorted([*accepted, *_COLLECT_OPTIONS]))}.{hint}"
-            )
-    if "ci" in options:
-        check_option(options["ci"], "ci", CI_METHODS)
-    if "reference" in options:
-        check_option(options["reference"], "reference", REFERENCES)
-    if "method" in options:
-        check_option(options["method"], "method", BOOTSTRAP_METHODS)
-    if options.get("correction") is not None:
-        check_option(options["correction"], "correction", CORRECTIONS)
-    if "n_resamples" in options:
-        check_int(options["n_resamples"], "n_resamples", minimum=1)
-    if "confidence_level" in options:
-        check_confidence_level(options["confidence_level"])
-    if "random_state" in options:
-        check_random_state(options["random_state"])  # a Generator is returned, not advanced

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import platform
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,31 +15,25 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._stratum import Stratum
+from .._align import Cases
+from .._stratum import Stratum, as_strata
 from .._validation import (
     RandomState,
-    check_confidence_level,
-    check_int,
+    check_groups,
+    check_labels,
     check_option,
-    check_same_index,
+    check_scores,
     describe,
 )
 from .._version import __version__
-from ..metrics._bootstrap import BOOTSTRAP_METHODS
-from ..metrics._stratified import (
-    CI_METHODS,
-    CORRECTIONS,
-    REFERENCES,
-    STRATIFIED_COLUMNS,
-    adjust_p_values,
-    stratified_auc,
-)
-from ..metrics._threshold import resolve_threshold, stratified_threshold_metrics
-from ..strata._resolve import resolve_strata
+from ..metrics._stratified import STRATIFIED_COLUMNS, AUCOptions, adjust_p_values, auc_table
+from ..metrics._threshold import check_threshold, resolve_threshold, stratified_threshold_metrics
 from ._predictions import Predictions
 from ._report import AuditReport
 
-__all__ = ["TABLE_COLUMNS", "evaluate"]
+IntArray = npt.NDArray[np.intp]
+
+__all__ = ["TABLE_COLUMNS", "EvaluationOptions", "evaluate"]
 
 _THRESHOLD_COLUMNS = [
     "threshold",
@@ -67,9 +63,33 @@ TABLE_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True)
+class EvaluationOptions(AUCOptions):
+    """Every option of :func:`evaluate`, checked once (``audit`` checks them before its pass)."""
+
+    threshold: Any = "youden"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "threshold", check_threshold(self.threshold))
+
+    @classmethod
+    def from_keywords(cls, options: dict[str, Any]) -> EvaluationOptions:
+        """Check ``evaluate``'s keyword options by name and value (defaults filled in)."""
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(evaluate).parameters.items()
+            if name in {f.name for f in fields(cls)}
+        }
+        for name in options:
+            if name not in defaults:
+                check_option(name, "option", sorted(defaults))
+        return cls(**{**defaults, **options})
+
+
 def evaluate(
-    y_true: npt.ArrayLike,
-    y_score: npt.ArrayLike,
+    y_true: npt.ArrayLike | Predictions,
+    y_score: npt.ArrayLike | None = None,
     strata: Any = None,
     *,
     embeddings: npt.ArrayLike | None = None,
@@ -89,18 +109,24 @@ def evaluate(
 ) -> AuditReport:
     """Audit scores for hidden stratification: per-stratum AUC, tests, operating point.
 
+    Every per-case input is lined up with the cases by one rule (see "How hstrat lines
+    up your data"): plain arrays by position; pandas objects by their index, which must
+    be the cases' (or hold the same ids in another order); anything that could mean
+    either is refused with a message that says how to state the intent.
+
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        Binary labels (booleans or 0/1). A pandas Series lends its index as sample ids.
+    y_true : array-like of shape (n_samples,), or Predictions
+        Binary labels (booleans or 0/1). A pandas Series lends its index as the cases'
+        ids. Or a :class:`~hstrat.Predictions` (from :func:`hstrat.collect`), which
+        brings its scores, ids, embeddings and metadata: then pass ``strata=`` by keyword.
     y_score : array-like of shape (n_samples,)
         Finite scores; higher means more likely positive.
     strata : dict, list of Stratum, Series, DataFrame or callable, optional
         The subclasses to audit: a dict of name to boolean mask or
         :class:`~hstrat.Stratum`; categorical labels as a Series or DataFrame (one
-        stratum per level per column, NaN = unlabelled), **joined by sample id** when
-        their index holds ids and by position when it is ``0..n-1``; or a callable
-        that receives ``metadata`` and returns any of these.
+        stratum per level per column, NaN = unlabelled; keyed by id they may cover only
+        some cases); or a callable that receives ``metadata`` and returns any of these.
     embeddings : array-like of shape (n_samples, n_features), optional
         Model features for ``detectors``.
     detectors : sequence of detector estimators, optional
@@ -127,10 +153,10 @@ def evaluate(
     random_state : int, numpy.random.Generator or None
         Seed of the bootstrap: the same seed gives the same table.
     ids : array-like, optional
-        Sample ids (unique); default: the index of ``y_true`` if it is a Series, else
-        positions.
+        The cases' ids in the order of ``y_true`` (unique, not blank); default: the
+        index of ``y_true`` if it is pandas, else positions.
     metadata : pandas.DataFrame, optional
-        Per-sample information indexed like the ids (for callable strata and ``groups``).
+        Per-case information (for callable strata and ``groups``), lined up like the rest.
     progress : bool, default True
         Show a progress bar when the bootstrap takes more than a moment.
 
@@ -160,55 +186,18 @@ def evaluate(
     1     drain  positives     75
     2  no drain  positives     45
     """
-    check_same_index(y_true=y_true, y_score=y_score)
-    if (
-        ids is None
-        and isinstance(y_true, pd.Series)
-        and not isinstance(y_true.index, pd.RangeIndex)
-    ):
-        ids = y_true.index
-    predictions = Predictions(y_true, y_score, ids=ids, embeddings=embeddings, metadata=metadata)
-    return evaluate_predictions(
-        predictions,
-        strata,
-        detectors=detectors,
-        groups=groups,
-        threshold=threshold,
-        ci=ci,
-        reference=reference,
-        n_resamples=n_resamples,
-        confidence_level=confidence_level,
-        method=method,
-        correction=correction,
-        random_state=random_state,
-        progress=progress,
+    options = EvaluationOptions(
+        ci,
+        reference,
+        correction,
+        n_resamples,
+        confidence_level,
+        method,
+        random_state,
+        progress,
+        threshold,
     )
-
-
-def evaluate_predictions(
-    predictions: Predictions,
-    strata: Any = None,
-    *,
-    detectors: Sequence[Any] = (),
-    groups: npt.ArrayLike | str | None = None,
-    threshold: Any = "youden",
-    ci: str = "bootstrap",
-    reference: str = "complement",
-    n_resamples: int = 2000,
-    confidence_level: float = 0.95,
-    method: str = "percentile",
-    correction: str | None = "holm",
-    random_state: RandomState = None,
-    progress: bool = True,
-) -> AuditReport:
-    """:func:`evaluate` on a :class:`Predictions` (what :func:`hstrat.audit` calls)."""
-    check_option(ci, "ci", CI_METHODS)
-    check_option(reference, "reference", REFERENCES)
-    check_option(method, "method", BOOTSTRAP_METHODS)
-    if correction is not None:
-        check_option(correction, "correction", CORRECTIONS)
-    check_int(n_resamples, "n_resamples", minimum=1)
-    level = check_confidence_level(confidence_level)
+    predictions, cases = _predictions(y_true, y_score, ids, embeddings, metadata)
     if isinstance(detectors, (str, bytes)) or not isinstance(detectors, Sequence):
         detectors = [detectors]
     y, s = predictions.y_true, predictions.y_score
@@ -217,11 +206,9 @@ def evaluate_predictions(
             "An audit needs both positive and negative cases; y_true has only "
             f"{'positives' if y.all() else 'negatives'} ({len(y)} cases)."
         )
-    group_codes = _resolve_groups(groups, predictions)
-    items = resolve_strata(
-        strata, ids=predictions.ids, metadata=predictions.metadata, shuffled=predictions.shuffled
-    )
-    threshold_value, threshold_rule = resolve_threshold(threshold, y, s)
+    group_codes = _resolve_groups(groups, predictions, cases)
+    items = as_strata(strata, cases, metadata=predictions.metadata)
+    threshold_value, threshold_rule = resolve_threshold(options.threshold, y, s)
     families = ["strata"] * len(items)
     cluster_tables = []
     if detectors:
@@ -236,30 +223,10 @@ def evaluate_predictions(
             items.extend(found)
             families.extend([name] * len(found))
             cluster_tables.append(found_clusters)
-    table = _build_table(
-        predictions,
-        items,
-        families,
-        group_codes,
-        threshold_value,
-        level,
-        ci=ci,
-        reference=reference,
-        n_resamples=n_resamples,
-        method=method,
-        correction=correction,
-        random_state=random_state,
-        progress=progress,
-    )
+    table = _build_table(predictions, items, families, group_codes, threshold_value, options)
     provenance = _provenance(
         predictions,
-        random_state=random_state,
-        ci=ci,
-        method=method,
-        n_resamples=n_resamples,
-        confidence_level=level,
-        correction=correction,
-        reference=reference,
+        options,
         threshold_rule=threshold_rule,
         threshold=threshold_value,
         detectors=detectors,
@@ -278,7 +245,42 @@ def evaluate_predictions(
     )
 
 
-def _resolve_groups(groups: Any, predictions: Predictions) -> npt.NDArray[Any] | None:
+def _predictions(
+    y_true: Any, y_score: Any, ids: Any, embeddings: Any, metadata: Any
+) -> tuple[Predictions, Cases]:
+    """Line up the per-case inputs of :func:`evaluate` (or take a Predictions as it is)."""
+    if isinstance(y_true, Predictions):
+        given = {"y_score": y_score, "ids": ids, "embeddings": embeddings, "metadata": metadata}
+        extra = [name for name, value in given.items() if value is not None]
+        if extra:
+            raise TypeError(
+                f"evaluate(predictions, ...) takes the scores, ids, embeddings and metadata "
+                f"from the Predictions; got {', '.join(extra)} as well (pass strata= by "
+                "keyword)."
+            )
+        return y_true, y_true.cases
+    if y_score is None:
+        raise TypeError("evaluate() needs y_score (or a Predictions as its first argument).")
+    cases = Cases.of(y_true, ids=ids)
+    if embeddings is not None:
+        embeddings = cases.align(embeddings, "embeddings")
+        if isinstance(embeddings, pd.DataFrame):
+            embeddings = embeddings.to_numpy()
+    if metadata is not None:
+        if not isinstance(metadata, pd.DataFrame):
+            raise TypeError(f"metadata must be a pandas DataFrame; got {type(metadata).__name__}.")
+        metadata = cases.align(metadata, "metadata")
+    predictions = Predictions(
+        check_labels(y_true),
+        check_scores(cases.align(y_score, "y_score")),
+        ids=cases.ids,
+        embeddings=embeddings,
+        metadata=metadata,
+    )
+    return predictions, cases
+
+
+def _resolve_groups(groups: Any, predictions: Predictions, cases: Cases) -> IntArray | None:
     if groups is None:
         return None
     if isinstance(groups, str):
@@ -287,17 +289,8 @@ def _resolve_groups(groups: Any, predictions: Predictions) -> npt.NDArray[Any] |
             raise ValueError(
                 f"groups={groups!r} is not a metadata column; the columns are {available!r}."
             )
-        return predictions.metadata[groups].to_numpy()
-    positional = isinstance(groups, pd.Series) and isinstance(groups.index, pd.RangeIndex)
-    if isinstance(groups, pd.Series) and not (positional or groups.index.equals(predictions.ids)):
-        joined = groups.reindex(predictions.ids)  # keyed by sample id
-        if joined.isna().any():
-            raise ValueError(
-                f"groups has no value for {int(joined.isna().sum())} of the evaluated samples "
-                f"(e.g. id {describe(predictions.ids[joined.isna().to_numpy()][0])})."
-            )
-        return joined.to_numpy()
-    return np.asarray(groups)
+        return check_groups(predictions.metadata[groups].to_numpy(), len(predictions))
+    return check_groups(cases.align(groups, "groups"), len(predictions))
 
 
 def _detector_names(detectors: Sequence[Any]) -> list[str]:
@@ -336,24 +329,24 @@ def _build_table(
     predictions: Predictions,
     items: list[Stratum],
     families: list[str],
-    groups: npt.NDArray[Any] | None,
+    groups: IntArray | None,
     threshold: float,
-    level: float,
-    **options: Any,
+    options: EvaluationOptions,
 ) -> pd.DataFrame:
     y, s = predictions.y_true, predictions.y_score
-    correction = options.pop("correction")
-    auc_table = stratified_auc(
-        y, s, items, groups=groups, confidence_level=level, correction=None, **options
+    auc_rows = auc_table(y, s, items, groups, replace(options, correction=None))
+    at_threshold = stratified_threshold_metrics(
+        y, s, items, threshold, confidence_level=options.confidence_level
     )
-    at_threshold = stratified_threshold_metrics(y, s, items, threshold, confidence_level=level)
-    table = auc_table.join(at_threshold.drop(columns=["stratum", "tp", "fp", "tn", "fn"]))
+    table = auc_rows.join(at_threshold.drop(columns=["stratum", "tp", "fp", "tn", "fn"]))
     table.insert(1, "family", ["overall", *families])
     adjusted = np.full(len(table), np.nan)
     family_col = table["family"].to_numpy()
     for family in dict.fromkeys(families):
         rows = np.flatnonzero(family_col == family)
-        adjusted[rows] = adjust_p_values(table["p_value"].to_numpy(dtype=float)[rows], correction)
+        adjusted[rows] = adjust_p_values(
+            table["p_value"].to_numpy(dtype=float)[rows], options.correction
+        )
     table["p_adjusted"] = adjusted
     return table[TABLE_COLUMNS]
 
@@ -365,15 +358,20 @@ def _digest(predictions: Predictions) -> str:
     return h.hexdigest()
 
 
-def _provenance(predictions: Predictions, **options: Any) -> dict[str, Any]:
+def _provenance(
+    predictions: Predictions, options: EvaluationOptions, **extra: Any
+) -> dict[str, Any]:
     versions = {"python": platform.python_version()}
     for module in ("numpy", "scipy", "pandas", "sklearn", "statsmodels", "torch", "torchvision"):
         mod = sys.modules.get(module)
         if mod is not None:
             versions[module] = getattr(mod, "__version__", "unknown")
-    rs = options["random_state"]
-    detectors = options.pop("detectors")
-    groups = options.pop("groups")
+    rs = options.random_state
+    detectors = extra.pop("detectors")
+    groups = extra.pop("groups")
+    if groups is not None and not isinstance(groups, str):
+        name = getattr(groups, "name", None)
+        groups = str(name) if name is not None else "array"
     return {
         "hstrat": __version__,
         "versions": versions,
@@ -381,8 +379,13 @@ def _provenance(predictions: Predictions, **options: Any) -> dict[str, Any]:
         "data_sha256": _digest(predictions),
         "n_samples": len(predictions),
         "target": predictions.target,
-        **{k: v for k, v in options.items() if k != "random_state"},
+        **{
+            f.name: getattr(options, f.name)
+            for f in fields(options)
+            if f.name not in ("random_state", "threshold", "progress")
+        },
+        **extra,
         "random_state": rs if rs is None or isinstance(rs, int) else type(rs).__name__,
-        "groups": None if groups is None else (groups if isinstance(groups, str) else "array"),
+        "groups": groups,
         "detectors": [repr(d) for d in detectors],
     }

@@ -9,7 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._validation import check_labels, check_same_length, check_scores, describe
+from .._align import Cases, check_ids
+from .._validation import check_labels, check_same_length, check_scores
 
 __all__ = ["Predictions"]
 
@@ -72,9 +73,7 @@ class Predictions:
         index = pd.RangeIndex(n, name="id") if ids is None else pd.Index(ids)
         if len(index) != n:
             raise ValueError(f"ids must have one entry per sample ({n}); got {len(index)}.")
-        if not index.is_unique:
-            dup = index[index.duplicated()][:3].tolist()
-            raise ValueError(f"ids must be unique; {describe(dup)} appear more than once.")
+        check_ids(index, "ids")
         emb = None
         if embeddings is not None:
             emb = embeddings if isinstance(embeddings, np.ndarray) else np.asarray(embeddings)
@@ -106,6 +105,11 @@ class Predictions:
 
     def __len__(self) -> int:
         return len(self.y_true)
+
+    @property
+    def cases(self) -> Cases:
+        """The cases, for lining up other inputs with them (hstrat's one rule)."""
+        return Cases(self.ids, None, self.shuffled)
 
     def __repr__(self) -> str:
         emb = "none" if self.embeddings is None else "x".join(map(str, self.embeddings.shape))

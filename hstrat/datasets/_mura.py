@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._validation import check_option, check_same_index, check_scores, describe
+from .._align import Cases
+from .._validation import check_option, check_scores, describe
 from ._images import ImageFileDataset, check_image_size, check_transform
 
 __all__ = ["MURA_BODY_PARTS", "MURA_SPLITS", "aggregate_to_study", "load_mura"]
@@ -273,12 +274,7 @@ def aggregate_to_study(
         raise ValueError(
             f"metadata must have the columns 'study' and 'label'; it lacks {absent!r}."
         )
-    check_same_index(metadata=metadata, scores=scores)
-    values = check_scores(scores, "scores")
-    if len(values) != len(metadata):
-        raise ValueError(
-            f"scores must have one entry per row of metadata ({len(metadata)}); got {len(values)}."
-        )
+    values = check_scores(Cases.of(metadata, name="metadata").align(scores, "scores"), "scores")
     frame = pd.DataFrame(
         {
             "study": metadata["study"].to_numpy(),

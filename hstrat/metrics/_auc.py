@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._validation import check_labels, check_same_index, check_same_length, check_scores
+from .._align import Cases
+from .._validation import check_labels, check_scores
 from ..exceptions import UndefinedMetricWarning
 
 __all__ = ["auc", "roc_curve"]
@@ -31,13 +32,17 @@ def twice_mann_whitney_u(pos_scores: FloatArray, neg_sorted: FloatArray) -> int:
 
 def check_binary_inputs(
     y_true: Any, y_score: Any, *, score_name: str = "y_score"
-) -> tuple[npt.NDArray[np.bool_], FloatArray]:
-    """Validate a label vector and a score vector of the same length."""
-    check_same_index(y_true=y_true, **{score_name: y_score})
+) -> tuple[npt.NDArray[np.bool_], FloatArray, Cases]:
+    """Validate labels and scores lined up by hstrat's rule; return them and the cases.
+
+    The cases then line up every other per-case input (``cases.align(groups, "groups")``).
+    """
+    cases = Cases.of(y_true)
     y = check_labels(y_true)
-    s = check_scores(y_score, score_name)
-    check_same_length(y_true=y, **{score_name: s})
-    return y, s
+    if len(y) == 0:
+        raise ValueError("y_true is empty: there are no cases to evaluate.")
+    s = check_scores(cases.align(y_score, score_name), score_name)
+    return y, s, cases
 
 
 def undefined_reason(n_pos: int, n_neg: int) -> str | None:
@@ -83,10 +88,9 @@ def auc(
     >>> auc([0, 1, 1], [0.5, 0.5, 0.9])  # a tie counts one half
     0.75
     """
-    y, s = check_binary_inputs(y_true, y_score)
+    y, s, cases = check_binary_inputs(y_true, y_score)
     if sample_weight is not None:
-        w = check_scores(sample_weight, "sample_weight")
-        check_same_length(y_true=y, sample_weight=w)
+        w = check_scores(cases.align(sample_weight, "sample_weight"), "sample_weight")
         if (w < 0).any():
             raise ValueError(f"sample_weight must be non-negative; got {w[w < 0][0]!r}.")
         return _weighted_auc(y, s, w)
@@ -152,7 +156,7 @@ def roc_curve(y_true: npt.ArrayLike, y_score: npt.ArrayLike) -> pd.DataFrame:
     3       0.35  0.5  1.0
     4       0.10  1.0  1.0
     """
-    y, s = check_binary_inputs(y_true, y_score)
+    y, s, _ = check_binary_inputs(y_true, y_score)
     n_pos = int(y.sum())
     n_neg = len(y) - n_pos
     reason = undefined_reason(n_pos, n_neg)

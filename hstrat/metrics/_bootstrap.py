@@ -410,8 +410,8 @@ def bootstrap_ci(
     method = check_option(method, "method", BOOTSTRAP_METHODS)
     if not isinstance(stratify, (bool, np.bool_)):
         raise TypeError(f"stratify must be True or False; got {stratify!r}.")
-    y, s = check_binary_inputs(y_true, y_score)
-    g = None if groups is None else check_groups(groups, len(y))
+    y, s, cases = check_binary_inputs(y_true, y_score)
+    g = None if groups is None else check_groups(cases.align(groups, "groups"), len(y))
     rng = check_random_state(random_state)
     pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
     label = f"bootstrap-{method}"

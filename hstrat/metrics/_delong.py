@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .._validation import check_confidence_level, check_groups, check_same_index, check_scores
+from .._validation import check_confidence_level, check_groups, check_scores
 from ..exceptions import UndefinedMetricWarning
 from ._auc import check_binary_inputs, undefined_reason
 from ._normal import normal_cdf, normal_quantile
@@ -199,8 +199,8 @@ def delong_ci(
     (0.7778, 0.2485)
     """
     level = check_confidence_level(confidence_level)
-    y, s = check_binary_inputs(y_true, y_score)
-    g = None if groups is None else check_groups(groups, len(y))
+    y, s, cases = check_binary_inputs(y_true, y_score)
+    g = None if groups is None else check_groups(cases.align(groups, "groups"), len(y))
     pos, neg = _split(y)
     p = placements(s, pos, neg)
     reason = undefined_reason(len(pos), len(neg))
@@ -274,12 +274,9 @@ def delong_test(
     (0.25, 0.2207)
     """
     level = check_confidence_level(confidence_level)
-    check_same_index(y_true=y_true, score_a=score_a, score_b=score_b)
-    y, sa = check_binary_inputs(y_true, score_a, score_name="score_a")
-    sb = check_scores(score_b, "score_b")
-    if len(sb) != len(y):
-        raise ValueError(f"score_b must have one score per case ({len(y)}); got {len(sb)}.")
-    g = None if groups is None else check_groups(groups, len(y))
+    y, sa, cases = check_binary_inputs(y_true, score_a, score_name="score_a")
+    sb = check_scores(cases.align(score_b, "score_b"), "score_b")
+    g = None if groups is None else check_groups(cases.align(groups, "groups"), len(y))
     pos, neg = _split(y)
     reason = undefined_reason(len(pos), len(neg))
     if reason:

@@ -34,7 +34,6 @@ from .._validation import (
     check_int,
     check_option,
     check_random_state,
-    check_same_index,
 )
 from ..exceptions import SmallStratumWarning, UndefinedMetricWarning
 from ._auc import check_binary_inputs, undefined_reason
@@ -57,7 +56,7 @@ from ._delong import (
     two_sided_p,
 )
 
-__all__ = ["STRATIFIED_COLUMNS", "stratified_auc"]
+__all__ = ["STRATIFIED_COLUMNS", "AUCOptions", "auc_table", "stratified_auc"]
 
 CI_METHODS = ("bootstrap", "delong")
 REFERENCES = ("complement", "overall")
@@ -95,6 +94,40 @@ STRATIFIED_COLUMNS = [
 
 IntArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class AUCOptions:
+    """How the per-stratum AUCs are estimated and tested: checked here, once.
+
+    :func:`stratified_auc` and :func:`hstrat.evaluate` declare the defaults in their
+    signatures and build one of these; everything downstream reads the checked values.
+    """
+
+    ci: str
+    reference: str
+    correction: str | None
+    n_resamples: int
+    confidence_level: float
+    method: str
+    random_state: RandomState
+    progress: bool
+
+    def __post_init__(self) -> None:
+        checked = {
+            "ci": check_option(self.ci, "ci", CI_METHODS),
+            "reference": check_option(self.reference, "reference", REFERENCES),
+            "correction": None
+            if self.correction is None
+            else check_option(self.correction, "correction", CORRECTIONS),
+            "n_resamples": check_int(self.n_resamples, "n_resamples", minimum=1),
+            "confidence_level": check_confidence_level(self.confidence_level),
+            "method": check_option(self.method, "method", BOOTSTRAP_METHODS),
+            "progress": bool(self.progress),
+        }
+        check_random_state(self.random_state)  # type only: a Generator is not consumed
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
 
 @dataclass
@@ -224,29 +257,40 @@ def stratified_auc(
     >>> bool(t.loc[1, "auc"] > t.loc[2, "auc"])
     True
     """
-    ci = check_option(ci, "ci", CI_METHODS)
-    reference = check_option(reference, "reference", REFERENCES)
-    if correction is not None:
-        correction = check_option(correction, "correction", CORRECTIONS)
-    level = check_confidence_level(confidence_level)
-    n_resamples = check_int(n_resamples, "n_resamples", minimum=1)
-    method = check_option(method, "method", BOOTSTRAP_METHODS)
-    check_same_index(y_true=y_true, y_score=y_score, strata=strata)
-    y, s = check_binary_inputs(y_true, y_score)
-    g = None if groups is None else check_groups(groups, len(y))
-    rng = check_random_state(random_state)
-    rows = _plan(y, as_strata(strata, len(y)), reference)
+    options = AUCOptions(
+        ci, reference, correction, n_resamples, confidence_level, method, random_state, progress
+    )
+    y, s, cases = check_binary_inputs(y_true, y_score)
+    g = None if groups is None else check_groups(cases.align(groups, "groups"), len(y))
+    return auc_table(y, s, as_strata(strata, cases), g, options)
+
+
+def auc_table(
+    y: npt.NDArray[np.bool_],
+    s: FloatArray,
+    items: list[Stratum],
+    g: IntArray | None,
+    options: AUCOptions,
+) -> pd.DataFrame:
+    """Return the table of :func:`stratified_auc` from checked, lined-up inputs."""
+    rows = _plan(y, items, options.reference)
     if undefined_reason(len(rows[0].subset.pos), len(rows[0].subset.neg)):
         raise ValueError(
             "stratified_auc needs both classes in y_true; got "
             f"{undefined_reason(len(rows[0].subset.pos), len(rows[0].subset.neg))}."
         )
-    if ci == "delong":
+    level = options.confidence_level
+    if options.ci == "delong":
         records = _delong_rows(rows, s, g, level)
     else:
-        records = _bootstrap_rows(rows, y, s, g, level, method, n_resamples, rng, progress)
+        rng = check_random_state(options.random_state)
+        records = _bootstrap_rows(
+            rows, y, s, g, level, options.method, options.n_resamples, rng, options.progress
+        )
     table = pd.DataFrame(records, columns=STRATIFIED_COLUMNS)
-    table["p_adjusted"] = adjust_p_values(table["p_value"].to_numpy(dtype=float), correction)
+    table["p_adjusted"] = adjust_p_values(
+        table["p_value"].to_numpy(dtype=float), options.correction
+    )
     _warn(rows)
     return table
 
@@ -271,7 +315,7 @@ def _warn(rows: list[_Row]) -> None:
         warnings.warn(
             f"AUC undefined (one class only) for strata {undefined!r}; their rows are NaN.",
             UndefinedMetricWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     small = [
         r.name for r in rows if r.defined and min(len(r.subset.pos), len(r.subset.neg)) < MIN_CASES
@@ -281,7 +325,7 @@ def _warn(rows: list[_Row]) -> None:
             f"Strata {small!r} have fewer than {MIN_CASES} positives or negatives; "
             "their intervals and tests are unreliable.",
             SmallStratumWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 

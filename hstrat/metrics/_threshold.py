@@ -22,7 +22,6 @@ from .._validation import (
     check_option,
     check_probability,
     check_real,
-    check_same_index,
     describe,
 )
 from ._auc import _cumulative_counts, check_binary_inputs, undefined_reason
@@ -119,7 +118,7 @@ def operating_threshold(
     0.7
     """
     method = check_option(method, "method", THRESHOLD_METHODS)
-    y, s = check_binary_inputs(y_true, y_score)
+    y, s, _ = check_binary_inputs(y_true, y_score)
     n_pos = int(y.sum())
     n_neg = len(y) - n_pos
     reason = undefined_reason(n_pos, n_neg)
@@ -150,21 +149,31 @@ def operating_threshold(
     return float(thresholds[ok[-1]])
 
 
-def resolve_threshold(spec: Any, y: npt.NDArray[np.bool_], s: FloatArray) -> tuple[float, str]:
-    """Turn an ``evaluate(threshold=...)`` value into a number and a description."""
+def check_threshold(spec: Any) -> Any:
+    """Check an ``evaluate(threshold=...)`` value: 'youden', a number or one target."""
     if isinstance(spec, str):
-        check_option(spec, "threshold", ("youden",))
-        return operating_threshold(y, s), "youden"
+        return check_option(spec, "threshold", ("youden",))
     if isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool):
-        return check_real(spec, "threshold"), "given"
+        return check_real(spec, "threshold")
     if isinstance(spec, Mapping) and len(spec) == 1:
         ((key, value),) = spec.items()
         check_option(key, "threshold key", ("sensitivity", "specificity"))
-        return operating_threshold(y, s, method=key, target=value), f"{key}>={value}"
+        return {key: check_probability(value, f"threshold[{key!r}]")}
     raise TypeError(
         "threshold must be 'youden', a number, or {'sensitivity': x} / {'specificity': x}; "
         f"got {describe(spec)}."
     )
+
+
+def resolve_threshold(spec: Any, y: npt.NDArray[np.bool_], s: FloatArray) -> tuple[float, str]:
+    """Turn an ``evaluate(threshold=...)`` value into a number and a description."""
+    spec = check_threshold(spec)
+    if spec == "youden":
+        return operating_threshold(y, s), "youden"
+    if isinstance(spec, float):
+        return spec, "given"
+    ((key, value),) = spec.items()
+    return operating_threshold(y, s, method=key, target=value), f"{key}>={value}"
 
 
 _METRIC_PARTS = {
@@ -222,7 +231,7 @@ def threshold_metrics(
     3          npv       0.5          1            2
     """
     level = check_confidence_level(confidence_level)
-    y, s = check_binary_inputs(y_true, y_score)
+    y, s, _ = check_binary_inputs(y_true, y_score)
     counts = _confusion(y, s >= check_real(threshold, "threshold"))
     rows = []
     for metric, (hit, miss) in _METRIC_PARTS.items():
@@ -301,9 +310,8 @@ def stratified_threshold_metrics(
     1  subtle          0.0         0.75
     """
     level = check_confidence_level(confidence_level)
-    check_same_index(y_true=y_true, y_score=y_score, strata=strata)
-    y, s = check_binary_inputs(y_true, y_score)
-    items = as_strata(strata, len(y))
+    y, s, cases = check_binary_inputs(y_true, y_score)
+    items = as_strata(strata, cases)
     called = s >= float(threshold)
     everyone = np.ones(len(y), dtype=bool)
     rows = [_threshold_row("overall", y, called, everyone, everyone, None, level)]

@@ -66,8 +66,8 @@ def plot_roc(
     >>> len(fig.axes[0].lines)
     5
     """
-    y, s = check_binary_inputs(y_true, y_score)
-    items: Sequence[Stratum] = as_strata(strata, len(y))[:max_strata]
+    y, s, cases = check_binary_inputs(y_true, y_score)
+    items: Sequence[Stratum] = as_strata(strata, cases)[:max_strata]
     plt = pyplot()
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 5.0), layout="constrained")

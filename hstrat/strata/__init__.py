@@ -3,7 +3,6 @@
 from .._stratum import POPULATIONS, Stratum, as_strata
 from ._agreement import KappaResult, agreement, cohen_kappa, disagreements, merge_labels
 from ._labeler import make_labeler_server, serve_labeler
-from ._resolve import resolve_strata
 from ._review import review_sample
 from ._rules import Rule
 from ._schema import Schema, Variable, read_labels
@@ -22,7 +21,6 @@ __all__ = [
     "make_labeler_server",
     "merge_labels",
     "read_labels",
-    "resolve_strata",
     "review_sample",
     "serve_labeler",
 ]

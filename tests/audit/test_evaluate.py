@@ -106,9 +106,9 @@ def test_missing_ids_are_unlabelled_and_extra_ids_warned():
     extra = pd.concat([labels, pd.Series(["A"], index=[999], name="site")])
     report = hstrat.evaluate(y, s, labels, ids=ids, ci="delong", progress=False)
     assert report.table.iloc[1]["n_unlabelled"] == 50
-    with pytest.warns(UserWarning, match="1 ids that are not among the evaluated samples"):
+    with pytest.warns(UserWarning, match="1 ids that are not among the cases"):
         hstrat.evaluate(y, s, extra, ids=ids, ci="delong", progress=False)
-    with pytest.raises(ValueError, match="none of which"):
+    with pytest.raises(ValueError, match="none of strata.s ids"):
         hstrat.evaluate(
             y, s, pd.Series(site, index=range(1000, 1600)), ids=ids, ci="delong", progress=False
         )
@@ -187,22 +187,24 @@ def test_p_adjusted_within_family():
 
 
 def test_shuffled_order_refuses_positions_but_joins_ids():
-    from hstrat._audit._evaluate import evaluate_predictions
-
     y, s, _, site = data()
     labels = pd.Series(site, name="site")  # index 0..n-1
     no_ids = hstrat.Predictions(y, s, shuffled=True)
     with pytest.raises(ValueError, match="order is random"):
-        evaluate_predictions(no_ids, labels, ci="delong", progress=False)
+        hstrat.evaluate(no_ids, strata=labels, ci="delong", progress=False)
     with pytest.raises(ValueError, match="order is random"):
-        evaluate_predictions(no_ids, {"A": site == "A"}, ci="delong", progress=False)
-    # the loader yielded dataset positions as ids, in a random order
+        hstrat.evaluate(no_ids, strata={"A": site == "A"}, ci="delong", progress=False)
+    # the loader yielded dataset positions as ids, in a random order: an index is ids
     perm = np.random.default_rng(0).permutation(len(y))
     shuffled = hstrat.Predictions(y[perm], s[perm], ids=perm, shuffled=True)
-    joined = evaluate_predictions(shuffled, labels, ci="delong", progress=False)
+    joined = hstrat.evaluate(shuffled, strata=labels, ci="delong", progress=False)
     direct = hstrat.evaluate(y, s, labels, ci="delong", progress=False)
     pd.testing.assert_frame_equal(joined.table, direct.table)
-    # string ids and a default-indexed Series: positions (allowed when in order)
+    # string ids and a default-indexed Series: positions or ids? refused, with both remedies
     named = hstrat.Predictions(y, s, ids=[f"x{i}" for i in range(len(y))])
-    by_position = evaluate_predictions(named, labels, ci="delong", progress=False)
+    with pytest.raises(ValueError, match=r"positions or ids.*set_axis"):
+        hstrat.evaluate(named, strata=labels, ci="delong", progress=False)
+    by_position = hstrat.evaluate(
+        named, strata=labels.set_axis(named.ids), ci="delong", progress=False
+    )
     pd.testing.assert_frame_equal(by_position.table, direct.table)

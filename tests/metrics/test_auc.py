@@ -207,7 +207,7 @@ def test_zero_positive_weight_is_nan_with_warning():
             r"y_score must be finite; got .*nan.* at position 1",
         ),
         ([0, 1, 1], [[0.1, 0.9]] * 3, {}, ValueError, r"y_score\[:, 1\]"),
-        ([0, 1, 1], [0.1, 0.2], {}, ValueError, "y_true has 3, y_score has 2"),
+        ([0, 1, 1], [0.1, 0.2], {}, ValueError, r"y_score must have one entry per case \(3\); got 2"),
         ([0, 1, 2], [0.1, 0.2, 0.3], {}, ValueError, r"y_true must contain only 0 and 1"),
         (["no", "yes", "yes"], [0.1, 0.2, 0.3], {}, TypeError, "y_true must be boolean"),
         ([0, 1, 1], ["0.1", "0.2", "0.3"], {}, TypeError, "y_score must be real numbers"),
