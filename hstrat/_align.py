@@ -146,6 +146,27 @@ class Cases:
     def _is_same_rows(self, index: pd.Index) -> bool:
         return index.equals(self.ids) or (self.rows is not None and index.equals(self.rows))
 
+    def locate(self, index: pd.Index, name: str, *, table: bool = False) -> np.ndarray[Any, Any]:
+        """Return the case position of each entry of ``index`` (-1: not a case), or refuse.
+
+        Refused: an index that could mean positions or ids, duplicated or blank ids, and
+        an index none of whose ids are the cases'.
+        """
+        if self._is_same_rows(index):
+            if self.shuffled and is_default_index(self.ids):
+                raise ValueError(_shuffled_message(name))
+            return np.arange(len(self.ids))
+        if not self.shuffled and (is_default_index(self.ids) or is_default_index(index)):
+            raise ValueError(self._ambiguous_message(index, name, table=table))
+        check_ids(index, f"{name}'s index")
+        positions = self.ids.get_indexer(index)
+        if len(index) and (positions < 0).all():
+            raise ValueError(
+                f"none of {name}'s ids ({_span(index)}) are among the cases' ids "
+                f"({_span(self.ids)}){type_hint(index, self.ids)}."
+            )
+        return positions
+
     def align(self, values: Any, name: str, *, partial: bool = False) -> Any:
         """Return ``values`` in case order, or refuse them (see the module docstring).
 
@@ -154,7 +175,6 @@ class Cases:
         be missing (NaN) or extra (dropped with a warning).
         """
         n = len(self.ids)
-        positional_ids = is_default_index(self.ids)
         if not isinstance(values, (pd.Series, pd.DataFrame)):
             if self.shuffled:
                 raise ValueError(_shuffled_message(name))
@@ -162,26 +182,18 @@ class Cases:
             if length is not None and length != n:
                 raise ValueError(f"{name} must have one entry per case ({n}); got {length}.")
             return values
-        index = values.index
-        if self._is_same_rows(index):
-            if self.shuffled and positional_ids:
-                raise ValueError(_shuffled_message(name))
+        positions = self.locate(values.index, name, table=partial)
+        if len(positions) == n and (positions == np.arange(n)).all():
             return values.set_axis(self.ids, axis=0)
-        if not self.shuffled and (positional_ids or is_default_index(index)):
-            raise ValueError(self._ambiguous_message(index, name, table=partial))
-        check_ids(index, f"{name}'s index")
-        known = index.isin(self.ids)
-        if not known.any():
-            raise ValueError(
-                f"none of {name}'s ids ({_span(index)}) are among the cases' ids "
-                f"({_span(self.ids)}){_type_hint(index, self.ids)}."
-            )
-        covered = self.ids.isin(index)
+        known = positions >= 0
+        covered = np.zeros(n, dtype=bool)
+        covered[positions[known]] = True
         if not partial:
             if not known.all():
                 raise ValueError(
                     f"{name} has {int((~known).sum())} ids that are not among the cases' "
-                    f"(e.g. {describe(index[~known][0])}); it needs exactly one entry per case."
+                    f"(e.g. {describe(values.index[~known][0])}); it needs exactly one entry "
+                    "per case."
                 )
             if not covered.all():
                 raise ValueError(
@@ -191,7 +203,7 @@ class Cases:
         elif not known.all():
             warnings.warn(
                 f"{name} has labels for {int((~known).sum())} ids that are not among the "
-                f"cases (e.g. {describe(index[~known][0])}); they are not used.",
+                f"cases (e.g. {describe(values.index[~known][0])}); they are not used.",
                 UserWarning,
                 stacklevel=3,
             )
@@ -212,8 +224,9 @@ class Cases:
         )
 
 
-def _type_hint(have: pd.Index, want: pd.Index) -> str:
-    if have.inferred_type != want.inferred_type:
+def type_hint(have: pd.Index, want: pd.Index) -> str:
+    """Say why no id matched when the two indexes hold different types of ids."""
+    if len(have) and len(want) and have.inferred_type != want.inferred_type:
         return f" (its ids are {have.inferred_type}, the cases' are {want.inferred_type})"
     return ""
 

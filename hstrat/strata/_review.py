@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._align import Cases
 from .._stratum import Stratum
 from .._validation import (
     RandomState,
@@ -131,8 +132,6 @@ def _threshold(
 
 def _clusters_from_labels(labels: Any, n: int) -> list[tuple[str, IntArray]]:
     arr = _as_1d(labels, "clusters")
-    if len(arr) != n:
-        raise ValueError(f"clusters must have one label per case ({n}); got {len(arr)}.")
     groups = []
     for value in pd.unique(arr):
         if pd.isna(value) or (isinstance(value, (int, np.integer)) and value < 0):
@@ -196,9 +195,9 @@ def review_sample(
         With ``strategy="errors"``: the share of the rows that are correctly
         classified random controls, in [0, 1).
     clusters : array-like of shape (n_samples,), optional
-        With ``strategy="clusters"``: a cluster label per case (e.g. a detector's
-        ``labels_``; negative labels and NaN mean unassigned). Default: the report's
-        detector clusters.
+        With ``strategy="clusters"``: a cluster label per case in the predictions' order
+        (e.g. a detector's ``labels_``), or a Series indexed by id; negative labels and
+        NaN mean unassigned. Default: the report's detector clusters.
     blind : bool, default True
         Return the rows in random order, so the review order does not reveal the reason.
         Otherwise rows come by reason, then stratum, then rank (in the order first picked).
@@ -286,7 +285,10 @@ def review_sample(
         picks += [(pos, "stratified random", None) for _, pos in _round_robin(queues, n, taken)]
     else:
         if clusters is not None:
-            groups = _clusters_from_labels(clusters, len(y))
+            # a plain array follows the predictions' own order (a detector's labels_),
+            # shuffled or not; a Series is matched by id
+            by_id = Cases(predictions.ids).align(clusters, "clusters")
+            groups = _clusters_from_labels(by_id, len(y))
         elif report is not None:
             groups = _clusters_from_report(report)
         else:

@@ -54,9 +54,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._align import Cases, type_hint
 from .._io import atomic_write_text
 from .._stratum import Stratum
-from .._validation import _as_1d, check_labels, check_option, describe
+from .._validation import check_labels, check_option, describe
 from ..exceptions import SchemaError
 from ._rules import Rule, rule_problems
 
@@ -887,29 +888,31 @@ class Schema:
             labels, y_true=y_true, predictions=predictions, variables=variables, outside=outside
         )
         if predictions is not None:
-            order = pd.Index(predictions.ids)
+            cases: Cases | None = predictions.cases
         elif ids is not None:
-            order = pd.Index(cast(Any, ids))
-            if not order.is_unique:
-                raise ValueError("ids must be unique.")
-            strangers = clean.index[~clean.index.isin(order)].tolist()
+            cases = Cases.of(range(len(cast(Any, ids))), ids=ids)
+        elif isinstance(y_true, pd.Series):
+            cases = Cases.of(y_true)
+        else:
+            cases = None
+        if cases is not None:
+            positions = cases.locate(clean.index, "labels", table=True)
+            strangers = clean.index[positions < 0].tolist()
             if strangers:
                 raise SchemaError(
                     [
-                        f"labels has {len(strangers)} id(s) that are not in ids: "
+                        f"labels has {len(strangers)} id(s) that are not among the cases: "
                         f"{_ids_text(strangers)}"
-                        f"{_type_hint(clean.index, order)}."
+                        f"{type_hint(clean.index, cases.ids)}."
                     ]
                 )
-        else:
-            order = clean.index
-        aligned = clean.reindex(order)
+            clean = clean.reindex(cases.ids)
         out = []
         for var in chosen:
-            column = aligned[var.name]
-            labelled = column.notna().to_numpy()
+            column = clean[var.name]
+            labelled = column.notna()
             for level in var.values:
-                mask = (column == level).to_numpy(dtype=bool)
+                mask = (column == level).astype(bool)
                 if mask.any():
                     out.append(
                         Stratum(
@@ -993,9 +996,8 @@ class Schema:
             raise SchemaError(problems)
         y = None
         if y_true is not None:
-            y, y_problems = _case_labels(table.index, y_true, None)
-            if y_problems:
-                raise SchemaError(y_problems)
+            cases = Cases.of(table, name="metadata")
+            y = check_labels(cases.align(y_true, "y_true")).astype(float)
         out = pd.DataFrame(index=table.index.copy())
         for var, rule in ruled:
             values = rule.apply(table, boolean=var.is_boolean).to_numpy(dtype=object)
@@ -1034,15 +1036,6 @@ def _key(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
 
 
-def _type_hint(have: pd.Index, want: pd.Index) -> str:
-    if len(have) and len(want) and have.inferred_type != want.inferred_type:
-        return (
-            f" (the labels' ids are {have.inferred_type} but the cases' ids are "
-            f"{want.inferred_type}: e.g. {have[0]!r} vs {want[0]!r}; convert one of them)"
-        )
-    return ""
-
-
 def _as_labels_frame(labels: Any) -> pd.DataFrame:
     if isinstance(labels, pd.Series):
         if labels.name is None:
@@ -1061,52 +1054,44 @@ def _as_labels_frame(labels: Any) -> pd.DataFrame:
 def _case_labels(
     index: pd.Index, y_true: Any, predictions: Any
 ) -> tuple[npt.NDArray[np.float64] | None, list[str]]:
-    """Return the cases' labels on ``index`` (1.0 / 0.0 / NaN if unknown) and problems."""
+    """Return the cases' labels for the labels' rows ``index`` (1.0 / 0.0 / NaN) and problems.
+
+    ``y_true`` (a Series) or ``predictions`` define the cases, and the labels are matched
+    to them by hstrat's one rule; a plain ``y_true`` is read in the labels' own order.
+    """
     if predictions is not None:
         if y_true is not None:
             raise ValueError("Pass y_true or predictions, not both.")
-        if not (hasattr(predictions, "ids") and hasattr(predictions, "y_true")):
+        if not isinstance(getattr(predictions, "cases", None), Cases):
             raise TypeError(
                 f"predictions must be an hstrat Predictions; got {type(predictions).__name__}."
             )
-        y_true = pd.Series(predictions.y_true, index=pd.Index(predictions.ids))
-        source = "the predictions"
-    else:
-        source = "y_true"
-    if y_true is None:
+        cases, y = predictions.cases, predictions.y_true
+    elif y_true is None:
         return None, []
-    positional = isinstance(y_true, pd.Series) and (
-        isinstance(y_true.index, pd.RangeIndex)
-        and len(y_true) == len(index)
-        and not y_true.index.equals(index)
-        and not isinstance(index, pd.RangeIndex)
-        and not index.isin(y_true.index).any()
-    )
-    if isinstance(y_true, pd.Series) and not positional:
-        if not y_true.index.is_unique:
-            raise ValueError(f"{source} has duplicate ids in its index.")
-        known = index.isin(y_true.index)
-        values = np.full(len(index), np.nan)
-        checked = check_labels(
-            y_true.to_numpy(), "y_true" if source == "y_true" else "predictions.y_true"
-        )
-        lookup = pd.Series(checked.astype(float), index=y_true.index)
-        values[known] = lookup.reindex(index[known]).to_numpy(dtype=float)
-        problems = []
-        if (~known).any():
-            missing = index[~known].tolist()
-            problems.append(
-                f"labels has {len(missing)} id(s) that are not among the cases of {source}: "
-                f"{_ids_text(missing)}{_type_hint(index, y_true.index)}."
+    elif isinstance(y_true, pd.Series):
+        cases, y = Cases.of(y_true), check_labels(y_true)
+    else:
+        y = check_labels(y_true)
+        if len(y) != len(index):
+            raise ValueError(
+                f"y_true must be a pandas Series indexed by sample id, or have one entry per "
+                f"labels row ({len(index)}); got {len(y)} entries."
             )
-        return values, problems
-    arr = _as_1d(y_true, "y_true")
-    if len(arr) != len(index):
-        raise ValueError(
-            f"y_true must be a pandas Series indexed by sample id, or have one entry per "
-            f"labels row ({len(index)}); got {len(arr)} entries."
+        return y.astype(float), []
+    unique = index.drop_duplicates()  # duplicates are reported by the caller
+    positions = cases.locate(unique, "labels", table=True)[unique.get_indexer(index)]
+    known = positions >= 0
+    values = np.full(len(index), np.nan)
+    values[known] = y[positions[known]]
+    problems = []
+    if (~known).any():
+        missing = index[~known].tolist()
+        problems.append(
+            f"labels has {len(missing)} id(s) that are not among the cases: "
+            f"{_ids_text(missing)}{type_hint(index, cases.ids)}."
         )
-    return check_labels(arr, "y_true").astype(float), []
+    return values, problems
 
 
 def read_labels(

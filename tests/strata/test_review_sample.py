@@ -220,7 +220,7 @@ def test_bad_arguments_are_named(predictions):
         review_sample(predictions, controls="a lot")
     with pytest.raises(ValueError, match="only used with strategy='clusters'"):
         review_sample(predictions, clusters=np.zeros(600))
-    with pytest.raises(ValueError, match="one label per case"):
+    with pytest.raises(ValueError, match="one entry per case"):
         review_sample(predictions, strategy="clusters", clusters=[0, 1])
     with pytest.raises(TypeError, match="AuditReport or Predictions"):
         review_sample(predictions.to_frame())

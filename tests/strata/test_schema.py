@@ -305,7 +305,7 @@ def test_validate_reports_every_label_problem_at_once(schema, cases):
     assert "has the value 'maybe' (id 'p2')" in text
     assert "values for 1 case(s) that are not positive (id 'n1')" in text
     assert "values for 1 case(s) that are not negative (id 'p3')" in text
-    assert "id(s) that are not among the cases of y_true: 'zz'" in text
+    assert "id(s) that are not among the cases: 'zz'" in text
     assert len(problems) == 7
 
 
@@ -348,8 +348,8 @@ def test_validate_with_positional_y_true(schema):
 
 def test_type_mismatch_of_ids_gets_a_hint(schema):
     labels = pd.DataFrame({"chest_drain": ["yes"]}, index=["0"])
-    y = pd.Series([1, 0], index=[0, 1])
-    with pytest.raises(SchemaError, match="ids are string but the cases' ids are integer"):
+    y = pd.Series([1, 0], index=[10, 11])
+    with pytest.raises(ValueError, match="its ids are string, the cases' are integer"):
         schema.validate(labels, y_true=y, variables=["chest_drain"])
 
 
@@ -407,7 +407,7 @@ def test_to_strata_follows_the_predictions_order(schema, cases):
 
 
 def test_to_strata_refuses_ids_outside_the_cases(schema):
-    with pytest.raises(SchemaError, match="not in ids: 'n3'"):
+    with pytest.raises(SchemaError, match="not among the cases: 'n3'"):
         schema.to_strata(good_labels(), ids=["p1", "p2", "p3", "p4", "n1", "n2"])
 
 
