@@ -130,7 +130,7 @@ def _threshold(
     return operating_threshold(predictions.y_true, predictions.y_score)
 
 
-def _clusters_from_labels(labels: Any, n: int) -> list[tuple[str, IntArray]]:
+def _clusters_from_labels(labels: Any) -> list[tuple[str, IntArray]]:
     arr = _as_1d(labels, "clusters")
     groups = []
     for value in pd.unique(arr):
@@ -288,7 +288,7 @@ def review_sample(
             # a plain array follows the predictions' own order (a detector's labels_),
             # shuffled or not; a Series is matched by id
             by_id = Cases(predictions.ids).align(clusters, "clusters")
-            groups = _clusters_from_labels(by_id, len(y))
+            groups = _clusters_from_labels(by_id)
         elif report is not None:
             groups = _clusters_from_report(report)
         else:
