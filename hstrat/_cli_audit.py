@@ -1,20 +1,43 @@
-"""``hstrat audit``: audit scores stored in a CSV file."""
+"""``hstrat audit``: audit scores stored in a CSV file.
+
+The files are lined up by the package's one rule (`hstrat._align`): ``--strata`` is
+joined to ``--predictions`` on an id column — ``--id-col``, or the one column both files
+share whose values are unique per row — and matched by row order only with
+``--by-row-order``. Columns that look like ids or free text (unique per row, or more than
+``MAX_LEVELS`` values) become strata only when ``--strata-cols`` names them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._audit import Predictions, evaluate
 
-__all__ = ["add_audit_parser", "run_audit"]
+__all__ = [
+    "MAX_LEVELS",
+    "CommandError",
+    "UsageError",
+    "add_audit_parser",
+    "check_out",
+    "run_audit",
+]
+
+#: A strata column with more levels than this is not used unless --strata-cols names it.
+MAX_LEVELS = 20
 
 
 class CommandError(Exception):
-    """A user error in a command's arguments or files (exit code 1)."""
+    """A command failed on its files or data (exit code 1)."""
+
+
+class UsageError(CommandError):
+    """A command's options are invalid or contradict each other (exit code 2)."""
 
 
 def add_audit_parser(subparsers: Any) -> None:
@@ -24,47 +47,81 @@ def add_audit_parser(subparsers: Any) -> None:
         help="audit predictions stored in a CSV file",
         description=(
             "Audit scores from a CSV (one row per case) for hidden stratification. "
-            "Writes report.html, table.csv, report.json, forest.png and roc.png to --out."
+            "Writes report.html, table.csv, report.json and the figures to --out."
         ),
     )
     p.add_argument("--predictions", required=True, metavar="CSV", help="one row per case")
     p.add_argument("--label-col", required=True, help="column of 0/1 labels")
     p.add_argument("--score-col", required=True, help="column of scores (higher = positive)")
-    p.add_argument("--id-col", help="column of sample ids (joins --strata by id)")
+    p.add_argument(
+        "--id-col",
+        help="column of case ids in both files, to join --strata on (default: the one "
+        "column both files share whose values are unique per row)",
+    )
     p.add_argument(
         "--strata",
         metavar="CSV",
-        help="subclass labels: one column per variable, joined by --id-col (else by row order)",
+        help="subclass labels, one column per variable, joined to --predictions by id; "
+        "cases it does not list are unlabelled",
+    )
+    p.add_argument(
+        "--by-row-order",
+        action="store_true",
+        help="match --strata to --predictions by row order instead of by id",
     )
     p.add_argument(
         "--strata-cols",
         metavar="COLS",
-        help="comma-separated columns to use as strata (from --strata, else from --predictions)",
+        help="comma-separated columns to use as strata (from --strata, else from "
+        f"--predictions); default: every --strata column with at most {MAX_LEVELS} levels",
     )
     p.add_argument("--groups-col", help="column of cluster ids (patient/study) for resampling")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--ci", choices=["bootstrap", "delong"], default="bootstrap")
-    p.add_argument("--method", choices=["percentile", "basic", "bca"], default="percentile")
-    p.add_argument("--n-resamples", type=int, default=2000)
-    p.add_argument("--confidence-level", type=float, default=0.95)
-    p.add_argument("--correction", choices=["holm", "fdr_bh", "none"], default="holm")
-    p.add_argument("--reference", choices=["complement", "overall"], default="complement")
+    p.add_argument("--force", action="store_true", help="replace a report already in --out")
+    p.add_argument(
+        "--ci", choices=["bootstrap", "delong"], default="bootstrap", help="(default %(default)s)"
+    )
+    p.add_argument(
+        "--method",
+        choices=["percentile", "basic", "bca"],
+        default="percentile",
+        help="bootstrap interval method (default %(default)s)",
+    )
+    p.add_argument(
+        "--n-resamples", type=int, default=2000, help="bootstrap replicates (default %(default)s)"
+    )
+    p.add_argument("--confidence-level", type=float, default=0.95, help="(default %(default)s)")
+    p.add_argument(
+        "--correction",
+        choices=["holm", "fdr_bh", "none"],
+        default="holm",
+        help="multiple-comparison adjustment (default %(default)s)",
+    )
+    p.add_argument(
+        "--reference",
+        choices=["complement", "overall"],
+        default="complement",
+        help="what each stratum is compared with (default %(default)s)",
+    )
     p.add_argument(
         "--threshold",
         default="youden",
-        help="'youden', a number, 'sensitivity=0.9' or 'specificity=0.9'",
+        help="operating point: 'youden', a number, 'sensitivity=0.9' or 'specificity=0.9' "
+        "(default %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of the bootstrap (default %(default)s)"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _read_csv(path: str, what: str, id_col: str | None) -> pd.DataFrame:
+def read_csv(path: str, what: str) -> pd.DataFrame:
+    """Read a CSV with every cell as text (ids keep their leading zeros); empty = missing."""
     file = Path(path)
     if not file.is_file():
         raise CommandError(f"{what} file not found: {file}")
     try:
-        dtype = {id_col: str} if id_col else None
-        return pd.read_csv(file, dtype=dtype)
+        return pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise CommandError(f"could not read {what} file {file}: {err}") from None
 
@@ -72,7 +129,7 @@ def _read_csv(path: str, what: str, id_col: str | None) -> pd.DataFrame:
 def _require(frame: pd.DataFrame, columns: list[str], what: str, path: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise CommandError(
+        raise UsageError(
             f"{what} file {path} has no column(s) {', '.join(map(repr, missing))}; "
             f"its columns are {', '.join(map(repr, frame.columns))}"
         )
@@ -86,56 +143,139 @@ def _threshold(text: str) -> Any:
         try:
             return {key.strip(): float(value)}
         except ValueError:
-            raise CommandError(f"--threshold {text!r}: {value!r} is not a number") from None
+            raise UsageError(f"--threshold {text!r}: {value!r} is not a number") from None
     try:
         return float(text)
     except ValueError:
-        raise CommandError(
+        raise UsageError(
             "--threshold must be 'youden', a number, 'sensitivity=X' or 'specificity=X'; "
             f"got {text!r}"
         ) from None
 
 
-def _strata(args: argparse.Namespace, preds: pd.DataFrame) -> pd.DataFrame | None:
-    cols = [c.strip() for c in args.strata_cols.split(",")] if args.strata_cols else None
-    if args.strata is None:
-        if cols is None:
-            return None
-        _require(preds, cols, "predictions", args.predictions)
-        frame = preds[cols]
-        return frame.set_axis(preds[args.id_col], axis=0) if args.id_col else frame
-    strata = _read_csv(args.strata, "strata", args.id_col)
+def _numbers(args: argparse.Namespace, frame: pd.DataFrame, option: str) -> Any:
+    column = getattr(args, option.removeprefix("--").replace("-", "_"))
+    values = pd.to_numeric(frame[column], errors="coerce")
+    if values.isna().any():
+        row = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise CommandError(
+            f"{option} {column!r} of {args.predictions} must hold a number on every row; got "
+            f"{frame[column].iloc[row]!r} on data row {row + 1}"
+        )
+    return values.to_numpy()
+
+
+def _is_id_like(column: pd.Series) -> bool:
+    values = column.dropna()
+    return len(values) > 1 and values.is_unique
+
+
+def _join_column(args: argparse.Namespace, preds: pd.DataFrame, strata: pd.DataFrame) -> str:
+    """Return the column to join --strata on: --id-col, or the one id-like column shared."""
     if args.id_col:
         _require(strata, [args.id_col], "strata", args.strata)
-        strata = strata.set_index(args.id_col)
-    elif len(strata) != len(preds):
-        raise CommandError(
-            f"strata file {args.strata} has {len(strata)} rows but predictions have {len(preds)}; "
-            "without --id-col the rows are matched by order, so their numbers must agree"
+        return str(args.id_col)
+    shared = [
+        c
+        for c in strata.columns
+        if c in preds.columns and _is_id_like(preds[c]) and _is_id_like(strata[c])
+    ]
+    if len(shared) == 1:
+        return str(shared[0])
+    if shared:
+        raise UsageError(
+            f"--strata and --predictions share several id-like columns ({', '.join(shared)}); "
+            "name the one to join on with --id-col"
         )
-    if cols is not None:
-        _require(strata, cols, "strata", args.strata)
-        strata = strata[cols]
-    return strata
+    raise UsageError(
+        "--strata has no id column in common with --predictions; name it with --id-col "
+        "(both files need it), or pass --by-row-order to match the rows by their order"
+    )
+
+
+def _strata_columns(args: argparse.Namespace, frame: pd.DataFrame, where: str) -> list[str]:
+    if args.strata_cols:
+        cols = [c.strip() for c in args.strata_cols.split(",") if c.strip()]
+        _require(frame, cols, where, args.strata if where == "strata" else args.predictions)
+        return cols
+    cols = [str(c) for c in frame.columns]
+    suspicious = []
+    for c in cols:
+        levels = frame[c].nunique()
+        if _is_id_like(frame[c]) and len(frame) >= 5:
+            suspicious.append(f"{c!r} (unique per row)")
+        elif levels > MAX_LEVELS:
+            suspicious.append(f"{c!r} ({levels} values)")
+    if suspicious:
+        raise UsageError(
+            f"the strata file's columns {', '.join(suspicious)} look like ids, numbers or "
+            f"free text, not subclass labels (at most {MAX_LEVELS} values); name the columns "
+            "to use as strata with --strata-cols"
+        )
+    return cols
+
+
+def _strata(
+    args: argparse.Namespace, preds: pd.DataFrame, strata: pd.DataFrame | None, ids: pd.Index
+) -> pd.DataFrame | None:
+    if strata is None:
+        if args.strata_cols is None:
+            return None
+        return preds[_strata_columns(args, preds, "predictions")].set_axis(ids, axis=0)
+    if args.by_row_order:
+        if len(strata) != len(preds):
+            raise CommandError(
+                f"strata file {args.strata} has {len(strata)} rows but predictions have "
+                f"{len(preds)}; --by-row-order needs one row per case"
+            )
+        return strata[_strata_columns(args, strata, "strata")].set_axis(ids, axis=0)
+    key = str(ids.name)
+    if strata[key].isna().any() or not strata[key].is_unique:
+        raise CommandError(
+            f"strata file {args.strata}: column {key!r} has missing or repeated ids"
+        )
+    strata = strata.set_index(key)
+    return strata[_strata_columns(args, strata, "strata")]
+
+
+def check_out(path: str, force: bool) -> Path:
+    """Check ``--out`` before any work: a folder we can write, empty unless ``--force``."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; it must be a folder (new or empty)")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UsageError(f"--out {out} is not empty; pass --force to replace the report in it")
+    parent = next(p for p in (out, *out.parents) if p.exists())
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CommandError(f"--out {out}: cannot write to {parent} (permission denied)")
+    return out
 
 
 def run_audit(args: argparse.Namespace) -> int:
     """Run ``hstrat audit`` and return the exit code."""
-    preds = _read_csv(args.predictions, "predictions", args.id_col)
+    check_out(args.out, args.force)
+    if args.by_row_order and (args.strata is None or args.id_col):
+        raise UsageError("--by-row-order needs --strata and no --id-col")
+    preds = read_csv(args.predictions, "predictions")
     needed = [args.label_col, args.score_col] + [c for c in (args.id_col, args.groups_col) if c]
     _require(preds, needed, "predictions", args.predictions)
-    strata = _strata(args, preds)
-    predictions = Predictions.from_frame(
-        preds, label_col=args.label_col, score_col=args.score_col, id_col=args.id_col
+    strata = None if args.strata is None else read_csv(args.strata, "strata")
+    id_col = args.id_col
+    if strata is not None and not args.by_row_order:
+        id_col = _join_column(args, preds, strata)
+    frame = preds.assign(
+        **{
+            args.label_col: _numbers(args, preds, "--label-col"),
+            args.score_col: _numbers(args, preds, "--score-col"),
+        }
     )
-    groups = preds[args.groups_col].to_numpy() if args.groups_col else None
+    predictions = Predictions.from_frame(
+        frame, label_col=args.label_col, score_col=args.score_col, id_col=id_col
+    )
     report = evaluate(
-        predictions.y_true,
-        predictions.y_score,
-        strata,
-        ids=predictions.ids,
-        metadata=predictions.metadata,
-        groups=groups,
+        predictions,
+        strata=_strata(args, preds, strata, predictions.ids),
+        groups=args.groups_col,
         threshold=_threshold(args.threshold),
         ci=args.ci,
         method=args.method,
@@ -146,7 +286,7 @@ def run_audit(args: argparse.Namespace) -> int:
         random_state=args.seed,
         progress=not args.no_progress,
     )
-    paths = report.save(args.out)
+    paths = report.save(args.out, overwrite=args.force)
     print(report.summary())
     print()
     for path in paths.values():

@@ -48,6 +48,7 @@ def run_demo(
     seed: int = 0,
     settings: DemoSettings | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> AuditReport:
     """Generate, train, audit and write the report; return it.
 
@@ -108,7 +109,7 @@ def run_demo(
     )
     report.provenance["schema"] = schema.provenance()
     report.provenance["demo"] = {"seed": seed, **s.__dict__}
-    paths = report.save(out)
+    paths = report.save(out, overwrite=overwrite)
     _save_cluster_figures(report, detector, test, out)
     say("")
     say(_headline(report, detector, test.metadata))

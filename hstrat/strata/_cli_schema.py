@@ -13,7 +13,6 @@ from typing import Any
 import pandas as pd
 
 from .._io import atomic_write_text
-from ..exceptions import SchemaError
 from ._schema import Schema
 
 __all__ = ["add_schema_parser", "run_schema"]
@@ -37,10 +36,16 @@ def add_schema_parser(subparsers: Any) -> argparse.ArgumentParser:
     derive.add_argument("schema", help="schema file")
     derive.add_argument("--metadata", required=True, help="metadata CSV, one row per case")
     derive.add_argument(
-        "--id-column", default="id", help="the metadata column holding case ids (default: id)"
+        "--id-col",
+        "--id-column",
+        action=_Renamed,
+        default="id",
+        help="the metadata column holding case ids (default: %(default)s)",
     )
     derive.add_argument(
+        "--label-col",
         "--label-column",
+        action=_Renamed,
         default=None,
         help="0/1 column of the target label, to leave variables empty where they do not apply",
     )
@@ -48,15 +53,20 @@ def add_schema_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+class _Renamed(argparse.Action):
+    """An option whose old spelling (``--id-column``) still works, with a notice."""
+
+    def __call__(
+        self, parser: Any, namespace: argparse.Namespace, values: Any, option: Any = None
+    ) -> None:
+        if option != self.option_strings[0]:
+            print(f"hstrat: {option} is deprecated; use {self.option_strings[0]}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def run_schema(args: argparse.Namespace) -> int:
     """Run ``hstrat schema ACTION``; returns the exit code."""
-    try:
-        if args.schema_action == "check":
-            return _check(args)
-        return _derive(args)
-    except (SchemaError, ValueError, TypeError, OSError) as err:
-        print(f"hstrat schema {args.schema_action}: error: {err}", file=sys.stderr)
-        return 1
+    return _check(args) if args.schema_action == "check" else _derive(args)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -75,26 +85,25 @@ def _check(args: argparse.Namespace) -> int:
 def _derive(args: argparse.Namespace) -> int:
     schema = Schema.from_file(args.schema)
     metadata = pd.read_csv(args.metadata, dtype=str, keep_default_na=False, na_values=[""])
-    if args.id_column not in metadata.columns:
+    if args.id_col not in metadata.columns:
         raise ValueError(
-            f"--id-column {args.id_column!r} is not a column of {args.metadata!r}; the "
+            f"--id-col {args.id_col!r} is not a column of {args.metadata!r}; the "
             "columns are "
             f"{list(metadata.columns)!r}."
         )
-    metadata = metadata.set_index(args.id_column)
+    metadata = metadata.set_index(args.id_col)
     y_true = None
-    if args.label_column is not None:
-        if args.label_column not in metadata.columns:
+    if args.label_col is not None:
+        if args.label_col not in metadata.columns:
             raise ValueError(
-                f"--label-column {args.label_column!r} is not a column of {args.metadata!r}."
+                f"--label-col {args.label_col!r} is not a column of {args.metadata!r}."
             )
         codes = {"0": 0, "1": 1, "false": 0, "true": 1, "False": 0, "True": 1}
-        column = metadata[args.label_column]
+        column = metadata[args.label_col]
         bad = sorted(set(column.dropna()) - set(codes))
         if bad or column.isna().any():
             raise ValueError(
-                f"--label-column {args.label_column!r} must be 0 or 1 on every row; "
-                f"got {bad[:5]!r}."
+                f"--label-col {args.label_col!r} must be 0 or 1 on every row; got {bad[:5]!r}."
             )
         y_true = pd.Series(column.map(codes).to_numpy(dtype=int), index=metadata.index)
     labels = schema.derive(metadata, y_true=y_true)

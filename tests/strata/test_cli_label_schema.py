@@ -66,22 +66,24 @@ def test_schema_derive_writes_labels(schema_file, tmp_path, capsys):
             str(schema_file),
             "--metadata",
             str(meta),
-            "--id-column",
+            "--id-col",
             "image",
-            "--label-column",
+            "--label-column",  # the old spelling still works, with a notice
             "abnormal",
             "--out",
             str(out),
         ]
     )
     assert code == 0
-    assert "Derived body_part for 3 cases" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "Derived body_part for 3 cases" in printed.out
+    assert "--label-column is deprecated; use --label-col" in printed.err
     assert out.read_text().splitlines() == ["id,body_part", "a,wrist", "b,elbow", "c,wrist"]
     assert (
         main(["schema", "derive", str(schema_file), "--metadata", str(meta), "--out", str(out)])
         == 1
     )
-    assert "--id-column 'id' is not a column" in capsys.readouterr().err
+    assert "--id-col 'id' is not a column" in capsys.readouterr().err
 
 
 def test_label_check_reports_counts_and_problems(schema_file, tmp_path, capsys):
