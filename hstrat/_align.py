@@ -52,6 +52,10 @@ def is_default_index(index: pd.Index) -> bool:
     )
 
 
+def _one(value: Any) -> str:
+    return describe(value.item() if isinstance(value, np.generic) else value)
+
+
 def _span(index: pd.Index) -> str:
     if isinstance(index, pd.RangeIndex) and index.step == 1:
         return f"{index.start}..{index.stop - 1}" if len(index) else "empty"
@@ -73,7 +77,7 @@ def check_ids(index: pd.Index, name: str) -> pd.Index:
     if missing.any():
         at = int(np.flatnonzero(missing)[0])
         raise ValueError(
-            f"{name} has a missing or blank id at position {at} ({describe(index[at])}); "
+            f"{name} has a missing or blank id at position {at} ({_one(index[at])}); "
             "every case needs an id."
         )
     if not index.is_unique:
@@ -192,35 +196,39 @@ class Cases:
             if not known.all():
                 raise ValueError(
                     f"{name} has {int((~known).sum())} ids that are not among the cases' "
-                    f"(e.g. {describe(values.index[~known][0])}); it needs exactly one entry "
+                    f"(e.g. {_one(values.index[~known][0])}); it needs exactly one entry "
                     "per case."
                 )
             if not covered.all():
                 raise ValueError(
                     f"{name} has no entry for {int((~covered).sum())} of the {n} cases "
-                    f"(e.g. id {describe(self.ids[~covered][0])}); it needs one per case."
+                    f"(e.g. id {_one(self.ids[~covered][0])}); it needs one per case."
                 )
         elif not known.all():
             warnings.warn(
                 f"{name} has labels for {int((~known).sum())} ids that are not among the "
-                f"cases (e.g. {describe(values.index[~known][0])}); they are not used.",
+                f"cases (e.g. {_one(values.index[~known][0])}); they are not used.",
                 UserWarning,
                 stacklevel=3,
             )
         return values.reindex(self.ids)
 
     def _ambiguous_message(self, index: pd.Index, name: str, *, table: bool) -> str:
+        cases = _span(self.ids)
+        if self.rows is None and is_default_index(self.ids):
+            cases = f"only positions {cases} (y_true is not a pandas object)"
         if not table:
             by_position = f"pass {name}.to_numpy()"
         elif is_default_index(self.ids):
             by_position = f"pass {name}.reset_index(drop=True)"
         else:
-            by_position = f"give it the cases' index, {name}.set_axis(<y_true.index or ids>)"
+            where = "y_true.index" if self.rows is not None else "ids"
+            by_position = f"give it the cases' index, {name}.set_axis({where})"
         return (
-            f"{name} is indexed {_span(index)} but the cases are {_span(self.ids)}, and a "
-            f"default 0..k-1 index can mean positions or ids, so hstrat will not guess. To "
-            f"pair by position (in the order of y_true), {by_position}; to pair by id, give "
-            f"y_true the same index as {name} (or pass ids=)."
+            f"{name} is indexed {_span(index)} but the cases are {cases}, and a default "
+            f"0..k-1 index can mean positions or ids, so hstrat will not guess. To pair by "
+            f"position (in the order of y_true), {by_position}; to pair by id, give y_true "
+            f"the same index as {name} (or pass ids=)."
         )
 
 

@@ -36,6 +36,7 @@ from hstrat.strata import Schema, make_labeler_server, read_labels
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 LABELLING = DOCS / "labelling-tutorial.md"
 DETECTORS = DOCS / "algorithmic-measurement.md"
+ALIGNMENT = DOCS / "alignment.md"
 
 FENCE = re.compile(r"^```(\S*)\s*$")
 NOT_RUN = re.compile(r"^<!--\s*not run:\s*(.+?)\s*-->$")
@@ -331,3 +332,13 @@ def test_algorithmic_measurement_runs(in_tmp: Path) -> None:
     flat = " ".join(text.split())
     for phrase in quoted:
         assert phrase in flat, f"the page does not say {phrase!r}"
+
+
+# -- How hstrat lines up your data --------------------------------------------------------
+
+
+def test_alignment_page_runs_and_shows_the_real_messages(in_tmp: Path) -> None:
+    run = run_page(ALIGNMENT)
+    check_every_block_accounted(ALIGNMENT, run, not_run=0)
+    ns = run.namespace
+    assert ns["again"].table["auc"].equals(ns["report"].table["auc"])
