@@ -66,6 +66,16 @@ CORRECTIONS = ("holm", "fdr_bh")
 #: its complement) the tests reject 10-11% of the time at alpha = 0.05 for m = 8, 6-8%
 #: for m = 12, and 5-6% from m = 20 on, for DeLong and the bootstrap alike.
 MIN_CASES = 20
+#: Fewer clusters than this (``groups``: patients, studies) holding a row's positives or
+#: its negatives get a note and a SmallStratumWarning. In simulation
+#: (``benchmarks/sim_few_clusters.py``: 1 + Poisson(3) images per patient, a patient
+#: effect as large as the noise; 400 data sets per size, se 0.011) grouped 95% intervals
+#: (percentile bootstrap / DeLong) cover 0.75 / 0.84 of the time with 4 clusters,
+#: 0.85 / 0.89 with 6, 0.89 / 0.90 with 10, and from 12 clusters on 0.91-0.93, the same
+#: as with 50.
+MIN_GROUPS = 12
+#: A bootstrap standard error at or below this is zero width: no interval, no test.
+ZERO_WIDTH = 1e-12
 
 STRATIFIED_COLUMNS = [
     "stratum",
@@ -140,13 +150,16 @@ class _Row:
     reference: Subset | None
     n_unlabelled: int
     notes: list[str] = field(default_factory=list)
+    n_groups: int | None = None  # the fewer clusters holding its positives or its negatives
 
     @property
     def defined(self) -> bool:
         return len(self.subset.pos) > 0 and len(self.subset.neg) > 0
 
 
-def _plan(y: npt.NDArray[np.bool_], items: list[Stratum], reference: str) -> list[_Row]:
+def _plan(
+    y: npt.NDArray[np.bool_], items: list[Stratum], reference: str, g: IntArray | None
+) -> list[_Row]:
     everyone = Subset(np.flatnonzero(y), np.flatnonzero(~y))
     rows = [_Row("overall", None, None, "all", everyone, None, 0)]
     for stratum in items:
@@ -176,6 +189,16 @@ def _plan(y: npt.NDArray[np.bool_], items: list[Stratum], reference: str) -> lis
         if row.n_unlabelled:
             row.notes.append(f"{row.n_unlabelled} cases unlabelled for this variable")
         rows.append(row)
+    if g is not None:
+        for row in rows:
+            row.n_groups = min(
+                len(np.unique(g[row.subset.pos])), len(np.unique(g[row.subset.neg]))
+            )
+            if row.defined and row.n_groups < MIN_GROUPS:
+                row.notes.append(
+                    f"only {row.n_groups} clusters (groups) hold its positives or negatives: "
+                    "interval unreliable"
+                )
     return rows
 
 
@@ -273,7 +296,7 @@ def auc_table(
     options: AUCOptions,
 ) -> pd.DataFrame:
     """Return the table of :func:`stratified_auc` from checked, lined-up inputs."""
-    rows = _plan(y, items, options.reference)
+    rows = _plan(y, items, options.reference, g)
     if undefined_reason(len(rows[0].subset.pos), len(rows[0].subset.neg)):
         raise ValueError(
             "stratified_auc needs both classes in y_true; got "
@@ -324,6 +347,16 @@ def _warn(rows: list[_Row]) -> None:
         warnings.warn(
             f"Strata {small!r} have fewer than {MIN_CASES} positives or negatives; "
             "their intervals and tests are unreliable.",
+            SmallStratumWarning,
+            stacklevel=4,
+        )
+    few = [
+        r.name for r in rows if r.defined and r.n_groups is not None and r.n_groups < MIN_GROUPS
+    ]
+    if few:
+        warnings.warn(
+            f"Strata {few!r} have fewer than {MIN_GROUPS} clusters (groups) holding their "
+            "positives or negatives; their intervals and tests are unreliable.",
             SmallStratumWarning,
             stacklevel=4,
         )
@@ -449,9 +482,7 @@ def _bootstrap_rows(
             d = dist[:, k]
             bad = int(np.count_nonzero(~np.isfinite(d)))
             if bad:
-                rec["note"] = "; ".join(
-                    filter(None, [rec["note"], f"{bad} of {n_resamples} resamples lacked a class"])
-                )
+                _note(rec, f"{bad} of {n_resamples} resamples lacked a class")
             low, high = interval(
                 theta,
                 d,
@@ -461,11 +492,15 @@ def _bootstrap_rows(
                 cells=unit_cells,
             )
             rec.update(auc=theta, auc_low=low, auc_high=high, auc_se=_sd(d))
+            if not rec["auc_se"] > ZERO_WIDTH:
+                _note(rec, "the AUC is the same in every resample (zero-width interval)")
             if k_ref is not None and subsets[k_ref].pos.size and subsets[k_ref].neg.size:
                 ref_theta = float(estimates[k_ref])
                 diff = d - dist[:, k_ref]
                 se = _sd(diff)
-                z = (theta - ref_theta) / se if se > 0 else float("nan")
+                z = (theta - ref_theta) / se if se > ZERO_WIDTH else float("nan")
+                if not se > ZERO_WIDTH:
+                    _note(rec, "no test: the difference does not vary between resamples")
                 jk = jackknife(k) - jackknife(k_ref) if method == "bca" else None
                 d_low, d_high = interval(
                     theta - ref_theta, diff, method, level, jackknife=jk, cells=unit_cells
@@ -479,6 +514,10 @@ def _bootstrap_rows(
                 )
         records.append(rec)
     return records
+
+
+def _note(rec: dict[str, Any], text: str) -> None:
+    rec["note"] = "; ".join(filter(None, [rec["note"], text]))
 
 
 def _sd(values: FloatArray) -> float:
