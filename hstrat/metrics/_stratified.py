@@ -196,8 +196,8 @@ def _plan(
             )
             if row.defined and row.n_groups < MIN_GROUPS:
                 row.notes.append(
-                    f"only {row.n_groups} clusters (groups) hold its positives or negatives: "
-                    "interval unreliable"
+                    f"its positives or negatives lie in only {row.n_groups} of the groups "
+                    f"(fewer than {MIN_GROUPS}): interval unreliable"
                 )
     return rows
 

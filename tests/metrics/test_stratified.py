@@ -309,3 +309,33 @@ def test_type_one_error_is_nominal(ci, reference):
     if reference == "overall":
         # Ignoring that the stratum is part of the overall AUC wrecks the test.
         assert np.mean(np.array(naive) < 0.05) < 0.01
+
+
+def test_few_clusters_get_a_note_and_a_warning_many_do_not():
+    rng = np.random.default_rng(3)
+    g = np.r_[np.repeat(np.arange(8), 25), 8 + np.arange(400) // 4]  # 8 big patients, 100 small
+    n = len(g)
+    y = rng.random(n) < 0.4
+    s = rng.normal(size=n) + y
+    few = g < 8  # 200 images, but only 8 patients
+    with pytest.warns(SmallStratumWarning, match=r"fewer than 12 clusters \(groups\)"):
+        t = stratified_auc(y, s, {"few": few, "many": g < 60}, groups=g, ci="delong")
+    notes = dict(zip(t["stratum"], t["note"], strict=True))
+    assert "lie in only" in notes["few"]
+    assert "groups" not in notes["many"]
+    assert "groups" not in notes["overall"]
+
+
+def test_zero_width_bootstrap_difference_gives_no_p_value():
+    """One cluster per stratum: resampling clusters cannot move either AUC, so the
+    difference has no spread; a p-value from it would be meaningless (p ~ 1e-30)."""
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(30, bool), np.zeros(30, bool), np.ones(30, bool), np.zeros(30, bool)]
+    s = np.r_[rng.normal(3, 0.1, 30), rng.normal(0, 0.1, 30), rng.normal(0.8, 1, 60)]
+    g = np.repeat([0, 1], 60)
+    with pytest.warns(SmallStratumWarning):
+        t = stratified_auc(y, s, {"A": g == 0}, groups=g, n_resamples=200, random_state=0)
+    row = t.iloc[1]
+    assert np.isnan(row["p_value"])
+    assert "does not vary between resamples" in row["note"]
+    assert "zero-width interval" in row["note"]
