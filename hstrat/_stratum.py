@@ -15,7 +15,6 @@ statistics in :mod:`hstrat.metrics` and the richer sources of strata in
 
 from __future__ import annotations
 
-import numbers
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -219,7 +218,7 @@ def _from_series(values: pd.Series, variable: str) -> list[Stratum]:
 def _as_cases(cases: Any) -> Cases:
     if isinstance(cases, Cases):
         return cases
-    if isinstance(cases, numbers.Integral) and not isinstance(cases, bool):
+    if isinstance(cases, (int, np.integer)) and not isinstance(cases, bool):
         return Cases(pd.RangeIndex(int(cases)))
     return Cases.of(range(len(cases)), ids=cases)
 

@@ -1,9 +1,9 @@
 """From model and data to an audit report (everything public is re-exported by hstrat)."""
 
+from .._predictions import Predictions
 from ._audit import audit
 from ._collect import collect
 from ._evaluate import TABLE_COLUMNS, evaluate
-from ._predictions import Predictions
 from ._report import AuditReport
 
 __all__ = ["TABLE_COLUMNS", "AuditReport", "Predictions", "audit", "collect", "evaluate"]

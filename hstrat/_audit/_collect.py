@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._predictions import Predictions
 from .._validation import check_option, describe
 from ..adapters import (
     CallableAdapter,
@@ -27,7 +28,6 @@ from ..adapters import (
 )
 from ._cache import BatchRecord, CollectCache, Collected, concatenate, digest_values
 from ._distributed import collect_sharded, shard_group
-from ._predictions import Predictions
 
 __all__ = ["ACTIVATIONS", "collect"]
 

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .._align import Cases
+from .._predictions import Predictions
 from .._stratum import Stratum, as_strata
 from .._validation import (
     RandomState,
@@ -28,7 +29,6 @@ from .._validation import (
 from .._version import __version__
 from ..metrics._stratified import STRATIFIED_COLUMNS, AUCOptions, adjust_p_values, auc_table
 from ..metrics._threshold import check_threshold, resolve_threshold, stratified_threshold_metrics
-from ._predictions import Predictions
 from ._report import AuditReport
 
 IntArray = npt.NDArray[np.intp]

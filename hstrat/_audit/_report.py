@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_write_text
+from .._predictions import Predictions
 from .._stratum import Stratum
 from .._validation import check_int
-from ._predictions import Predictions
 from ._serialize import (
     frame_from_json,
     frame_to_json,

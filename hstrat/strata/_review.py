@@ -37,6 +37,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .._align import Cases
+from .._predictions import Predictions
 from .._stratum import Stratum
 from .._validation import (
     RandomState,
@@ -48,7 +49,7 @@ from .._validation import (
 )
 
 if TYPE_CHECKING:
-    from .._audit import AuditReport, Predictions
+    from .._audit import AuditReport
 
 __all__ = ["REVIEW_COLUMNS", "REVIEW_STRATEGIES", "review_sample"]
 
@@ -98,17 +99,15 @@ def _round_robin(
 
 
 def _source(source: Any) -> tuple[Predictions, AuditReport | None]:
-    from .._audit import AuditReport, Predictions
-
-    if isinstance(source, AuditReport):
+    if isinstance(source, Predictions):
+        return source, None
+    if isinstance(getattr(source, "table", None), pd.DataFrame) and hasattr(source, "threshold"):
         if source.predictions is None:
             raise ValueError(
                 "This report has no predictions (it was saved without them); pass the "
                 "Predictions, or a report made with include_predictions=True."
             )
         return source.predictions, source
-    if isinstance(source, Predictions):
-        return source, None
     raise TypeError(
         f"review_sample needs an AuditReport or Predictions; got {type(source).__name__}."
     )

@@ -62,7 +62,7 @@ from ..exceptions import SchemaError
 from ._rules import Rule, rule_problems
 
 if TYPE_CHECKING:
-    from .._audit import Predictions
+    from .._predictions import Predictions
 
 __all__ = [
     "APPLIES_TO",

@@ -1,21 +1,24 @@
-"""Predictions: what one pass of a model over a data set produced."""
+"""Predictions: what one pass of a model over a data set produced.
+
+It sits at the bottom of the package, beside the alignment rule, because everything
+that reads per-case data (metrics aside) can take one: strata, schemas, review samples,
+detectors and reports.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._align import Cases, check_ids
-from .._validation import check_labels, check_same_length, check_scores
+from ._align import Cases, check_ids
+from ._validation import check_labels, check_same_length, check_scores
 
 __all__ = ["Predictions"]
 
 
-@dataclass(frozen=True, eq=False)
 class Predictions:
     """Labels, scores, sample ids, embeddings and metadata of the evaluated cases.
 
@@ -48,13 +51,7 @@ class Predictions:
     (3, ['a', 'b', 'c'])
     """
 
-    y_true: npt.NDArray[np.bool_]
-    y_score: npt.NDArray[np.float64]
-    ids: pd.Index
-    embeddings: npt.NDArray[np.floating[Any]] | None = None
-    metadata: pd.DataFrame | None = None
-    target: str | int | None = None
-    shuffled: bool = False
+    __slots__ = ("embeddings", "ids", "metadata", "shuffled", "target", "y_score", "y_true")
 
     def __init__(
         self,
@@ -95,13 +92,13 @@ class Predictions:
                     "metadata must be indexed by the sample ids, in the same order "
                     "(metadata.index == ids); align it with metadata.loc[ids]."
                 )
-        object.__setattr__(self, "y_true", y)
-        object.__setattr__(self, "y_score", s)
-        object.__setattr__(self, "ids", index)
-        object.__setattr__(self, "embeddings", emb)
-        object.__setattr__(self, "metadata", metadata)
-        object.__setattr__(self, "target", target)
-        object.__setattr__(self, "shuffled", bool(shuffled))
+        self.y_true: npt.NDArray[np.bool_] = y
+        self.y_score: npt.NDArray[np.float64] = s
+        self.ids: pd.Index = index
+        self.embeddings: npt.NDArray[np.floating[Any]] | None = emb
+        self.metadata: pd.DataFrame | None = metadata
+        self.target: str | int | None = target
+        self.shuffled: bool = bool(shuffled)
 
     def __len__(self) -> int:
         return len(self.y_true)
