@@ -104,46 +104,188 @@ def test_audit_strata_by_order_and_from_prediction_columns(csvs):
     ]
 
 
+def audit_argv(tmp, **options):
+    """An ``hstrat audit`` command line: the fixture's files, DeLong, no progress bar."""
+    base = {
+        "--predictions": str(tmp / "preds.csv"),
+        "--label-col": "y",
+        "--score-col": "p",
+        "--out": str(tmp / "out"),
+        "--ci": "delong",
+    }
+    base.update({f"--{k.replace('_', '-')}": v for k, v in options.items()})
+    argv = ["audit", "--no-progress"]
+    for flag, value in base.items():
+        if value is True:
+            argv.append(flag)
+        elif value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code", "message"),
     [
-        (["--label-col", "label"], "no column(s) 'label'"),
-        (["--predictions", "missing.csv"], "predictions file not found: missing.csv"),
-        (["--strata", "nope.csv"], "strata file not found"),
-        (["--threshold", "sensitivity=high"], "is not a number"),
-        (["--strata-cols", "ward"], "no column(s) 'ward'"),
-        (["--confidence-level", "1.5"], "confidence_level must be in (0, 1)"),
+        ({"label_col": "label"}, 2, "no column(s) 'label'"),
+        ({"predictions": "missing.csv"}, 1, "predictions file not found: missing.csv"),
+        ({"strata": "nope.csv"}, 1, "strata file not found"),
+        ({"threshold": "sensitivity=high"}, 2, "is not a number"),
+        ({"strata_cols": "ward"}, 2, "no column(s) 'ward'"),
+        ({"confidence_level": "1.5"}, 1, "confidence_level must be in (0, 1)"),
+        ({"score_col": "id"}, 1, "--score-col 'id' of preds.csv must hold a number"),
+        ({"by_row_order": True}, 2, "--by-row-order needs --strata"),
     ],
 )
-def test_audit_errors_name_the_problem(csvs, capsys, args, message, monkeypatch):
+def test_audit_errors_are_one_line_naming_the_problem(
+    csvs, capsys, args, code, message, monkeypatch
+):
     tmp, *_ = csvs
     monkeypatch.chdir(tmp)
-    base = {"--predictions": "preds.csv", "--label-col": "y", "--score-col": "p", "--out": "out"}
-    for flag, value in zip(args[::2], args[1::2], strict=True):
-        base[flag] = value
-    argv = ["audit", "--ci", "delong", "--no-progress"] + [x for kv in base.items() for x in kv]
-    assert main(argv) == 1
-    assert message in capsys.readouterr().err
+    argv = audit_argv(tmp, **args)
+    argv[argv.index("--predictions") + 1] = args.get("predictions", "preds.csv")
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+    assert err.startswith("hstrat audit: error: ")
+    assert not (tmp / "out").exists()
 
 
-def test_strata_row_mismatch_without_ids(csvs, capsys):
-    tmp, *_ = csvs
-    pd.DataFrame({"site": ["a", "b"]}).to_csv(tmp / "short.csv", index=False)
-    argv = [
-        "audit",
-        "--predictions",
-        str(tmp / "preds.csv"),
-        "--label-col",
-        "y",
-        "--score-col",
-        "p",
-        "--strata",
-        str(tmp / "short.csv"),
-        "--out",
-        str(tmp / "o"),
-    ]
-    assert main(argv) == 1
+def drain_aucs(table):
+    return table.set_index("stratum")["auc"]
+
+
+def test_strata_are_joined_on_the_shared_id_column(csvs, capsys):
+    tmp, y, s, drain, ids = csvs
+    direct = hstrat.evaluate(
+        y, s, pd.Series(drain, index=ids, name="drain"), ids=ids, ci="delong", progress=False
+    )
+    # the strata file lists the cases in reverse order; no --id-col: the shared "id" column
+    assert main(audit_argv(tmp, strata=tmp / "strata.csv")) == 0
+    got = pd.read_csv(tmp / "out" / "table.csv")
+    pd.testing.assert_series_equal(drain_aucs(got), drain_aucs(direct.table), check_exact=False)
+    # the same with --id-col named, into a new folder
+    assert main(audit_argv(tmp, strata=tmp / "strata.csv", id_col="id", out=tmp / "o2")) == 0
+    got = pd.read_csv(tmp / "o2" / "table.csv")
+    pd.testing.assert_series_equal(drain_aucs(got), drain_aucs(direct.table), check_exact=False)
+
+
+def test_a_review_sample_file_labels_some_cases_and_ids_keep_leading_zeros(csvs):
+    tmp, y, s, drain, _ids = csvs
+    preds = pd.read_csv(tmp / "preds.csv").assign(id=[f"{i:05d}" for i in range(len(y))])
+    preds.to_csv(tmp / "preds.csv", index=False)
+    sample = preds.sample(300, random_state=0)
+    pd.DataFrame({"id": sample["id"], "drain": drain[sample.index]}).to_csv(
+        tmp / "review.csv", index=False
+    )
+    assert main(audit_argv(tmp, strata=tmp / "review.csv")) == 0
+    table = pd.read_csv(tmp / "out" / "table.csv").set_index("stratum")
+    assert (table.loc[["drain=no", "drain=yes"], "n_unlabelled"] == 300).all()
+    direct = hstrat.evaluate(
+        y,
+        s,
+        pd.Series(drain[sample.index], index=sample.index, name="drain"),
+        ci="delong",
+        progress=False,
+    )
+    assert np.allclose(table["auc"], direct.table.set_index("stratum")["auc"])
+
+
+def test_strata_without_a_shared_id_need_an_explicit_choice(csvs, capsys):
+    tmp, y, s, drain, _ids = csvs
+    pd.DataFrame({"drain": drain}).to_csv(tmp / "plain.csv", index=False)
+    assert main(audit_argv(tmp, strata=tmp / "plain.csv")) == 2
+    err = capsys.readouterr().err
+    assert "no id column in common" in err
+    assert "--id-col" in err
+    assert "--by-row-order" in err
+    assert main(audit_argv(tmp, strata=tmp / "plain.csv", by_row_order=True)) == 0
+    direct = hstrat.evaluate(y, s, pd.Series(drain, name="drain"), ci="delong", progress=False)
+    got = pd.read_csv(tmp / "out" / "table.csv")
+    assert np.allclose(got["auc"], direct.table["auc"])
+    pd.DataFrame({"drain": ["yes", "no"]}).to_csv(tmp / "short.csv", index=False)
+    out = tmp / "o3"
+    assert main(audit_argv(tmp, strata=tmp / "short.csv", by_row_order=True, out=out)) == 1
     assert "has 2 rows but predictions have 600" in capsys.readouterr().err
+
+
+def test_id_like_and_free_text_columns_are_not_made_into_strata(csvs, capsys):
+    tmp, _y, _s, drain, ids = csvs
+    rng = np.random.default_rng(1)
+    strata = pd.DataFrame(
+        {
+            "id": ids,
+            "accession": [f"acc{i}" for i in range(len(ids))],
+            "age": rng.integers(20, 90, len(ids)),
+            "drain": drain,
+        }
+    )
+    strata.to_csv(tmp / "wide.csv", index=False)
+    assert main(audit_argv(tmp, strata=tmp / "wide.csv", id_col="id")) == 2
+    err = capsys.readouterr().err
+    assert "'accession' (unique per row)" in err
+    assert "'age' (" in err
+    assert "--strata-cols" in err
+    assert not (tmp / "out").exists()
+    argv = audit_argv(tmp, strata=tmp / "wide.csv", id_col="id", strata_cols="drain")
+    assert main(argv) == 0
+    assert pd.read_csv(tmp / "out" / "table.csv")["stratum"].tolist() == [
+        "overall",
+        "drain=no",
+        "drain=yes",
+    ]
+
+
+def test_two_shared_id_columns_are_refused(csvs, capsys):
+    tmp, *_ = csvs
+    preds = pd.read_csv(tmp / "preds.csv")
+    preds.assign(image=preds["id"] + ".png").to_csv(tmp / "preds.csv", index=False)
+    strata = pd.read_csv(tmp / "strata.csv")
+    strata.assign(image=strata["id"] + ".png").to_csv(tmp / "strata.csv", index=False)
+    assert main(audit_argv(tmp, strata=tmp / "strata.csv")) == 2
+    assert "share several id-like columns (id, image)" in capsys.readouterr().err
+
+
+def test_out_is_checked_before_any_work(csvs, capsys):
+    tmp, *_ = csvs
+    (tmp / "a-file").write_text("x")
+    assert main(audit_argv(tmp, out=tmp / "a-file")) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert main(audit_argv(tmp)) == 0
+    capsys.readouterr()
+    assert main(audit_argv(tmp)) == 2  # a report is there: replacing it needs --force
+    assert "pass --force" in capsys.readouterr().err
+    assert main(audit_argv(tmp, force=True)) == 0
+
+
+def test_unwritable_out_fails_in_one_line(csvs, capsys):
+    import os
+
+    tmp, *_ = csvs
+    locked = tmp / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        assert main(audit_argv(tmp, out=locked / "report")) == 1
+        err = capsys.readouterr().err
+        assert "permission denied" in err
+        assert err.count("\n") == 1
+    finally:
+        locked.chmod(0o700)
+
+
+def test_ctrl_c_exits_130_in_one_line(csvs, capsys, monkeypatch):
+    tmp, *_ = csvs
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("hstrat._cli_audit.evaluate", interrupted)
+    assert main(audit_argv(tmp)) == 130
+    assert capsys.readouterr().err == "hstrat audit: interrupted; nothing was written\n"
+    assert not (tmp / "out").exists()
 
 
 def test_version_and_help():
