@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._align import Cases
 from .._validation import _as_1d, check_confidence_level, check_option
 from ..exceptions import SchemaError, UndefinedMetricWarning
 from ..metrics._normal import normal_quantile
@@ -109,19 +110,15 @@ def _kappa(a: npt.NDArray[Any], b: npt.NDArray[Any], level: float, *, warn: bool
                 stacklevel=3,
             )
         return _nan_result(level, n, n_agree, p_o, p_e)
-    kappa = (p_o - p_e) / (1.0 - p_e)
-    # Fleiss, Cohen & Everitt (1969), the variance away from kappa = 0.
-    diag = np.diag(probs)
-    term_a = float(np.sum(diag * (1.0 - (row + col) * (1.0 - kappa)) ** 2))
-    cross = probs * (col[:, None] + row[None, :]) ** 2
-    np.fill_diagonal(cross, 0.0)
-    term_b = (1.0 - kappa) ** 2 * float(cross.sum())
-    term_c = (kappa - p_e * (1.0 - kappa)) ** 2
-    variance = max((term_a + term_b - term_c) / ((1.0 - p_e) ** 2 * n), 0.0)
-    se = float(np.sqrt(variance))
+    # statsmodels: Fleiss, Cohen & Everitt's (1969) variance away from kappa = 0
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    with np.errstate(invalid="ignore", divide="ignore"):  # its z under the null: unused
+        result = cohens_kappa(table, return_results=True)
+    kappa, se = float(result.kappa), float(result.std_kappa)
     z = normal_quantile(0.5 + level / 2.0)
     return KappaResult(
-        float(kappa),
+        kappa,
         max(-1.0, kappa - z * se),
         min(1.0, kappa + z * se),
         se,
@@ -148,7 +145,8 @@ def cohen_kappa(
     Parameters
     ----------
     labels_a, labels_b : array-like of shape (n_samples,)
-        The two annotators' values, case by case (same order). Missing values (NaN,
+        The two annotators' values, case by case: plain arrays in the same order, or
+        pandas Series matched by id (hstrat's one alignment rule). Missing values (NaN,
         None, ``""``) mark cases one annotator did not label; only cases labelled by
         both count.
     confidence_level : float, default 0.95
@@ -172,11 +170,8 @@ def cohen_kappa(
     """
     level = check_confidence_level(confidence_level)
     a = _as_1d(labels_a, "labels_a").astype(object)
-    b = _as_1d(labels_b, "labels_b").astype(object)
-    if len(a) != len(b):
-        raise ValueError(
-            f"labels_a and labels_b must have the same length; got {len(a)} and {len(b)}."
-        )
+    b_lined_up = Cases.of(labels_a, name="labels_a").align(labels_b, "labels_b", partial=True)
+    b = _as_1d(b_lined_up, "labels_b").astype(object)
     both = _present(a) & _present(b)
     return _kappa(a[both], b[both], level, warn=True)
 

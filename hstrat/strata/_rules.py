@@ -233,7 +233,7 @@ class Rule:
         return pd.Series(out, index=metadata.index, dtype=object, name=self.column)
 
     def _one(self, value: Any, boolean: bool) -> str | bool | None:
-        if _missing(value):
+        if is_missing(value):
             return None
         if self.is_boolean:
             hit = self._match(value)
@@ -309,7 +309,8 @@ def _canonical(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {ALIASES.get(key, key): value for key, value in spec.items()}
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """Whether a label cell counts as *not labelled* (None, NaN, NA or the empty string)."""
     if value is None:
         return True
     if isinstance(value, str):

@@ -59,7 +59,7 @@ from .._io import atomic_write_text
 from .._stratum import Stratum
 from .._validation import check_labels, check_option, describe
 from ..exceptions import SchemaError
-from ._rules import Rule, rule_problems
+from ._rules import Rule, is_missing, rule_problems
 
 if TYPE_CHECKING:
     from .._predictions import Predictions
@@ -102,18 +102,6 @@ def _ids_text(ids: Sequence[Any]) -> str:
     shown = ", ".join(repr(i) for i in ids[:_SHOWN])
     more = len(ids) - _SHOWN
     return shown + (f" and {more} more" if more > 0 else "")
-
-
-def is_missing(value: Any) -> bool:
-    """Whether a label cell counts as *not labelled* (None, NaN, NA or the empty string)."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value == ""
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def test_perfect_agreement_has_kappa_one():
 
 
 def test_kappa_argument_checks():
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="one entry per case"):
         cohen_kappa(["a"], ["a", "b"])
     with pytest.raises(ValueError, match=r"confidence_level must be in \(0, 1\)"):
         cohen_kappa(["a"], ["a"], confidence_level=95)
