@@ -15,6 +15,9 @@ statistics in :mod:`hstrat.metrics` and the richer sources of strata in
 
 from __future__ import annotations
 
+import functools
+import itertools
+import operator
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +34,14 @@ Population = Literal["auto", "positives", "negatives", "all"]
 POPULATIONS: tuple[str, ...] = ("auto", "positives", "negatives", "all")
 BoolArray = npt.NDArray[np.bool_]
 
-__all__ = ["POPULATIONS", "Population", "Stratum", "StratumSubsets", "as_strata"]
+__all__ = [
+    "POPULATIONS",
+    "Population",
+    "Stratum",
+    "StratumSubsets",
+    "as_strata",
+    "intersections",
+]
 
 
 def _check_mask(mask: Any, name: str) -> BoolArray:
@@ -156,6 +166,55 @@ class Stratum:
         copy.index = self.index
         return copy
 
+    def __and__(self, other: Stratum) -> Stratum:
+        """Return the cases in both strata, e.g. ``no_drain & small``: their intersection.
+
+        It is named ``"a & b"``, its level is the pair of levels, and a case is labelled
+        for it when it is labelled for both. Its population is the more specific of the
+        two: ``positives`` (``negatives``) when either is, ``all`` when both are, else
+        ``auto``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from hstrat import Stratum
+        >>> no_drain = Stratum(np.array([1, 1, 0, 0, 0], bool), "positives", name="no drain")
+        >>> small = Stratum(np.array([0, 1, 1, 0, 0], bool), name="small")
+        >>> both = no_drain & small
+        >>> both.name, both.population, both.mask.tolist()
+        ('no drain & small', 'positives', [False, True, False, False, False])
+        """
+        if not isinstance(other, Stratum):
+            return NotImplemented
+        if len(self) != len(other):
+            raise ValueError(f"Cannot intersect strata of {len(self)} and {len(other)} cases.")
+        if (
+            self.index is not None
+            and other.index is not None
+            and not self.index.equals(other.index)
+        ):
+            raise ValueError(
+                f"Strata {self.name!r} and {other.name!r} have different pandas indexes; "
+                "line them up with the cases first (hstrat.strata.as_strata)."
+            )
+        populations = {self.population, other.population}
+        population = next(
+            (p for p in ("positives", "negatives") if p in populations),
+            "all" if populations == {"all"} else "auto",
+        )
+        if populations == {"positives", "negatives"}:
+            population = "all"  # positives of one and negatives of the other: no case
+        both = Stratum(
+            self.mask & other.mask,
+            population,
+            name=f"{self.name} & {other.name}",
+            variable=f"{self.variable or self.name} & {other.variable or other.name}",
+            level=(*_as_levels(self), *_as_levels(other)),
+            labelled=self.labelled & other.labelled,
+        )
+        both.index = self.index if self.index is not None else other.index
+        return both
+
     def resolve_population(self, y_true: npt.ArrayLike) -> str:
         """Return the concrete population (``auto`` resolved against the labels)."""
         if self.population != "auto":
@@ -178,6 +237,67 @@ class Stratum:
         if population == "negatives":
             return StratumSubsets(population, pos, self.mask & neg, pos, rest & neg)
         return StratumSubsets(population, self.mask & pos, self.mask & neg, rest & pos, rest & neg)
+
+
+def _as_levels(stratum: Stratum) -> tuple[Any, ...]:
+    if isinstance(stratum.level, tuple) and stratum.variable and " & " in stratum.variable:
+        return stratum.level
+    return (stratum.level if stratum.variable else stratum.name,)
+
+
+def intersections(
+    items: Sequence[Stratum], variables: bool | Sequence[Sequence[str]] = True
+) -> list[Stratum]:
+    """Return a stratum for every combination of levels of the strata's variables.
+
+    Parameters
+    ----------
+    items : sequence of Stratum
+        Strata lined up with the same cases; those of one variable (``drain=yes``,
+        ``drain=no``) are its levels, and a stratum without a variable is a variable of
+        its own with one level.
+    variables : True or sequence of sequences of str, default True
+        ``True``: cross every variable with every other (all of them at once); else the
+        crossings to make, e.g. ``[("drain", "size")]``.
+
+    Returns
+    -------
+    list of Stratum
+        One per combination of levels, empty combinations included (their AUC is
+        undefined, which the report says), in the order of the levels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hstrat.strata import as_strata, intersections
+    >>> labels = pd.DataFrame({"drain": ["yes", "no", "no", "yes"],
+    ...                        "size": ["small", "small", "large", "large"]})
+    >>> for s in intersections(as_strata(labels, 4)):
+    ...     print(s.name, s.mask.tolist())
+    drain=no & size=large [False, False, True, False]
+    drain=no & size=small [False, True, False, False]
+    drain=yes & size=large [False, False, False, True]
+    drain=yes & size=small [True, False, False, False]
+    """
+    by_variable: dict[str, list[Stratum]] = {}
+    for s in items:
+        by_variable.setdefault(str(s.variable or s.name), []).append(s)
+    if variables is True:
+        crossings = [list(by_variable)] if len(by_variable) > 1 else []
+    elif variables is False:
+        crossings = []
+    else:
+        crossings = [list(c) for c in variables]
+        for crossing in crossings:
+            if len(crossing) < 2:
+                raise ValueError(f"intersections: {crossing!r} names fewer than two variables.")
+            for name in crossing:
+                check_option(name, "intersections variable", list(by_variable))
+    out = []
+    for crossing in crossings:
+        for combination in itertools.product(*(by_variable[v] for v in crossing)):
+            out.append(functools.reduce(operator.and_, combination))
+    return out
 
 
 @dataclass(frozen=True)
