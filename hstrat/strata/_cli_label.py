@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,6 +17,9 @@ from .._io import atomic_write_text
 from ..exceptions import SchemaError
 from ._agreement import agreement, disagreements, merge_labels
 from ._schema import Schema, read_labels
+
+if TYPE_CHECKING:
+    from ._labeler_http import LabelerServer
 
 __all__ = ["add_label_parser", "run_label"]
 
@@ -109,7 +112,6 @@ def run_label(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from ._labeler import serve_labeler
-    from ._labeler_http import LabelerServer
 
     schema = Schema.from_file(args.schema)
     if args.variables:
@@ -117,10 +119,10 @@ def _serve(args: argparse.Namespace) -> int:
     annotator = args.annotator or _default_annotator()
 
     def ready(server: LabelerServer) -> None:
-        done, skipped = server.app.counts()
+        state = server.app.state()
         print(
-            f"Labelling {len(server.app.items)} cases as {annotator!r} ({done} done, {skipped} "
-            f"skipped so far); answers are saved to {args.out}.\n"
+            f"Labelling {state['total']} cases as {annotator!r} ({state['done']} done, "
+            f"{state['skipped']} skipped so far); answers are saved to {args.out}.\n"
             f"Open {server.url}  (Ctrl+C to stop)",
             flush=True,
         )
