@@ -165,11 +165,14 @@ class LabelStore:
         where = repr(str(self.path))
         remedy = "It is left untouched: repair it, or choose another --out."
         try:
-            reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+            text = data.decode("utf-8-sig")
+            if "\0" in text:  # what a power cut can leave behind on some file systems
+                raise csv.Error("it contains NUL bytes")
+            reader = csv.reader(io.StringIO(text, newline=""), strict=True)
             header = next(reader, [])
             records = [(reader.line_num, r) for r in reader if r]
         except (UnicodeDecodeError, csv.Error) as err:
-            raise ValueError(f"{where} is damaged ({err}). {remedy}") from None
+            raise ValueError(f"{where} is damaged: {err}. {remedy}") from None
         if not header:
             return {}
         unknown = [c for c in header if c not in self.columns]
@@ -185,8 +188,8 @@ class LabelStore:
         for line, record in records:
             if len(record) != len(header):
                 raise ValueError(
-                    f"{where} is damaged (line {line} has {len(record)} fields; the header has "
-                    f"{len(header)}). {remedy}"
+                    f"{where} is damaged: line {line} has {len(record)} fields, the header "
+                    f"{len(header)}. {remedy}"
                 )
             row = {**dict.fromkeys(self.columns, ""), **dict(zip(header, record, strict=True))}
             key = (row["id"], row["annotator"])
