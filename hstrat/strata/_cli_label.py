@@ -46,7 +46,8 @@ def add_label_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Show each listed image with the schema's values as buttons (keys 1-9; "
             "arrows or Backspace to move; s to skip). Every answer is saved at once to "
-            "--out (atomically); restarting resumes where the annotator left off."
+            "--out (atomically); restarting resumes where the annotator left off. Several "
+            "servers (annotators, browser tabs) may share one --out."
         ),
     )
     serve.add_argument("--schema", required=True, help="schema file (.json, .toml, .yaml)")

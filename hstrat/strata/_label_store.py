@@ -185,13 +185,15 @@ class LabelStore:
             )
         rows: _Rows = {}
         problems = []
+        blank = dict.fromkeys(self.columns, "")
+        fits: set[tuple[str, str]] = set()  # (variable, value) pairs already checked
         for line, record in records:
             if len(record) != len(header):
                 raise ValueError(
                     f"{where} is damaged: line {line} has {len(record)} fields, the header "
                     f"{len(header)}. {remedy}"
                 )
-            row = {**dict.fromkeys(self.columns, ""), **dict(zip(header, record, strict=True))}
+            row = blank | dict(zip(header, record, strict=True))
             key = (row["id"], row["annotator"])
             if not row["id"]:
                 problems.append(f"line {line} has no id.")
@@ -200,11 +202,15 @@ class LabelStore:
                     f"line {line} repeats id {row['id']!r} for annotator {row['annotator']!r}."
                 )
             for name, var in self.schema.variables.items():
-                if row[name] and var.normalise(row[name]) is None:
+                if not row[name] or (name, row[name]) in fits:
+                    continue
+                if var.normalise(row[name]) is None:
                     problems.append(
                         f"line {line}: {name}={describe(row[name])} is not one of "
                         f"{list(var.values)!r}."
                     )
+                else:
+                    fits.add((name, row[name]))
             rows[key] = row
         if problems:
             raise SchemaError([f"{where}: {p}" for p in problems])

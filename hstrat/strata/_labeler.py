@@ -24,6 +24,7 @@ import posixpath
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,16 +52,14 @@ _FALSE = {"0", "false", "False", "FALSE", "no"}
 
 
 # -- items ------------------------------------------------------------------------------
+@dataclass(frozen=True)
 class Item:
     """One case to label: its id, image file and (if known) its binary label."""
 
-    __slots__ = ("file", "id", "path", "y_true")
-
-    def __init__(self, item_id: str, path: str, file: Path, y_true: bool | None) -> None:
-        self.id = item_id
-        self.path = path
-        self.file = file
-        self.y_true = y_true
+    id: str
+    path: str
+    file: Path
+    y_true: bool | None
 
 
 def load_items(

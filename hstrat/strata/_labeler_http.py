@@ -1,13 +1,12 @@
 """The HTTP side of the labelling page: routes, checks and headers.
 
 Imported only when a labelling server is made, so ``import hstrat`` does not load
-:mod:`http.server`; it knows the page's state only through the :class:`App` protocol
-(:class:`~hstrat.strata._labeler.LabelerApp`). See :mod:`hstrat.strata._labeler` for
-what is served and why it is safe. Besides the Host check, the token and the strict
-headers, each request is bounded: a connection waits at most :data:`TIMEOUT` seconds
-for a client, every error answer reads the declared body and closes the connection (so
-a body is never taken for a second request that skipped the checks), an index in a URL
-is ASCII digits only, and a JSON body is at most 64 KiB and :data:`_MAX_DEPTH` deep.
+:mod:`http.server`; it sees the page's state only through :class:`App`. See
+:mod:`hstrat.strata._labeler` for what is served and why it is safe. Each request is
+also bounded: a silent client is dropped after 30 s; an error answer reads the declared
+body and closes the connection (so a body is never taken for a second request that
+skipped the checks); an index in a URL is ASCII digits; a JSON body is at most 64 KiB
+and 4 levels deep.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, Protocol
 
-__all__ = ["TIMEOUT", "App", "LabelerServer"]
+__all__ = ["App", "LabelerServer"]
 
 _STATIC: Mapping[str, str] = {
     "/static/labeler.js": "text/javascript; charset=utf-8",
@@ -36,8 +35,7 @@ _CSP = (
 )
 _MAX_BODY = 64 * 1024
 _MAX_DEPTH = 4  # an answer is a flat JSON object
-#: Seconds a connection may stay silent before the server drops it.
-TIMEOUT = 30.0
+_TIMEOUT = 30.0  # seconds a connection may stay silent
 
 
 class App(Protocol):
@@ -64,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "hstrat-labeler"
     sys_version = ""
     protocol_version = "HTTP/1.1"
-    timeout = TIMEOUT  # applied to the socket by StreamRequestHandler.setup
+    timeout = _TIMEOUT  # applied to the socket by StreamRequestHandler.setup
     _body_read = False  # whether this request's body has been read
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -44,6 +44,7 @@ import hashlib
 import importlib
 import json
 import os
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -562,7 +563,9 @@ class Schema:
         r"""Read a schema from a JSON, TOML or YAML file.
 
         YAML needs PyYAML and is always read with its safe loader (no arbitrary Python
-        objects). Problems are reported like :meth:`from_dict`'s, prefixed by the path.
+        objects); anchors and aliases may not expand to more than 100,000 values (a
+        "billion laughs" file is refused at once). Problems are reported like
+        :meth:`from_dict`'s, prefixed by the path.
 
         Parameters
         ----------
@@ -1173,10 +1176,20 @@ def read_labels(
     001         yes       ann
     002         NaN       ann
     """
-    frame = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
+    try:
+        with warnings.catch_warnings():  # a row longer than the header loses data: refuse it
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path, dtype=object, keep_default_na=False, na_values=[""], index_col=False
+            )
+    except (ValueError, pd.errors.ParserWarning) as err:  # also UnicodeDecodeError
+        raise ValueError(
+            f"{str(path)!r} is damaged or not a CSV ({err}); repair it or restore a copy."
+        ) from None
     if "id" not in frame.columns:
         raise ValueError(
-            f"{str(path)!r} has no 'id' column; its columns are {list(frame.columns)!r}."
+            f"{str(path)!r} has no 'id' column; its columns are "
+            f"{describe(list(frame.columns), 200)}."
         )
     if "annotator" in frame.columns:
         names = [a for a in dict.fromkeys(frame["annotator"].tolist()) if not is_missing(a)]

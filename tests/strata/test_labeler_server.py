@@ -469,3 +469,14 @@ def test_urlopen_helper_surfaces_http_errors(client):
 
 def test_server_url(server):
     assert server.url == f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def test_the_http_side_does_not_import_the_page_state():
+    import ast
+    import inspect
+
+    import hstrat.strata._labeler_http as http_side
+
+    tree = ast.parse(inspect.getsource(http_side))
+    modules = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any(m.startswith("_label") for m in modules), modules  # no import circle

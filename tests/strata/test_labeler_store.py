@@ -239,6 +239,22 @@ def test_a_damaged_file_gets_one_clear_error_and_is_kept(tmp_path, capsys, damag
     assert setup["out"].read_bytes() == DAMAGED[damage]
 
 
+@pytest.mark.parametrize("damage", ["not UTF-8", "a torn row", "a row too long"])
+def test_reading_a_damaged_file_gets_one_clear_error(tmp_path, capsys, damage):
+    from hstrat.cli import main
+
+    path = tmp_path / "labels.csv"
+    path.write_bytes(DAMAGED[damage])
+    with pytest.raises(ValueError, match=r"is damaged or not a CSV .*; repair it"):
+        read_labels(path)
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps(SCHEMA))
+    assert main(["label", "check", str(path), "--schema", str(schema_file)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert str(path) in err
+
+
 def test_a_file_damaged_while_serving_refuses_answers_and_is_kept(tmp_path):
     setup = write_setup(tmp_path, n=2)
     server = make_labeler_server(
