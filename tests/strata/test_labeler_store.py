@@ -5,7 +5,6 @@ import json
 import multiprocessing
 import subprocess
 import sys
-import time
 
 import pytest
 from labeler_helpers import (
@@ -91,16 +90,15 @@ def test_an_edit_by_hand_between_answers_is_kept(tmp_path):
     assert store.rows().keys() == {"a"}
 
 
+@pytest.mark.slow  # spawns Python processes: several seconds
 def test_processes_hammering_one_file_lose_nothing(tmp_path):
     """4 processes x 50 answers; two processes change the same rows (other variables)."""
     path = tmp_path / "labels.csv"
     context = multiprocessing.get_context("spawn")
-    start = context.Event()
+    start = context.Barrier(4)  # every process starts writing at the same time
     processes = [context.Process(target=hammer, args=(str(path), p, 50, start)) for p in range(4)]
     for process in processes:
         process.start()
-    time.sleep(0.5)
-    start.set()  # every process writes at the same time
     for process in processes:
         process.join(timeout=120)
         assert process.exitcode == 0
@@ -116,6 +114,7 @@ def test_processes_hammering_one_file_lose_nothing(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name != ".labels.csv.lock"] == ["labels.csv"]
 
 
+@pytest.mark.slow  # spawns Python processes: several seconds
 def test_kill_9_while_writing_leaves_a_whole_file_with_every_acknowledged_answer(tmp_path):
     path = tmp_path / "labels.csv"
     acknowledged: list[int] = []
