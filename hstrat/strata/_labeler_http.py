@@ -192,7 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as err:
             self._error(HTTPStatus.BAD_REQUEST, str(err))
         except OSError as err:  # the file could not be read or written: say so
-            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"could not save: {err}")
+            self._error(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                f"the labels file could not be read or saved: {err}",
+            )
         else:
             self._json(HTTPStatus.OK, result)
 

@@ -328,6 +328,17 @@ def test_bad_answers_are_refused_and_nothing_is_written(client, setup):
     assert not setup["out"].exists()
 
 
+def test_a_file_that_cannot_be_saved_is_a_server_error(client, setup, monkeypatch):
+    def full(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", full)
+    status, reply = client.api("/api/answer", {"index": 0, "variable": "opacity", "value": "mild"})
+    assert status == 500
+    assert reply["error"] == "the labels file could not be read or saved: disk full"
+    assert not setup["out"].exists()
+
+
 def test_concurrent_answers_leave_a_complete_file(client, setup):
     def work(index):
         for value in ("none", "mild", "severe"):
