@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import http.client
 import json
 import os
@@ -37,6 +38,12 @@ SCHEMA = {
         },
     },
 }
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a labels CSV as dicts of text."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

@@ -1,4 +1,3 @@
-import csv
 import json
 import re
 import socket
@@ -15,6 +14,7 @@ from labeler_helpers import (
     Client,
     ServerProcess,
     png_bytes,
+    read_rows,
     serve_args,
     serving,
     write_setup,
@@ -26,11 +26,6 @@ from hstrat.strata._labeler import load_items
 from hstrat.strata._labeler_http import _Handler
 
 schema = Schema.from_dict(SCHEMA)
-
-
-def read_rows(path):
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """The labels file: every acknowledged answer survives other writers, kills and edits."""
 
-import csv
 import json
 import multiprocessing
 import subprocess
@@ -13,6 +12,7 @@ from labeler_helpers import (
     Client,
     expected_value,
     hammer,
+    read_rows,
     serve_args,
     serving,
     write_setup,
@@ -24,11 +24,6 @@ from hstrat.strata import make_labeler_server, read_labels
 from hstrat.strata._label_store import LabelStore
 
 schema = Schema.from_dict(SCHEMA)
-
-
-def read_rows(path):
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def cells(path):
