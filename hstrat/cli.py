@@ -72,9 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(err: BaseException) -> str:
+    """The error's message on one line (a SchemaError keeps its list of problems)."""
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
         return f"{err.filename}: {err.strerror}"
-    return " ".join(str(err).split())
+    return str(err) if isinstance(err, HstratError) else " ".join(str(err).split())
 
 
 def _run_demo(args: argparse.Namespace) -> int:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .._io import atomic_write_text
-from ..exceptions import SchemaError
 from ._agreement import agreement, disagreements, merge_labels
 from ._schema import Schema, read_labels
+
+if TYPE_CHECKING:
+    from ._labeler_http import LabelerServer
 
 __all__ = ["add_label_parser", "run_label"]
 
@@ -43,7 +44,8 @@ def add_label_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Show each listed image with the schema's values as buttons (keys 1-9; "
             "arrows or Backspace to move; s to skip). Every answer is saved at once to "
-            "--out (atomically); restarting resumes where the annotator left off."
+            "--out (atomically); restarting resumes where the annotator left off. Several "
+            "servers (annotators, browser tabs) may share one --out."
         ),
     )
     serve.add_argument("--schema", required=True, help="schema file (.json, .toml, .yaml)")
@@ -95,21 +97,13 @@ def add_label_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_label(args: argparse.Namespace) -> int:
-    """Run ``hstrat label ACTION``; returns the exit code."""
-    try:
-        if args.label_action == "serve":
-            return _serve(args)
-        if args.label_action == "check":
-            return _check(args)
-        return _agreement(args)
-    except (SchemaError, ValueError, TypeError, OSError) as err:
-        print(f"hstrat label {args.label_action}: error: {err}", file=sys.stderr)
-        return 1
+    """Run ``hstrat label ACTION``; returns the exit code (errors: see ``hstrat.cli``)."""
+    actions = {"serve": _serve, "check": _check}
+    return actions.get(args.label_action, _agreement)(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from ._labeler import serve_labeler
-    from ._labeler_http import LabelerServer
 
     schema = Schema.from_file(args.schema)
     if args.variables:
@@ -117,10 +111,10 @@ def _serve(args: argparse.Namespace) -> int:
     annotator = args.annotator or _default_annotator()
 
     def ready(server: LabelerServer) -> None:
-        done, skipped = server.app.counts()
+        state = server.app.state()
         print(
-            f"Labelling {len(server.app.items)} cases as {annotator!r} ({done} done, {skipped} "
-            f"skipped so far); answers are saved to {args.out}.\n"
+            f"Labelling {state['total']} cases as {annotator!r} ({state['done']} done, "
+            f"{state['skipped']} skipped so far); answers are saved to {args.out}.\n"
             f"Open {server.url}  (Ctrl+C to stop)",
             flush=True,
         )

@@ -2,13 +2,12 @@
 
 ``hstrat label serve`` (or :func:`serve_labeler`) starts a small server from the Python
 standard library, bound to 127.0.0.1, that shows each listed image with the schema's
-values as buttons and keyboard shortcuts, and saves **every answer at once**: the labels
-CSV is rewritten to a temporary file and renamed over the old one (atomic on POSIX and
-Windows), so killing the server loses at most the answer being given and never leaves a
-half-written file. Restarting resumes at the first item this annotator has neither
-finished nor skipped.
+values as buttons and keyboard shortcuts, and saves **every answer at once** to the
+labels CSV (:mod:`~hstrat.strata._label_store`: atomic, and shared safely by several
+servers, tabs and annotators). Restarting resumes at the first item this annotator has
+neither finished nor skipped.
 
-Safety:
+Safety (the HTTP side is :mod:`~hstrat.strata._labeler_http`):
 
 * Only the listed items can be fetched, by their position (``/image/3``); no file path
   ever appears in a URL, and nothing else on disk is served (no directory listing).
@@ -16,31 +15,23 @@ Safety:
   (against DNS rebinding); API calls need a per-run token from the page (against
   cross-site requests); every value from the items or schema is inserted as text, never
   as HTML.
-
-The labels CSV has the columns ``id, <variables...>, annotator, labelled_at, skipped``:
-one row per item this annotator answered or skipped, rows of other annotators and other
-items kept as they were.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import posixpath
 import re
 import secrets
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._io import atomic_write_text
 from .._validation import describe
-from ..exceptions import SchemaError
+from ._label_store import LabelStore
 from ._schema import Schema, is_missing
 
 if TYPE_CHECKING:
@@ -60,21 +51,15 @@ _TRUE = {"1", "true", "True", "TRUE", "yes"}
 _FALSE = {"0", "false", "False", "FALSE", "no"}
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 # -- items ------------------------------------------------------------------------------
+@dataclass(frozen=True)
 class Item:
     """One case to label: its id, image file and (if known) its binary label."""
 
-    __slots__ = ("file", "id", "path", "y_true")
-
-    def __init__(self, item_id: str, path: str, file: Path, y_true: bool | None) -> None:
-        self.id = item_id
-        self.path = path
-        self.file = file
-        self.y_true = y_true
+    id: str
+    path: str
+    file: Path
+    y_true: bool | None
 
 
 def load_items(
@@ -174,134 +159,6 @@ def load_items(
     return out
 
 
-# -- the labels file --------------------------------------------------------------------
-class LabelStore:
-    """One labels CSV: read once, kept in memory, rewritten atomically on every change.
-
-    Parameters
-    ----------
-    path : path-like
-        The CSV. An existing file is read and checked (values against the schema,
-        columns, one row per id and annotator); a file that does not fit is refused,
-        never overwritten.
-    schema : Schema
-        The variables and their values.
-    annotator : str
-        Whose answers :meth:`answer` and :meth:`skip` record.
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> from hstrat import Schema
-    >>> from hstrat.strata._labeler import LabelStore
-    >>> schema = Schema.from_dict({"variables": {"drain": {"values": ["yes", "no"]}}})
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
-    >>> store = LabelStore(path, schema, annotator="ann")
-    >>> _ = store.answer("case1", "drain", "yes")
-    >>> path.read_text().splitlines()[0]
-    'id,drain,annotator,labelled_at,skipped'
-    """
-
-    def __init__(self, path: str | os.PathLike[str], schema: Schema, *, annotator: str) -> None:
-        if not isinstance(annotator, str) or not annotator.strip():
-            raise ValueError(f"annotator must be a non-empty name; got {describe(annotator)}.")
-        self.path = Path(path)
-        self.schema = schema
-        self.annotator = annotator
-        self.columns = ["id", *schema.variables, "annotator", "labelled_at", "skipped"]
-        self._rows: dict[tuple[str, str], dict[str, str]] = {}
-        self._lock = threading.Lock()
-        if self.path.exists() and self.path.stat().st_size > 0:
-            self._read()
-
-    def _read(self) -> None:
-        text = self.path.read_text(encoding="utf-8")
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = reader.fieldnames or []
-        where = str(self.path)
-        unknown = [c for c in header if c not in self.columns]
-        if unknown or "id" not in header or "annotator" not in header:
-            raise ValueError(
-                f"{where!r} exists but does not look like labels for this schema (columns "
-                f"{header!r}; expected {self.columns!r}"
-                + (f"; unknown {unknown!r}" if unknown else "")
-                + "). It is left untouched: choose another --out."
-            )
-        problems = []
-        for line, record in enumerate(reader, start=2):
-            row = {c: (record.get(c) or "") for c in self.columns}
-            key = (row["id"], row["annotator"])
-            if not row["id"]:
-                problems.append(f"line {line} has no id.")
-                continue
-            if key in self._rows:
-                problems.append(
-                    f"line {line} repeats id {row['id']!r} for annotator {row['annotator']!r}."
-                )
-                continue
-            for name, var in self.schema.variables.items():
-                if row[name] and var.normalise(row[name]) is None:
-                    problems.append(
-                        f"line {line}: {name}={row[name]!r} is not one of {list(var.values)!r}."
-                    )
-            self._rows[key] = row
-        if problems:
-            raise SchemaError([f"{where}: {p}" for p in problems])
-
-    def row(self, item_id: str) -> dict[str, str] | None:
-        """Return the annotator's row for ``item_id`` (a copy), or None."""
-        with self._lock:
-            row = self._rows.get((item_id, self.annotator))
-            return None if row is None else dict(row)
-
-    def answer(self, item_id: str, variable: str, value: str) -> dict[str, str]:
-        """Record one answer and rewrite the file; returns the item's row."""
-        var = self.schema.variables.get(variable)
-        if var is None:
-            raise ValueError(
-                f"variable {variable!r} is not in the schema; it has "
-                f"{list(self.schema.variables)!r}."
-            )
-        allowed = var.normalise(value) if isinstance(value, str) else None
-        if allowed is None:
-            raise ValueError(
-                f"value {value!r} is not allowed for {variable!r}; the values are "
-                f"{list(var.values)!r}."
-            )
-        return self._update(item_id, {variable: str(allowed), "skipped": "false"})
-
-    def skip(self, item_id: str) -> dict[str, str]:
-        """Mark the item skipped by this annotator and rewrite the file."""
-        return self._update(item_id, {"skipped": "true"})
-
-    def _update(self, item_id: str, changes: Mapping[str, str]) -> dict[str, str]:
-        with self._lock:
-            key = (item_id, self.annotator)
-            previous = self._rows.get(key)
-            row = dict(previous) if previous else dict.fromkeys(self.columns, "")
-            row.update({"id": item_id, "annotator": self.annotator, "labelled_at": _now()})
-            row.update(changes)
-            if not row["skipped"]:
-                row["skipped"] = "false"
-            self._rows[key] = row
-            try:
-                self._write()
-            except BaseException:
-                if previous is None:
-                    del self._rows[key]
-                else:
-                    self._rows[key] = previous
-                raise
-            return dict(row)
-
-    def _write(self) -> None:
-        buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self._rows.values())
-        atomic_write_text(self.path, buffer.getvalue())
-
-
 # -- the application ------------------------------------------------------------------
 class LabelerApp:
     """The state behind the page: items, schema, labels file and the page's token."""
@@ -310,6 +167,7 @@ class LabelerApp:
         self.schema = schema
         self.items = list(items)
         self.store = store
+        self.title = schema.name
         self.token = secrets.token_hex(16)
 
     def applicable(self, item: Item) -> list[str]:
@@ -321,57 +179,53 @@ class LabelerApp:
                 names.append(name)
         return names
 
-    def complete(self, item: Item, row: Mapping[str, str] | None) -> bool:
-        """Whether every applicable variable of ``item`` has an answer."""
-        return row is not None and all(row.get(v) for v in self.applicable(item))
+    def _progress(self) -> tuple[dict[str, dict[str, str]], int, int, int]:
+        """Return this annotator's rows, the items finished, skipped, and the first to do.
 
-    def counts(self) -> tuple[int, int]:
-        """Items finished and items skipped by this annotator."""
+        The first to do is the first item neither finished nor skipped (``len(items)``
+        when none is left).
+        """
+        rows = self.store.rows()
         done = skipped = 0
-        for item in self.items:
-            row = self.store.row(item.id)
-            if self.complete(item, row):
+        start = len(self.items)
+        for index, item in enumerate(self.items):
+            row = rows.get(item.id)
+            if self._complete(item, row):
                 done += 1
             elif row is not None and row.get("skipped") == "true":
                 skipped += 1
-        return done, skipped
+            else:
+                start = min(start, index)
+        return rows, done, skipped, start
 
-    def start_index(self) -> int:
-        """Return the first item neither finished nor skipped (``len(items)`` if none)."""
-        for index, item in enumerate(self.items):
-            row = self.store.row(item.id)
-            if not self.complete(item, row) and not (
-                row is not None and row.get("skipped") == "true"
-            ):
-                return index
-        return len(self.items)
+    def _complete(self, item: Item, row: Mapping[str, str] | None) -> bool:
+        return row is not None and all(row.get(v) for v in self.applicable(item))
 
     def state(self) -> dict[str, Any]:
         """Return what the page needs to start."""
-        done, skipped = self.counts()
+        _, done, skipped, start = self._progress()
+        schema = self.schema
+        variables = [
+            {
+                "name": name,
+                "description": var.description,
+                "values": [
+                    {"value": str(v), "description": var.value_descriptions.get(str(v), "")}
+                    for v in var.values
+                ],
+            }
+            for name, var in schema.variables.items()
+        ]
         return {
             "schema": {
-                "name": self.schema.name,
-                "target": self.schema.target,
-                "description": self.schema.description,
-                "variables": [
-                    {
-                        "name": name,
-                        "description": var.description,
-                        "values": [
-                            {
-                                "value": str(v),
-                                "description": var.value_descriptions.get(str(v), ""),
-                            }
-                            for v in var.values
-                        ],
-                    }
-                    for name, var in self.schema.variables.items()
-                ],
+                "name": schema.name,
+                "target": schema.target,
+                "description": schema.description,
+                "variables": variables,
             },
             "annotator": self.store.annotator,
             "total": len(self.items),
-            "start": self.start_index(),
+            "start": start,
             "done": done,
             "skipped": skipped,
         }
@@ -379,21 +233,26 @@ class LabelerApp:
     def item_state(self, index: int) -> dict[str, Any]:
         """One item as the page shows it."""
         item = self.items[index]
-        row = self.store.row(item.id)
-        done, skipped = self.counts()
+        rows, done, skipped, _ = self._progress()
+        row = rows.get(item.id, {})
         variables = self.applicable(item)
         return {
             "index": index,
             "id": item.id,
             "image": f"/image/{index}",
             "variables": variables,
-            "answers": {v: (row or {}).get(v, "") for v in variables},
-            "skipped": bool(row and row.get("skipped") == "true"),
-            "complete": self.complete(item, row),
+            "answers": {v: row.get(v, "") for v in variables},
+            "skipped": row.get("skipped") == "true",
+            "complete": self._complete(item, row or None),
             "total": len(self.items),
             "done": done,
             "skipped_count": skipped,
         }
+
+    def image(self, index: int) -> tuple[bytes, str]:
+        """Return the item's image file and content type (OSError if it cannot be read)."""
+        file = self.items[index].file
+        return file.read_bytes(), IMAGE_TYPES[file.suffix.lower()]
 
     def index_of(self, value: Any) -> int:
         """Check an item index sent by the page."""
@@ -415,7 +274,7 @@ class LabelerApp:
             raise ValueError("variable and value must be strings.")
         if variable not in self.applicable(self.items[index]):
             raise ValueError(
-                f"variable {variable!r} does not apply to item {self.items[index].id!r}."
+                f"variable {describe(variable)} does not apply to item {self.items[index].id!r}."
             )
         self.store.answer(self.items[index].id, variable, value)
         return self.item_state(index)

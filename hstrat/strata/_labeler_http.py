@@ -1,24 +1,29 @@
 """The HTTP side of the labelling page: routes, checks and headers.
 
 Imported only when a labelling server is made, so ``import hstrat`` does not load
-:mod:`http.server`. See :mod:`hstrat.strata._labeler` for what is served and why it is
-safe.
+:mod:`http.server`; it sees the page's state only through :class:`App`. See
+:mod:`hstrat.strata._labeler` for what is served and why it is safe. Each request is
+also bounded: a silent client is dropped after 30 s; an error answer reads the declared
+body and closes the connection (so a body is never taken for a second request that
+skipped the checks); an index in a URL is ASCII digits; a JSON body is at most 64 KiB
+and 4 levels deep.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+import itertools
 import json
+import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
-from ._labeler import IMAGE_TYPES, LabelerApp
-
-__all__ = ["LabelerServer"]
+__all__ = ["App", "LabelerServer"]
 
 _STATIC: Mapping[str, str] = {
     "/static/labeler.js": "text/javascript; charset=utf-8",
@@ -29,6 +34,23 @@ _CSP = (
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _MAX_BODY = 64 * 1024
+_MAX_DEPTH = 4  # an answer is a flat JSON object
+_TIMEOUT = 30.0  # seconds a connection may stay silent
+
+
+class App(Protocol):
+    """What the server needs from the page's state (``LabelerApp`` provides it)."""
+
+    token: str
+    title: str
+
+    @property
+    def items(self) -> Sequence[object]: ...
+    def state(self) -> dict[str, Any]: ...
+    def item_state(self, index: int) -> dict[str, Any]: ...
+    def image(self, index: int) -> tuple[bytes, str]: ...
+    def answer(self, payload: Mapping[str, Any]) -> dict[str, Any]: ...
+    def skip(self, payload: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 def _static(name: str) -> bytes:
@@ -40,9 +62,16 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "hstrat-labeler"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    timeout = _TIMEOUT  # applied to the socket by StreamRequestHandler.setup
+    _body_read = False  # whether this request's body has been read
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the terminal quiet; the page shows what happened."""
+
+    def parse_request(self) -> bool:
+        """Read the request line and headers; the body is not read yet."""
+        self._body_read = False
+        return super().parse_request()
 
     # -- responses ------------------------------------------------------------------
     def _send(self, status: int, body: bytes, content_type: str, *, cache: bool = False) -> None:
@@ -54,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("Cache-Control", "private, max-age=3600" if cache else "no-store")
+        if status >= 400:
+            self.send_header("Connection", "close")  # sets close_connection
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -62,6 +93,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode("utf-8"), "application/json; charset=utf-8")
 
     def _error(self, status: int, message: str) -> None:
+        """Answer an error; read the declared body first, and close the connection."""
+        length = _number(self.headers.get("Content-Length") or "0", below=_MAX_BODY + 1)
+        if length and not self._body_read:
+            self.rfile.read(length)
         self._json(status, {"error": message})
 
     def _host_ok(self) -> bool:
@@ -87,37 +122,30 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         if path == "/":
             page = _static("index.html").decode("utf-8")
-            page = page.replace("{{TOKEN}}", app.token).replace(
-                "{{TITLE}}", html.escape(app.schema.name)
-            )
+            page = page.replace("{{TOKEN}}", app.token)
+            page = page.replace("{{TITLE}}", html.escape(app.title))
             self._send(HTTPStatus.OK, page.encode("utf-8"), "text/html; charset=utf-8")
         elif path in _STATIC:
             self._send(HTTPStatus.OK, _static(path.rsplit("/", 1)[1]), _STATIC[path])
         elif path.startswith("/image/"):
-            index = _parse_index(path[len("/image/") :], len(app.items))
-            if index is None:
-                self._error(HTTPStatus.NOT_FOUND, "no such item")
+            index = _number(path[len("/image/") :], below=len(app.items))
+            image = None
+            if index is not None:
+                with contextlib.suppress(OSError):
+                    image = app.image(index)
+            if image is None:
+                self._error(HTTPStatus.NOT_FOUND, "no such item, or its file cannot be read")
                 return
-            item = app.items[index]
-            try:
-                data = item.file.read_bytes()
-            except OSError:
-                self._error(HTTPStatus.NOT_FOUND, "the image file can no longer be read")
-                return
-            self._send(HTTPStatus.OK, data, IMAGE_TYPES[item.file.suffix.lower()], cache=True)
-        elif path.startswith("/api/"):
-            if not self._token_ok():
-                self._error(HTTPStatus.FORBIDDEN, "missing or wrong token")
-                return
-            if path == "/api/state":
-                self._json(HTTPStatus.OK, app.state())
-                return
-            if path.startswith("/api/item/"):
-                index = _parse_index(path[len("/api/item/") :], len(app.items))
-                if index is not None:
-                    self._json(HTTPStatus.OK, app.item_state(index))
-                    return
-            self._error(HTTPStatus.NOT_FOUND, "not found")
+            self._send(HTTPStatus.OK, *image, cache=True)
+        elif path.startswith("/api/") and not self._token_ok():
+            self._error(HTTPStatus.FORBIDDEN, "missing or wrong token")
+        elif path == "/api/state":
+            self._reply(app.state)
+        elif (
+            path.startswith("/api/item/")
+            and (index := _number(path[len("/api/item/") :], below=len(app.items))) is not None
+        ):
+            self._reply(app.item_state, index)
         else:
             self._error(HTTPStatus.NOT_FOUND, "not found")
 
@@ -132,20 +160,18 @@ class _Handler(BaseHTTPRequestHandler):
         if (self.headers.get("Content-Type") or "").split(";")[0].strip() != "application/json":
             self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send application/json")
             return
-        try:
-            length = int(self.headers.get("Content-Length") or "0")
-        except ValueError:
-            length = -1
-        if not 0 < length <= _MAX_BODY:
+        length = _number(self.headers.get("Content-Length") or "", below=_MAX_BODY + 1)
+        if not length:
             self._error(HTTPStatus.BAD_REQUEST, "bad Content-Length")
             return
+        body = self.rfile.read(length)
+        self._body_read = True
         try:
-            payload = json.loads(self.rfile.read(length))
-        except ValueError:
-            self._error(HTTPStatus.BAD_REQUEST, "body is not JSON")
-            return
-        if not isinstance(payload, dict):
-            self._error(HTTPStatus.BAD_REQUEST, "body must be a JSON object")
+            if _depth(body) > _MAX_DEPTH:
+                raise ValueError("too deeply nested")
+            payload = json.loads(body)
+        except ValueError:  # also UnicodeDecodeError
+            self._error(HTTPStatus.BAD_REQUEST, "body is not a JSON answer")
             return
         routes: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             "/api/answer": self.server.app.answer,
@@ -154,23 +180,39 @@ class _Handler(BaseHTTPRequestHandler):
         action = routes.get(self.path)
         if action is None:
             self._error(HTTPStatus.NOT_FOUND, "not found")
-            return
+        elif not isinstance(payload, dict):
+            self._error(HTTPStatus.BAD_REQUEST, "body must be a JSON object")
+        else:
+            self._reply(action, payload)
+
+    def _reply(self, action: Callable[..., dict[str, Any]], *args: Any) -> None:
+        """Answer with ``action(*args)``: a ValueError is a 400, an OSError a 500."""
         try:
-            result = action(payload)
+            result = action(*args)
         except ValueError as err:
             self._error(HTTPStatus.BAD_REQUEST, str(err))
-            return
-        except OSError as err:  # the file could not be written: say so, keep the old one
-            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"could not save: {err}")
-            return
-        self._json(HTTPStatus.OK, result)
+        except OSError as err:  # the file could not be read or written: say so
+            self._error(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                f"the labels file could not be read or saved: {err}",
+            )
+        else:
+            self._json(HTTPStatus.OK, result)
 
 
-def _parse_index(text: str, n: int) -> int | None:
-    if not text.isdigit() or len(text) > 9:
+def _number(text: str, *, below: int) -> int | None:
+    """``text`` as an integer in [0, below), or None; ASCII digits only (not "²" or "٣")."""
+    if not re.fullmatch(r"[0-9]{1,9}", text):
         return None
-    index = int(text)
-    return index if index < n else None
+    number = int(text)
+    return number if number < below else None
+
+
+def _depth(body: bytes) -> int:
+    """How deeply the JSON in ``body`` nests, counted without parsing it recursively."""
+    text = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", body)  # strings cannot open a level
+    steps = (1 if c in b"[{" else -1 for c in text if c in b"[]{}")
+    return max(itertools.accumulate(steps), default=0)
 
 
 class LabelerServer(ThreadingHTTPServer):
@@ -182,7 +224,7 @@ class LabelerServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, app: LabelerApp, *, host: str, port: int) -> None:
+    def __init__(self, app: App, *, host: str, port: int) -> None:
         super().__init__((host, port), _Handler)
         self.app = app
         bound = self.server_address[1]

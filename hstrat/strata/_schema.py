@@ -44,6 +44,8 @@ import hashlib
 import importlib
 import json
 import os
+import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +59,7 @@ import pandas as pd
 from .._align import Cases, type_hint
 from .._io import atomic_write_text
 from .._stratum import Stratum
-from .._validation import check_labels, check_option, describe
+from .._validation import _preview, check_labels, check_option, describe
 from ..exceptions import SchemaError
 from ._rules import Rule, is_missing, rule_problems
 
@@ -80,6 +82,7 @@ VARIABLE_KEYS: tuple[str, ...] = ("values", "description", "applies_to", "rule")
 #: Columns of a labels file that are not variables (written by the labelling tool).
 RESERVED_COLUMNS: tuple[str, ...] = ("id", "annotator", "labelled_at", "skipped")
 _SHOWN = 3  # ids quoted per problem
+_MAX_YAML_NODES = 100_000  # values a YAML schema may expand to (schemas have hundreds)
 
 
 def _closest(value: str, allowed: Iterable[str], cutoff: float = 0.5) -> str | None:
@@ -196,7 +199,7 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
         problems.append(f"variable names must be non-empty strings; got {describe(name)}.")
         return None
     if name != name.strip():
-        problems.append(f"variable name {name!r} has leading or trailing spaces.")
+        problems.append(f"variable name {describe(name)} has leading or trailing spaces.")
     if name in RESERVED_COLUMNS:
         problems.append(
             f"variable name {name!r} is reserved for a labels-file column "
@@ -207,7 +210,9 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
         return None
     for key in spec:
         if key not in VARIABLE_KEYS:
-            problems.append(f"{where} has an unknown key {key!r}.{_hint(str(key), VARIABLE_KEYS)}")
+            problems.append(
+                f"{where} has an unknown key {describe(key)}.{_hint(str(key), VARIABLE_KEYS)}"
+            )
     raw_values = spec.get("values")
     values: list[Any] = []
     value_descriptions: dict[str, str] = {}
@@ -218,7 +223,7 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
                 value_descriptions[value] = text
             else:
                 problems.append(
-                    f"{where}.values[{value!r}] must be a description string; got "
+                    f"{where}.values[{describe(value)}] must be a description string; got "
                     f"{describe(text)}."
                 )
     elif isinstance(raw_values, Sequence) and not isinstance(raw_values, (str, bytes)):
@@ -231,8 +236,8 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
     booleans = [v for v in values if isinstance(v, bool)]
     if booleans and len(booleans) < len(values):
         problems.append(
-            f"{where}.values mixes booleans and other values: {values!r}; use [false, true] "
-            'or strings such as ["yes", "no"].'
+            f"{where}.values mixes booleans and other values: {_preview(values)}; use "
+            '[false, true] or strings such as ["yes", "no"].'
         )
     bad = (
         []
@@ -242,14 +247,15 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
     if bad:
         problems.append(
             f"{where}.values must be non-empty strings without surrounding spaces; got "
-            f"{', '.join(describe(v) for v in bad)} (write numbers and booleans as strings, "
+            f"{_preview(bad)} (write numbers and booleans as strings, "
             'e.g. "1", "yes").'
         )
     if raw_values is not None and not values:
         problems.append(f"{where}.values is empty; a variable needs at least one value.")
-    duplicated = sorted({str(v) for v in values if values.count(v) > 1})
+    counts = Counter(v for v in values if isinstance(v, (str, bool)))
+    duplicated = sorted(describe(v) for v, n in counts.items() if n > 1)
     if duplicated:
-        problems.append(f"{where}.values lists {', '.join(map(repr, duplicated))} more than once.")
+        problems.append(f"{where}.values lists {', '.join(duplicated)} more than once.")
     description = spec.get("description", "")
     if description is None:
         description = ""
@@ -280,7 +286,7 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
                     if out not in values:
                         problems.append(
                             f"{where}.rule can produce {out!r}, which is not one of the values "
-                            f"{values!r}.{_hint(str(out), map(str, values))}"
+                            f"{_preview(values)}.{_hint(str(out), map(str, values))}"
                         )
     if len(problems) > start:
         return None
@@ -294,14 +300,42 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
     )
 
 
-def _import_yaml() -> Any:
+def _load_yaml(text: str) -> Any:
+    """Parse YAML with the safe loader, refusing aliases that expand past ``_MAX_YAML_NODES``.
+
+    Anchors and aliases share one node between places; a few nested ones (a 600-byte
+    "billion laughs" file) expand to millions of values once anything walks the result.
+    The expanded size is counted on the node graph (each node once) before building it.
+    """
     try:
-        return importlib.import_module("yaml")
+        yaml = importlib.import_module("yaml")
     except ImportError:  # pragma: no cover - PyYAML is a dependency of the docs tooling
         raise ImportError(
             "Reading a YAML schema needs PyYAML: pip install pyyaml (or write the schema "
             "as JSON or TOML)."
         ) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}) > _MAX_YAML_NODES:
+            raise ValueError(
+                f"its anchors and aliases (&name, *name) expand to more than "
+                f"{_MAX_YAML_NODES:,} values; write the values out instead"
+            )
+        return None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """Count the values under a YAML ``node`` as if every alias were copied out."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # a node that contains itself counts once
+        value = node.value
+        if isinstance(value, list):  # a sequence of nodes, or a mapping's (key, value) pairs
+            children = [c for v in value for c in (v if isinstance(v, tuple) else (v,))]
+            sizes[id(node)] = 1 + sum(_expanded_size(c, sizes) for c in children)
+    return sizes[id(node)]
 
 
 def _load_toml(text: str) -> Any:
@@ -470,7 +504,7 @@ class Schema:
         for key in spec:
             if key not in SCHEMA_KEYS:
                 problems.append(
-                    f"the schema has an unknown key {key!r}.{_hint(str(key), SCHEMA_KEYS)}"
+                    f"the schema has an unknown key {describe(key)}.{_hint(str(key), SCHEMA_KEYS)}"
                 )
         raw = spec.get("variables")
         pairs: list[tuple[Any, Any]] = []
@@ -484,10 +518,10 @@ class Schema:
                     problems.append(
                         f"variables[{i}] must be a table with a 'name'; got {describe(item)}."
                     )
-            names = [p[0] for p in pairs]
-            dup = sorted({str(n) for n in names if names.count(n) > 1})
+            counts = Counter(p[0] for p in pairs if isinstance(p[0], str))
+            dup = sorted(n for n, k in counts.items() if k > 1)
             if dup:
-                problems.append(f"variables {dup!r} are defined more than once.")
+                problems.append(f"variables {_preview(dup)} are defined more than once.")
         else:
             problems.append(
                 "the schema needs 'variables', a table of variable name to definition; got "
@@ -518,7 +552,9 @@ class Schema:
         r"""Read a schema from a JSON, TOML or YAML file.
 
         YAML needs PyYAML and is always read with its safe loader (no arbitrary Python
-        objects). Problems are reported like :meth:`from_dict`'s, prefixed by the path.
+        objects); anchors and aliases may not expand to more than 100,000 values (a
+        "billion laughs" file is refused at once). Problems are reported like
+        :meth:`from_dict`'s, prefixed by the path.
 
         Parameters
         ----------
@@ -557,7 +593,7 @@ class Schema:
             elif kind == "toml":
                 data = _load_toml(text)
             else:
-                data = _import_yaml().safe_load(text)
+                data = _load_yaml(text)
         except ImportError:
             raise
         except Exception as err:  # each parser has its own error class
@@ -1113,10 +1149,20 @@ def read_labels(
     001         yes       ann
     002         NaN       ann
     """
-    frame = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
+    try:
+        with warnings.catch_warnings():  # a row longer than the header loses data: refuse it
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path, dtype=object, keep_default_na=False, na_values=[""], index_col=False
+            )
+    except (ValueError, pd.errors.ParserWarning) as err:  # also UnicodeDecodeError
+        raise ValueError(
+            f"{str(path)!r} is damaged or not a CSV ({err}); repair it or restore a copy."
+        ) from None
     if "id" not in frame.columns:
         raise ValueError(
-            f"{str(path)!r} has no 'id' column; its columns are {list(frame.columns)!r}."
+            f"{str(path)!r} has no 'id' column; its columns are "
+            f"{describe(list(frame.columns), 200)}."
         )
     if "annotator" in frame.columns:
         names = [a for a in dict.fromkeys(frame["annotator"].tolist()) if not is_missing(a)]

@@ -1,16 +1,22 @@
-"""Shared by the labelling-tool tests: tiny PNGs, a schema, a server in a subprocess."""
+"""Shared by the labelling-tool tests: tiny PNGs, a schema, servers and clients."""
 
 from __future__ import annotations
 
+import csv
+import http.client
 import json
 import os
 import re
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +38,12 @@ SCHEMA = {
         },
     },
 }
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a labels CSV as dicts of text."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -148,3 +160,90 @@ class ServerProcess:
         self.process.wait(timeout=30)
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+
+@contextmanager
+def serving(server: Any) -> Iterator[Any]:
+    """Run a server made by ``make_labeler_server`` in a thread; stop and close it after."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class Client:
+    """Requests to a labelling server, with its page's token."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.host, self.port = server.server_address[:2]
+        page = self.raw("GET", "/")[2].decode()
+        found = re.search(r'name="hstrat-token" content="([0-9a-f]+)"', page)
+        assert found is not None
+        self.token = found.group(1)
+
+    def raw(self, method, path, body=None, headers=None, host=None):
+        """One request on a new connection; returns status, headers and body."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        connection.putrequest(method, path, skip_host=True)
+        connection.putheader("Host", host or f"127.0.0.1:{self.port}")
+        for key, value in (headers or {}).items():
+            connection.putheader(key, value)
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, dict(response.getheaders()), data
+
+    def api(self, path, payload=None, token=None):
+        """GET (or POST ``payload`` as JSON) an API path; returns status and JSON reply."""
+        headers = {"X-Hstrat-Token": self.token if token is None else token}
+        body = None
+        method = "GET"
+        if payload is not None:
+            method = "POST"
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(payload).encode()
+        status, _, data = self.raw(method, path, body, headers)
+        return status, json.loads(data)
+
+
+# -- several processes writing one labels file ---------------------------------------------
+def expected_value(variable: str, k: int) -> str:
+    """The answer the stress test's processes give for case ``k``."""
+    return ["none", "mild", "severe"][k % 3] if variable == "opacity" else ["yes", "no"][k % 2]
+
+
+def hammer(path: str, process: int, n: int, start: Any) -> None:
+    """One process of the stress test: ``n`` answers to one labels file.
+
+    Processes 0 and 2 write annotator ``ann0``'s rows, 1 and 3 ``ann1``'s; 0 and 1 answer
+    ``opacity``, 2 and 3 ``chest_drain``: two processes change the same rows at once.
+    """
+    from hstrat import Schema
+    from hstrat.strata._label_store import LabelStore
+
+    store = LabelStore(path, Schema.from_dict(SCHEMA), annotator=f"ann{process % 2}")
+    variable = "opacity" if process < 2 else "chest_drain"
+    start.wait()
+    for k in range(n):
+        store.answer(f"case{k:02d}", variable, expected_value(variable, k))
+
+
+KEEP_WRITING = """
+import json, sys
+from hstrat import Schema
+from hstrat.strata._label_store import LabelStore
+store = LabelStore(sys.argv[1], Schema.from_dict(json.loads(sys.argv[3])), annotator="dr_a")
+for k in range(int(sys.argv[2]), 10**6):
+    store.answer(f"case{k:05d}", "opacity", ["none", "mild", "severe"][k % 3])
+    print(k, flush=True)  # acknowledged
+"""

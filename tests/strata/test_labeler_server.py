@@ -1,27 +1,31 @@
-import csv
-import http.client
 import json
 import re
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime
 
 import pandas as pd
 import pytest
-from labeler_helpers import SCHEMA, ServerProcess, png_bytes, serve_args, write_setup
+from labeler_helpers import (
+    SCHEMA,
+    Client,
+    ServerProcess,
+    png_bytes,
+    read_rows,
+    serve_args,
+    serving,
+    write_setup,
+)
 
 from hstrat import Schema
-from hstrat.exceptions import SchemaError
 from hstrat.strata import make_labeler_server, read_labels
-from hstrat.strata._labeler import LabelStore, load_items
+from hstrat.strata._labeler import load_items
+from hstrat.strata._labeler_http import _Handler
 
 schema = Schema.from_dict(SCHEMA)
-
-
-def read_rows(path):
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.fixture
@@ -34,47 +38,8 @@ def server(setup):
     srv = make_labeler_server(
         schema, setup["items"], setup["root"], setup["out"], annotator="dr_a"
     )
-    thread = threading.Thread(
-        target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=5)
-
-
-class Client:
-    def __init__(self, server):
-        self.server = server
-        self.host, self.port = server.server_address[:2]
-        page = self.raw("GET", "/")[2].decode()
-        self.token = re.search(r'name="hstrat-token" content="([0-9a-f]+)"', page).group(1)
-
-    def raw(self, method, path, body=None, headers=None, host=None):
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=10)
-        connection.putrequest(method, path, skip_host=True)
-        connection.putheader("Host", host or f"127.0.0.1:{self.port}")
-        for key, value in (headers or {}).items():
-            connection.putheader(key, value)
-        if body is not None:
-            connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
-        return response.status, dict(response.getheaders()), data
-
-    def api(self, path, payload=None, token=None):
-        headers = {"X-Hstrat-Token": self.token if token is None else token}
-        body = None
-        method = "GET"
-        if payload is not None:
-            method = "POST"
-            headers["Content-Type"] = "application/json"
-            body = json.dumps(payload).encode()
-        status, _, data = self.raw(method, path, body, headers)
-        return status, json.loads(data)
+    with serving(srv):
+        yield srv
 
 
 @pytest.fixture
@@ -110,13 +75,8 @@ def test_schema_name_is_escaped_in_the_page(setup):
     srv = make_labeler_server(
         Schema.from_dict(spec), setup["items"], setup["root"], setup["out"], annotator="a"
     )
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(srv):
         body = Client(srv).raw("GET", "/")[2].decode()
-    finally:
-        srv.shutdown()
-        srv.server_close()
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
 
@@ -193,6 +153,103 @@ def test_api_needs_the_token_and_json(client, setup):
     assert not setup["out"].exists()
 
 
+# -- each request is bounded ----------------------------------------------------------
+def exchange(client, data, *, wait=10.0):
+    """Send raw bytes on one connection; return everything the server sends back."""
+    with socket.create_connection((client.host, client.port), timeout=wait) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def request(path, host, *, method="GET", token="", body=b"", content_type="text/plain"):
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nX-Hstrat-Token: {token}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+@pytest.mark.parametrize("refusal", ["host", "token", "content type", "not json"])
+def test_a_body_after_an_early_error_is_never_served_as_a_request(client, setup, refusal):
+    host = f"127.0.0.1:{client.port}"
+    answer = json.dumps({"index": 0, "variable": "opacity", "value": "mild"}).encode()
+    smuggled = request("/", host) + request(
+        "/api/answer",
+        host,
+        method="POST",
+        token=client.token,
+        body=answer,
+        content_type="application/json",
+    )
+    outer = {
+        "host": {"host": "attacker.example:80"},
+        "token": {"token": "0" * 32},
+        "content type": {"token": client.token},
+        "not json": {"token": client.token, "content_type": "application/json"},
+    }[refusal]
+    outer = {"host": host, **outer}
+    reply = exchange(client, request("/api/answer", method="POST", body=smuggled, **outer))
+    assert reply.count(b"HTTP/1.1 ") == 1  # one answer: the refusal, then the connection closes
+    assert reply.startswith((b"HTTP/1.1 400", b"HTTP/1.1 403", b"HTTP/1.1 415"))
+    assert b"Connection: close" in reply
+    assert client.token.encode() not in reply
+    assert not setup["out"].exists()
+
+
+def test_good_requests_keep_the_connection_open(client):
+    host = f"127.0.0.1:{client.port}"
+    reply = exchange(client, request("/static/labeler.css", host) * 2 + request("/nope", host))
+    assert reply.count(b"HTTP/1.1 200") == 2
+    assert reply.count(b"HTTP/1.1 404") == 1
+
+
+def test_a_silent_client_is_dropped(setup, monkeypatch):
+    monkeypatch.setattr(_Handler, "timeout", 0.5)
+    srv = make_labeler_server(schema, setup["items"], setup["root"], setup["out"], annotator="a")
+    with serving(srv):
+        client = Client(srv)
+        started = time.monotonic()
+        reply = exchange(client, b"GET / HTTP/1.1\r\nHost: 127.0.0", wait=30)  # never finishes
+        assert reply == b""  # closed by the server
+        assert time.monotonic() - started < 10
+        assert client.raw("GET", "/")[0] == 200  # and it still serves others
+
+
+@pytest.mark.parametrize(
+    "digit", ["\u00b2", "\u00b9", "\u00bd", "%31", "1%20", "+1", "0x1", "1" * 12]
+)
+def test_only_ascii_digits_are_indexes(client, digit):
+    host = f"127.0.0.1:{client.port}"
+    for path in (f"/image/{digit}", f"/api/item/{digit}"):
+        reply = exchange(client, request(path, host, token=client.token))
+        assert reply.startswith(b"HTTP/1.1 404"), (path, reply[:40])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 30_000 + "]" * 30_000,
+        '{"a":' * 10_000 + "1" + "}" * 10_000,
+        '{"index": 0, "x": [[[[[0]]]]]}',
+    ],
+    ids=["30k lists", "10k objects", "5 levels"],
+)
+def test_deeply_nested_json_is_refused(client, setup, body):
+    status, _, reply = client.raw(
+        "POST",
+        "/api/answer",
+        body.encode(),
+        {"X-Hstrat-Token": client.token, "Content-Type": "application/json"},
+    )
+    assert status == 400
+    assert b"not a JSON answer" in reply
+    nested_strings = {"index": 0, "variable": "opacity", "value": "mild", "note": "[[[[[[{{{{"}
+    assert client.api("/api/answer", nested_strings)[0] == 200  # brackets in strings are text
+
+
 # -- answering ----------------------------------------------------------------------
 def test_state_and_items(client):
     status, state = client.api("/api/state")
@@ -266,6 +323,17 @@ def test_bad_answers_are_refused_and_nothing_is_written(client, setup):
     assert not setup["out"].exists()
 
 
+def test_a_file_that_cannot_be_saved_is_a_server_error(client, setup, monkeypatch):
+    def full(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", full)
+    status, reply = client.api("/api/answer", {"index": 0, "variable": "opacity", "value": "mild"})
+    assert status == 500
+    assert reply["error"] == "the labels file could not be read or saved: disk full"
+    assert not setup["out"].exists()
+
+
 def test_concurrent_answers_leave_a_complete_file(client, setup):
     def work(index):
         for value in ("none", "mild", "severe"):
@@ -279,85 +347,6 @@ def test_concurrent_answers_leave_a_complete_file(client, setup):
     rows = read_rows(setup["out"])
     assert len(rows) == 7
     assert {r["opacity"] for r in rows} == {"severe"}
-
-
-# -- the labels file ------------------------------------------------------------------
-def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
-    path = tmp_path / "labels.csv"
-    store = LabelStore(path, schema, annotator="a")
-    store.answer("x", "opacity", "mild")
-    before = path.read_bytes()
-
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr("os.replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        store.answer("y", "opacity", "none")
-    with pytest.raises(OSError, match="disk full"):
-        store.answer("x", "opacity", "severe")
-    monkeypatch.undo()
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv"]  # no temporary left
-    assert store.row("y") is None
-    assert store.row("x")["opacity"] == "mild"
-
-
-def test_other_annotators_and_items_are_kept(tmp_path):
-    path = tmp_path / "labels.csv"
-    path.write_text(
-        "id,chest_drain,opacity,annotator,labelled_at,skipped\n"
-        "a,yes,none,dr_b,2024-01-01T00:00:00+00:00,false\n"
-        "gone,,mild,dr_a,2024-01-01T00:00:00+00:00,false\n"
-    )
-    store = LabelStore(path, schema, annotator="dr_a")
-    store.answer("a", "opacity", "severe")
-    rows = read_rows(path)
-    assert [(r["id"], r["annotator"], r["opacity"]) for r in rows] == [
-        ("a", "dr_b", "none"),
-        ("gone", "dr_a", "mild"),
-        ("a", "dr_a", "severe"),
-    ]
-
-
-def test_an_old_file_without_new_variables_is_extended(tmp_path):
-    path = tmp_path / "labels.csv"
-    path.write_text("id,opacity,annotator,labelled_at\na,none,dr_a,2024-01-01T00:00:00+00:00\n")
-    store = LabelStore(path, schema, annotator="dr_a")
-    store.answer("a", "chest_drain", "no")
-    assert read_rows(path)[0] == {
-        "id": "a",
-        "chest_drain": "no",
-        "opacity": "none",
-        "annotator": "dr_a",
-        "labelled_at": read_rows(path)[0]["labelled_at"],
-        "skipped": "false",
-    }
-
-
-@pytest.mark.parametrize(
-    ("text", "error", "message"),
-    [
-        ("id,notes,annotator\na,hello,dr_a\n", ValueError, "does not look like labels"),
-        ("case,opacity\na,none\n", ValueError, "does not look like labels"),
-        (
-            "id,opacity,annotator\na,Mild,dr_a\nb,none,dr_a\nb,none,dr_a\n,none,dr_a\n",
-            SchemaError,
-            "3 problems",
-        ),
-    ],
-)
-def test_a_file_that_does_not_fit_is_refused_and_kept(tmp_path, text, error, message):
-    path = tmp_path / "labels.csv"
-    path.write_text(text)
-    with pytest.raises(error, match=message):
-        LabelStore(path, schema, annotator="dr_a")
-    assert path.read_text() == text
-
-
-def test_annotator_is_required():
-    with pytest.raises(ValueError, match="annotator must be a non-empty name"):
-        LabelStore("x.csv", schema, annotator=" ")
 
 
 # -- items ------------------------------------------------------------------------------
@@ -488,16 +477,12 @@ def test_server_url(server):
     assert server.url == f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-def test_boolean_variables_are_labelled_as_true_and_false(tmp_path):
-    spec = {"variables": {"chest_drain": {"values": [False, True], "applies_to": "positives"}}}
-    boolean_schema = Schema.from_dict(spec)
-    path = tmp_path / "labels.csv"
-    store = LabelStore(path, boolean_schema, annotator="a")
-    store.answer("x", "chest_drain", "True")
-    store.answer("y", "chest_drain", "false")
-    with pytest.raises(ValueError, match="not allowed"):
-        store.answer("z", "chest_drain", "yes")
-    assert [r["chest_drain"] for r in read_rows(path)] == ["True", "False"]
-    labels = read_labels(path).drop(columns=["annotator", "labelled_at", "skipped"])
-    assert boolean_schema.validate(labels)["chest_drain"].tolist() == [True, False]
-    LabelStore(path, boolean_schema, annotator="a")  # reads its own file back
+def test_the_http_side_does_not_import_the_page_state():
+    import ast
+    import inspect
+
+    import hstrat.strata._labeler_http as http_side
+
+    tree = ast.parse(inspect.getsource(http_side))
+    modules = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any(m.startswith("_label") for m in modules), modules  # no import circle

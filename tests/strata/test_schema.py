@@ -1,4 +1,5 @@
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,38 @@ def test_yaml_is_read_with_the_safe_loader(tmp_path):
     path.write_text("!!python/object/apply:os.system ['echo hacked']\n")
     with pytest.raises(SchemaError, match="not valid YAML"):
         Schema.from_file(path)
+
+
+def billion_laughs(levels):
+    """A YAML schema whose nested aliases expand to 9**levels values (about 600 bytes)."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, levels):
+        lines.append(f"a{level}: &a{level} [" + ",".join([f"*a{level - 1}"] * 9) + "]")
+    lines.append(f"variables:\n  drain:\n    values: *a{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(billion_laughs(9))  # 9**9 = 387 million values once expanded
+    assert len(path.read_bytes()) < 700
+    started = time.perf_counter()
+    with pytest.raises(SchemaError, match=r"aliases .* expand to more than 100,000 values") as err:
+        Schema.from_file(path)
+    assert time.perf_counter() - started < 1.0
+    assert len(str(err.value)) < 500
+
+
+def test_yaml_aliases_that_stay_small_are_read(tmp_path):
+    path = tmp_path / "schema.yaml"
+    path.write_text(
+        'variables:\n  drain: {values: &yes_no ["yes", "no"]}\n  opacity: {values: *yes_no}\n'
+    )
+    assert Schema.from_file(path).variables["opacity"].values == ("yes", "no")
+    path.write_text(billion_laughs(4))  # 2 x 6,561 values: large, but under the bound
+    with pytest.raises(SchemaError, match="values must be non-empty strings") as err:
+        Schema.from_file(path)
+    assert max(map(len, err.value.problems)) < 400  # the values are summarised, not printed
 
 
 def test_invalid_json_is_reported_with_the_path(tmp_path):
