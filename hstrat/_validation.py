@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import reprlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,9 +21,13 @@ import pandas as pd
 RandomState = int | np.random.Generator | np.random.SeedSequence | None
 
 
+_SHORT = reprlib.Repr()  # attributes, not keywords: Python 3.10 and 3.11
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
 def describe(value: Any, limit: int = 60) -> str:
-    """Return a short ``repr`` of ``value`` for error messages."""
-    text = repr(value)
+    """Return a short ``repr`` of ``value`` for error messages (bounded work on huge values)."""
+    text = _SHORT.repr(value) if isinstance(value, (dict, list, tuple, set, str)) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(err: BaseException) -> str:
-    """The error's message on one line (a SchemaError keeps its list of problems)."""
+    """Return the error's message on one line (a SchemaError keeps its problem list)."""
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
         return f"{err.filename}: {err.strerror}"
     return str(err) if isinstance(err, HstratError) else " ".join(str(err).split())
