@@ -84,3 +84,64 @@ def test_stratum_equality_and_repr():
     assert a == Stratum(np.array([True, False]), name="x")
     assert a != Stratum(np.array([False, True]), name="x")
     assert "n=1 of 2" in repr(a)
+
+
+def test_intersections_equal_hand_built_masks_and_keep_empty_combinations():
+    import pandas as pd
+
+    import hstrat
+    from hstrat.exceptions import UndefinedMetricWarning
+    from hstrat.strata import intersections
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    y = rng.random(n) < 0.4
+    drain = np.where(y, np.where(rng.random(n) < 0.7, "yes", "no"), None)
+    size = np.where(y, rng.choice(["small", "large"], n), None)
+    site = rng.choice(["a", "b", "c"], n)
+    site[(site == "c") & (drain == "no")] = "b"  # no undrained case at site c
+    s = rng.normal(size=n) + y + 1.5 * (drain == "yes")
+    labels = pd.DataFrame({"drain": drain, "size": size})
+    report = hstrat.evaluate(y, s, labels, intersections=True, ci="delong", progress=False)
+    table = report.table.set_index("stratum")
+    hand = {
+        f"drain={d} & size={z}": Stratum((drain == d) & (size == z), name=f"drain={d} & size={z}")
+        for d in ("no", "yes")
+        for z in ("large", "small")
+    }
+    direct = hstrat.metrics.stratified_auc(
+        y, s, list(hand.values()), ci="delong", reference="overall"
+    ).set_index("stratum")
+    for name in hand:
+        assert table.loc[name, "population"] == "positives"
+        assert table.loc[name, "auc"] == pytest.approx(direct.loc[name, "auc"])
+        assert table.loc[name, "n_pos"] == direct.loc[name, "n_pos"]
+    # the four crossings share one multiplicity family with the plain strata
+    assert (report.table["family"].iloc[1:] == "strata").all()
+    # empty combinations are rows with a note, not crashes
+    with pytest.warns(UndefinedMetricWarning, match="drain=no & site=c"):
+        crossed = hstrat.evaluate(
+            y,
+            s,
+            pd.DataFrame({"drain": drain, "size": size, "site": site}),
+            intersections=[("drain", "site")],
+            ci="delong",
+            progress=False,
+        )
+    row = crossed.table.set_index("stratum").loc["drain=no & site=c"]
+    assert row["n_pos"] == 0
+    assert "AUC undefined" in row["note"]
+    assert len(crossed.table) == 1 + 2 + 2 + 3 + 2 * 3
+    with pytest.raises(ValueError, match="Did you mean 'drain'"):
+        intersections(as_strata(labels, n), [("drains", "size")])
+    with pytest.raises(TypeError, match="intersections must be"):
+        hstrat.evaluate(y, s, labels, intersections="drain", progress=False)
+
+
+def test_stratum_and_refuses_strata_on_different_indexes():
+    import pandas as pd
+
+    a = Stratum(pd.Series([True, False], index=["x", "y"]), name="a")
+    b = Stratum(pd.Series([True, False], index=["y", "x"]), name="b")
+    with pytest.raises(ValueError, match="different pandas indexes"):
+        a & b

@@ -18,6 +18,7 @@ import pandas as pd
 from .._align import Cases
 from .._predictions import Predictions
 from .._stratum import Stratum, as_strata
+from .._stratum import intersections as crossed
 from .._validation import (
     RandomState,
     check_groups,
@@ -68,10 +69,24 @@ class EvaluationOptions(AUCOptions):
     """Every option of :func:`evaluate`, checked once (``audit`` checks them before its pass)."""
 
     threshold: Any = "youden"
+    intersections: bool | Sequence[Sequence[str]] = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "threshold", check_threshold(self.threshold))
+        crossings = self.intersections
+        if not isinstance(crossings, bool):
+            if isinstance(crossings, (str, bytes)) or not all(
+                isinstance(c, Sequence)
+                and not isinstance(c, str)
+                and all(isinstance(v, str) for v in c)
+                for c in crossings
+            ):
+                raise TypeError(
+                    "intersections must be True, False or a list of variable-name tuples "
+                    f"such as [('drain', 'size')]; got {describe(crossings)}."
+                )
+            object.__setattr__(self, "intersections", [tuple(c) for c in crossings])
 
     @classmethod
     def from_keywords(cls, options: dict[str, Any]) -> EvaluationOptions:
@@ -96,6 +111,7 @@ def evaluate(
     detectors: Sequence[Any] = (),
     groups: npt.ArrayLike | str | None = None,
     threshold: Any = "youden",
+    intersections: bool | Sequence[Sequence[str]] = False,
     ci: str = "bootstrap",
     reference: str = "complement",
     n_resamples: int = 2000,
@@ -137,6 +153,12 @@ def evaluate(
         Resampled together by the bootstrap; summed within by DeLong.
     threshold : "youden", float, or {"sensitivity": x} / {"specificity": x}
         The operating point, chosen on all cases, at which every stratum is read.
+    intersections : bool or list of tuples of str, default False
+        Also audit every combination of levels of the strata's variables (``True``), or
+        of the variables named, e.g. ``[("chest_drain", "size")]``: "no drain and a
+        small pneumothorax" as a stratum of its own, with the same population rules,
+        small-size notes and multiplicity family as the rest; empty combinations are
+        rows with a note. See :func:`hstrat.strata.intersections`.
     ci : {"bootstrap", "delong"}, default "bootstrap"
         Interval and test method (see :func:`hstrat.metrics.stratified_auc`).
     reference : {"complement", "overall"}, default "complement"
@@ -187,15 +209,16 @@ def evaluate(
     2  no drain  positives     45
     """
     options = EvaluationOptions(
-        ci,
-        reference,
-        correction,
-        n_resamples,
-        confidence_level,
-        method,
-        random_state,
-        progress,
-        threshold,
+        ci=ci,
+        reference=reference,
+        correction=correction,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        method=method,
+        random_state=random_state,
+        progress=progress,
+        threshold=threshold,
+        intersections=intersections,
     )
     predictions, cases = _predictions(y_true, y_score, ids, embeddings, metadata)
     if isinstance(detectors, (str, bytes)) or not isinstance(detectors, Sequence):
@@ -208,6 +231,8 @@ def evaluate(
         )
     group_codes = _resolve_groups(groups, predictions, cases)
     items = as_strata(strata, cases, metadata=predictions.metadata)
+    if options.intersections:
+        items += crossed(items, options.intersections)
     threshold_value, threshold_rule = resolve_threshold(options.threshold, y, s)
     families = ["strata"] * len(items)
     cluster_tables = []

@@ -559,7 +559,11 @@ S = [0.1, 0.8, 0.3, 0.6, 0.5, 0.2]
         ({"stratify": "yes"}, TypeError, "stratify must be True or False"),
         ({"groups": [1, 2]}, ValueError, "groups must have one entry per case"),
         ({"y_score": [0.1, 0.8, np.nan, 0.6, 0.5, 0.2]}, ValueError, "y_score must be finite"),
-        ({"y_score": [0.1, 0.8]}, ValueError, r"y_score must have one entry per case \(6\); got 2"),
+        (
+            {"y_score": [0.1, 0.8]},
+            ValueError,
+            r"y_score must have one entry per case \(6\); got 2",
+        ),
         ({"y_true": [0, 1, 2, 1, 1, 0]}, ValueError, "y_true must contain only 0 and 1"),
     ],
 )
