@@ -241,7 +241,7 @@ def type_hint(have: pd.Index, want: pd.Index) -> str:
 
 def _shuffled_message(name: str) -> str:
     return (
-        f"{name} is given by position, but the cases' order is random (a shuffling "
+        f"{name} is given by position, but the loader's order is random (a shuffling "
         "sampler), so positions do not identify cases. Use a loader with shuffle=False, or "
         "key the input by sample id (a pandas object indexed by id)."
     )

@@ -49,14 +49,20 @@ def check_option(value: Any, name: str, allowed: Sequence[str]) -> str:
             f"got {describe(value)} of type {type(value).__name__}."
         )
     if value not in allowed:
-        lower = {a.lower(): a for a in allowed}
-        close = [lower[value.lower()]] if value.lower() in lower else []
-        close = close or difflib.get_close_matches(value, allowed, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
-            f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.{hint}"
+            f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}."
+            f"{did_you_mean(value, allowed)}"
         )
     return value
+
+
+def did_you_mean(value: str, allowed: Iterable[str], cutoff: float = 0.6) -> str:
+    """Return " Did you mean 'x'?" for the closest allowed string (case first), or ""."""
+    choices = [str(a) for a in allowed]
+    lower = {a.lower(): a for a in choices}
+    close = [lower[value.lower()]] if value.lower() in lower else []
+    close = close or difflib.get_close_matches(value, choices, n=1, cutoff=cutoff)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def check_confidence_level(value: Any, name: str = "confidence_level") -> float:

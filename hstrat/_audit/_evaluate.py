@@ -23,9 +23,9 @@ from .._validation import (
     RandomState,
     check_groups,
     check_labels,
-    check_option,
     check_scores,
     describe,
+    did_you_mean,
 )
 from .._version import __version__
 from ..metrics._stratified import STRATIFIED_COLUMNS, AUCOptions, adjust_p_values, auc_table
@@ -98,7 +98,10 @@ class EvaluationOptions(AUCOptions):
         }
         for name in options:
             if name not in defaults:
-                check_option(name, "option", sorted(defaults))
+                raise TypeError(
+                    f"got an unexpected keyword argument {name!r}."
+                    f"{did_you_mean(name, defaults)}"
+                )
         return cls(**{**defaults, **options})
 
 
