@@ -389,7 +389,8 @@ def test_temporary_files_have_unique_names_and_are_never_followed(tmp_path, monk
     target.write_bytes(b"keep")
     fd, path = _cache.create_exclusive(tmp_path, "merged-ab")
     os.close(fd)
-    assert path.name.startswith(".merged-ab.") and path.name.endswith(".tmp")
+    assert path.name.startswith(".merged-ab.")
+    assert path.name.endswith(".tmp")
     monkeypatch.setattr(_cache.secrets, "token_hex", lambda n: "fixed")
     (tmp_path / ".merged-ab.fixed.tmp").symlink_to(target)
     with pytest.raises(FileExistsError, match="hstrat will not write through it"):
