@@ -271,9 +271,6 @@ class CollectCache:
         from) and ``cache_key``: what the cached outputs are valid for.
     rank, world_size : int
         This process's place in its process group (0 of 1 outside ``torchrun``).
-    flush_bytes, flush_seconds : int, float, optional
-        When the manifest is rewritten (default :data:`FLUSH_BYTES`,
-        :data:`FLUSH_SECONDS`).
     """
 
     def __init__(
@@ -283,20 +280,15 @@ class CollectCache:
         *,
         rank: int = 0,
         world_size: int = 1,
-        flush_bytes: int | None = None,
-        flush_seconds: float | None = None,
     ) -> None:
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"cache must be a directory path or None; got {describe(directory)}.")
         self.directory = Path(directory)
         self.name = part_name(rank, world_size)
         self.identity = json.loads(json.dumps(identity, default=str))
-        self.flush_bytes = FLUSH_BYTES if flush_bytes is None else flush_bytes
-        self.flush_seconds = FLUSH_SECONDS if flush_seconds is None else flush_seconds
         self.used: list[str] = []  # the digests of this pass's batches
         self._files: dict[str, BinaryIO] = {}
-        self._unsynced = 0
-        self._dirty = False
+        self._unsynced = 0  # bytes appended since the manifest was written
         self._last_flush = time.monotonic()
         self.manifest = self._open()
         batches = self.manifest["batches"]
@@ -376,11 +368,7 @@ class CollectCache:
         if out.embeddings is not None:
             self._write("embeddings", out.embeddings.astype(EMBEDDINGS, copy=False), dim or 0)
         manifest["batches"].append([digest, len(out.outputs)])
-        self._dirty = True
-        if (
-            self._unsynced >= self.flush_bytes
-            or time.monotonic() - self._last_flush >= self.flush_seconds
-        ):
+        if self._unsynced >= FLUSH_BYTES or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self.flush()
 
     def _write(self, kind: str, rows: npt.NDArray[Any], width: int) -> None:
@@ -400,13 +388,13 @@ class CollectCache:
     def flush(self) -> None:
         """Sync the data files, then list what they hold in the manifest (atomically)."""
         self._last_flush = time.monotonic()
-        if not self._dirty:
+        if not self._unsynced:
             return
         for handle in self._files.values():
             handle.flush()
             os.fsync(handle.fileno())
         atomic_write_text(self._path("json"), json.dumps(self.manifest, indent=1))
-        self._unsynced, self._dirty = 0, False
+        self._unsynced = 0
 
     def __enter__(self) -> CollectCache:
         return self

@@ -586,29 +586,12 @@ def collect_sharded(
 ) -> tuple[Collected, bool]:
     """Run this rank's pass, gather every rank's rows, and return the merged result.
 
-    Parameters
-    ----------
-    run_pass : callable
-        ``run_pass(store)`` runs the pass over ``loader`` (with ``store`` as its cache
-        when given) and returns this rank's :class:`Collected`, or None when the loader
-        yielded no batches.
-    loader : iterable
-        This rank's loader.
-    group : ShardGroup
-        Entered (``with group:``).
-    identity : dict
-        What cached outputs are valid for (see :class:`CollectCache`); its ``model``
-        fingerprint is compared across ranks.
-    cache : path, optional
-        The cache directory every rank was given.
-    order_is_random : bool
-        Whether this rank's loader counts as shuffling (a cache then needs positions).
-
-    Returns
-    -------
-    (Collected, bool)
-        The merged result (the same on every rank) and whether its order is not the
-        data set's.
+    ``run_pass(store)`` runs the pass over ``loader`` (into ``store``, this rank's part of
+    the ``cache`` directory, when there is one) and returns this rank's rows, or None
+    when the loader yielded none. ``identity`` is what cached outputs are valid for
+    (:class:`CollectCache`); its ``model`` fingerprint is compared across ranks.
+    Returns the merged rows (the same on every rank) and whether their order is not
+    the data set's.
     """
     error: BaseException | None = None
     positions = None

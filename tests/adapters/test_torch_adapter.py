@@ -326,3 +326,50 @@ def test_loader_order_detection():
     assert not loader_order_is_random(DataLoader(Stream(), batch_size=2))
     assert not loader_order_is_random([(1, 0)])
     assert not loader_order_is_random(iter([]))
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU())
+        self.classifier = nn.Linear(6, 1)
+        self.register_buffer("offset", torch.zeros(4), persistent=False)
+        self.gain = 1.0
+
+    def forward(self, x):
+        return self.classifier(self.body(x + self.offset)) * self.gain
+
+
+def test_fingerprint_covers_parameters_buffers_and_configuration():
+    model = Scaled()
+    fingerprint = TorchAdapter(model).fingerprint
+    first = fingerprint()
+    assert first["n_bytes"] == 4 * (4 * 6 + 6 + 6 * 4 + 6 + 1 + 4) + 8  # +num_batches_tracked
+    model.train()
+    with TorchAdapter(model).session():  # a pass in eval mode changes no state
+        model(torch.randn(3, 4))
+    assert fingerprint() == first
+    changes = [
+        lambda m: m.offset.add_(1.0),  # non-persistent: not in state_dict
+        lambda m: setattr(m, "gain", 2.0),
+        lambda m: setattr(m.body[1], "eps", 0.1),
+        lambda m: setattr(m.body[2], "inplace", True),
+        lambda m: setattr(m, "extra", {"mode": ("a", 1)}),
+        lambda m: setattr(m, "table", torch.ones(2)),  # a plain tensor attribute
+        lambda m: m.register_forward_hook(lambda mod, args, out: out),
+    ]
+    seen = {first["digest"]}
+    for change in changes:
+        change(model)
+        digest = fingerprint()["digest"]
+        assert digest not in seen
+        seen.add(digest)
+
+
+def test_fingerprint_looks_inside_data_parallel_wrappers():
+    model = Scaled()
+    assert (
+        TorchAdapter(nn.DataParallel(model)).fingerprint()["digest"]
+        == (TorchAdapter(model).fingerprint()["digest"])
+    )
