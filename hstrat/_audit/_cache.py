@@ -5,7 +5,7 @@ never labels, ids or metadata: those are read from the loader on every pass, so 
 corrected since the cache was written is the label the audit uses.
 
 **Every batch is checked.** A pass with a cache reads every batch the loader yields and
-takes a BLAKE2b digest of its inputs (what the model receives: the tensors, arrays or
+takes a SHA-256 digest of its inputs (what the model receives: the tensors, arrays or
 data frames, nested in tuples or dicts; with ``model=None``, the scores and embeddings
 the batch carries). For a batch the cache already holds, the digest must be the one
 recorded when it was computed: then the model is not run and its outputs are read from
@@ -114,7 +114,7 @@ def concat(parts: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
 
 
 def digest_values(*values: Any) -> str:
-    """Return a BLAKE2b digest of arrays, tensors, data frames, strings and containers of them.
+    """Return a SHA-256 digest (128 bits) of arrays, tensors, data frames, strings and nests.
 
     Examples
     --------
@@ -126,10 +126,10 @@ def digest_values(*values: Any) -> str:
     """
     import hashlib
 
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.sha256()  # hardware-accelerated on most CPUs: twice BLAKE2b's speed
     for value in values:
         _update(h, value)
-    return h.hexdigest()
+    return h.hexdigest()[:32]
 
 
 def _update(h: Any, value: Any) -> None:
