@@ -9,7 +9,10 @@ n_outputs)`` (or a tuple whose first item is, or a mapping / object with ``logit
 It is taken as *logits*: :func:`hstrat.collect` applies a sigmoid to a single output, a
 softmax over two outputs (class 1), and a sigmoid to the ``target`` output of a
 multi-label head (see ``activation=`` there). The activation is applied in float64 on
-the CPU, so that very confident predictions do not all round to exactly 1.0.
+the CPU, so that very confident predictions do not all round to exactly 1.0. A model
+whose outputs are probabilities already (it ends with a sigmoid or softmax) needs
+``activation="none"``; when the automatic choice squashes outputs that all lie in
+[0, 1], :func:`hstrat.collect` warns instead of silently squashing them twice.
 
 **Embeddings.** A hook captures them during the same forward pass:
 
@@ -431,7 +434,7 @@ class TorchAdapter:
         ``torch.nn.functional``, your helpers). When such a thing changes the outputs,
         pass ``cache_key=`` to :func:`hstrat.collect`.
 
-        The whole state is read once (about a second per GB on a CPU; a model on an
+        The whole state is read once (a few seconds per GB on a CPU; a model on an
         accelerator is copied to the CPU tensor by tensor), so that a fine-tuned copy
         differing in a single weight is told apart.
         """
