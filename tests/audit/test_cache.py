@@ -434,3 +434,10 @@ def test_cache_for_sklearn_and_numpy_batches(tmp_path):
     frames = [(pd.DataFrame(b[0], columns=list("abc")), b[1]) for b in batches]
     renamed = [(f.rename(columns={"a": "z"}), y) for f, y in frames]
     assert _cache.digest_values(frames[0][0]) != _cache.digest_values(renamed[0][0])
+
+
+def test_audit_passes_cache_key_on(tmp_path):
+    model = Net()
+    hstrat.audit(model, loader(), cache=tmp_path, cache_key="a", ci="delong", progress=False)
+    with pytest.raises(CacheError, match="cache_key was 'a', now 'b'"):
+        hstrat.audit(model, loader(), cache=tmp_path, cache_key="b", ci="delong", progress=False)
