@@ -315,17 +315,14 @@ class CollectCache:
                 "it)."
             )
         path = self._path("json")
-        if path.exists():
+        if path.exists():  # written once a batch was on disk
             manifest = _read_manifest(path)
-            if not manifest["batches"]:
-                pass  # nothing was saved: nothing to lose
-            elif manifest["identity"] != self.identity:
+            if manifest["identity"] != self.identity:
                 raise CacheError(
                     f"The cache at {where!r} was written by "
                     f"{_difference(manifest['identity'], self.identity)}: {REMEDY}."
                 )
-            else:
-                return manifest
+            return manifest
         return {
             "format": FORMAT,
             "version": FORMAT_VERSION,

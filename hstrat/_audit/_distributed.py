@@ -138,9 +138,6 @@ class ShardGroup:
             self.dist.destroy_process_group(self.handle)
             self.handle, self._created = None, False
 
-    def __repr__(self) -> str:
-        return f"ShardGroup(rank={self.rank}, world_size={self.world_size})"
-
     def all_gather(self, value: Any) -> list[Any]:
         """Return every rank's ``value`` (pickled), in rank order, on every rank."""
         out: list[Any] = [None] * self.world_size

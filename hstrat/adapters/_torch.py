@@ -415,28 +415,18 @@ class TorchAdapter:
     def fingerprint(self) -> dict[str, Any]:
         """Return a digest of what decides the model's outputs, as far as hstrat can see.
 
-        For every module of the tree (``named_modules()``, inside a ``DataParallel`` /
-        ``DistributedDataParallel`` wrapper): its name, its class and the byte code of
-        the class's ``forward``; its parameters and **all** its buffers, persistent or
-        not (dtype, shape and bytes); and every other attribute in its ``__dict__`` —
-        numbers, strings and flags (``eps``, ``momentum``, ``inplace``, ...), dtypes,
-        tuples, lists, sets and dicts of them, plain tensors and arrays (their bytes),
-        functions by their byte code (an activation kept as ``self.act = torch.tanh``, a
-        monkeypatched ``forward`` or a forward hook), ``functools.partial`` objects, and
-        other objects by class and attributes, six levels deep. Left out: the
-        ``training`` flags (the pass runs in eval mode), devices (only their type),
-        and the :class:`torch.nn.Module` bookkeeping that a forward pass does not use
-        (state-dict and backward hooks).
-
-        **Not seen**: what code reads when it runs — globals, closures, files,
-        environment variables, random state, torch's global settings — and the body of
-        any function other than ``forward`` and the hooks (methods ``forward`` calls,
-        ``torch.nn.functional``, your helpers). When such a thing changes the outputs,
-        pass ``cache_key=`` to :func:`hstrat.collect`.
-
-        The whole state is read once (a few seconds per GB on a CPU; a model on an
-        accelerator is copied to the CPU tensor by tensor), so that a fine-tuned copy
-        differing in a single weight is told apart.
+        Every module of the tree (inside a ``DataParallel`` wrapper): its name, class and
+        the byte code of the class's ``forward``; its parameters and **all** its buffers,
+        persistent or not, by their bytes; every other attribute in its ``__dict__`` —
+        numbers, strings, flags (``eps``, ``inplace``, ...), containers of them, plain
+        tensors and arrays, functions by their byte code (``self.act = torch.tanh``, a
+        monkeypatched ``forward``, forward hooks), other objects by class and attributes.
+        Left out: ``training`` flags (the pass runs in eval mode), devices (their type
+        only), and the state-dict and backward hooks. **Not seen**: what code reads when
+        it runs (globals, closures, files, torch's global settings) and the code of the
+        functions ``forward`` calls — pass ``cache_key=`` to :func:`hstrat.collect` when
+        those change. The whole state is read (a few seconds per GB on a CPU), so a
+        copy that differs in a single weight is told apart.
         """
         torch = require_torch()
         digest = hashlib.blake2b(digest_size=20)
