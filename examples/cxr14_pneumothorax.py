@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
         groups=meta["patient_id"].to_numpy(),
         device=args.device,
         cache=args.cache,
+        activation="sigmoid",  # one logit (trained with BCEWithLogitsLoss)
         n_resamples=args.n_resamples,
         random_state=args.seed,
         progress=progress,
@@ -192,7 +193,12 @@ def validation_auc(model: Any, val: Any, args: argparse.Namespace, progress: boo
         val, batch_size=args.batch_size, num_workers=args.num_workers
     )
     predictions = hstrat.collect(
-        model, loader, embedding_layer=False, device=args.device, progress=progress
+        model,
+        loader,
+        embedding_layer=False,
+        device=args.device,
+        activation="sigmoid",  # one logit (trained with BCEWithLogitsLoss)
+        progress=progress,
     )
     auc = hstrat.metrics.auc(predictions.y_true, predictions.y_score)
     print(f"val: AUC {auc:.3f} on {len(val)} images")

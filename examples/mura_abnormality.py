@@ -123,7 +123,14 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
     # 2. Score every valid image once, keeping the penultimate features.
     valid = load_mura(args.root, split="valid", image_size=args.image_size)
     loader = scoring_loader(valid, args)
-    images = hstrat.collect(model, loader, device=args.device, cache=args.cache, progress=progress)
+    images = hstrat.collect(
+        model,
+        loader,
+        device=args.device,
+        cache=args.cache,
+        activation="sigmoid",  # one logit (trained with BCEWithLogitsLoss)
+        progress=progress,
+    )
     meta = valid.metadata.iloc[np.asarray(images.ids, dtype=int)].reset_index(drop=True)
     image_auc = hstrat.metrics.auc(images.y_true, images.y_score)
     print(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "CacheError",
     "HstratError",
     "SchemaError",
     "SmallStratumWarning",
@@ -38,6 +39,16 @@ class SchemaError(HstratError, ValueError):
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} found:"
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+class CacheError(HstratError, ValueError):
+    """A ``cache=`` directory cannot be used: it is damaged, or holds another pass.
+
+    Raised when the cache was written for another model, other options or other data
+    (a batch whose inputs differ from the ones cached), and when its files are missing,
+    truncated or not what they should be. The message names the directory and the
+    remedy: delete it, or pass another ``cache=`` directory or ``cache=None``.
+    """
 
 
 class UndefinedMetricWarning(UserWarning):

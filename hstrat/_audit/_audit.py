@@ -22,6 +22,7 @@ _COLLECT_OPTIONS = (
     "metadata_keys",
     "class_names",
     "activation",
+    "cache_key",
 )
 
 
@@ -75,7 +76,8 @@ def audit(
         must have a ``random_state`` of their own, and only rank 0 shows progress bars.
     **options
         Passed to :func:`hstrat.collect` — ``label_key``, ``input_key``, ``id_key``,
-        ``score_key``, ``metadata_keys``, ``class_names``, ``activation`` — or to the
+        ``score_key``, ``metadata_keys``, ``class_names``, ``activation``,
+        ``cache_key`` — or to the
         evaluation — ``groups``, ``threshold``, ``ci``, ``reference``, ``n_resamples``,
         ``confidence_level``, ``method``, ``correction``, ``random_state`` (see
         :func:`hstrat.evaluate`). They are checked before the pass starts.

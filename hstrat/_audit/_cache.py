@@ -1,94 +1,88 @@
-"""The on-disk cache of :func:`hstrat.collect`: stream a pass to disk, resume it, reload it.
+"""The on-disk cache of :func:`hstrat.collect`: what the model computed, checked batch by batch.
 
-Layout of a cache directory::
+A cache holds **only what the model computes** — its raw outputs and the embeddings —
+never labels, ids or metadata: those are read from the loader on every pass, so a label
+corrected since the cache was written is the label the audit uses.
 
-    hstrat-cache.json      manifest (written atomically after every chunk)
-    chunk-00000.npz        scores (float64), labels (bool), embeddings (float32) of a
-    chunk-00000.json       run of completed batches; ids and metadata with their dtypes
-    ...
-    scores.npy labels.npy embeddings.npy index.json      once the pass is complete
+**Every batch is checked.** A pass with a cache reads every batch the loader yields and
+takes a SHA-256 digest of its inputs (what the model receives: the tensors, arrays or
+data frames, nested in tuples or dicts; with ``model=None``, the scores and embeddings
+the batch carries). For a batch the cache already holds, the digest must be the one
+recorded when it was computed: then the model is not run and its outputs are read from
+disk; otherwise the pass stops with a :class:`~hstrat.exceptions.CacheError` — a cache
+never mixes two versions of the data, and never guesses which one is meant. Batches
+beyond those cached are computed and appended, so an interrupted pass resumes where it
+stopped, and a finished one is reused without running the model (the loader is still
+read: hashing costs a few percent of a forward pass, see
+``benchmarks/bench_cache_digest.py``). A loader that yields fewer batches than are
+cached gets the rows of those batches.
 
-While the pass runs, completed batches are kept in memory and written as one chunk when
-they hold 64 MiB, when 20 seconds have passed since the last chunk, when the loader is
-exhausted, and when the pass stops on an exception (``KeyboardInterrupt`` included):
-the batch that was interrupted is not saved, every batch before it is. A chunk's files
-are written first (to a temporary name, then renamed) and the manifest after them, so a
-crash at any point leaves a consistent cache.
+**The model and options.** The manifest records the model's fingerprint
+(``adapter.fingerprint()``: for a torch module its parameters, all buffers and the
+configuration of its module tree, see :meth:`hstrat.adapters.TorchAdapter.fingerprint`),
+where the embeddings come from and the user's ``cache_key``; a pass whose values differ
+is refused. Target, activation, class names and batch keys are applied afresh to the
+cached raw outputs, so changing them needs no new pass.
 
-**Resuming.** The next pass with the same cache skips the batches the manifest lists —
-the loader still yields them, but the model is not run — checking that each has the
-same size and the same digest of labels and ids as when it was written, so a loader
-whose order or content changed is refused instead of producing a mix of two runs.
+**Layout.** One process is rank 0 of 1; under ``torchrun`` each rank writes its own
+part, in the same format (see :mod:`hstrat._audit._distributed`)::
 
-**Fingerprints.** The manifest records, and a later pass compares:
+    rank-00000-of-00001.json         manifest: identity, and one [digest, rows] per batch
+    rank-00000-of-00001.outputs      raw outputs, little-endian float64, rows x n_outputs
+    rank-00000-of-00001.embeddings   embeddings, little-endian float32, rows x width
+    merged-<key>.embeddings          torchrun only: every rank's rows in data-set order
 
-* the model: for a torch module a BLAKE2b digest of every ``state_dict`` tensor's bytes
-  (reading the whole state once costs about a second per GB; cheaper samples of the
-  weights would miss a fine-tuned copy that differs in one layer); for scikit-learn a
-  joblib hash of the fitted estimator; for a callable its name and byte code;
-* the data: ``len(loader)``, ``len(loader.dataset)``, the batch size, and a digest of the
-  first batch's inputs, labels and ids;
-* the options that change the result: ``target``, ``embedding_layer`` (as resolved),
-  ``activation``, ``class_names`` and the batch keys.
+**Writing.** Rows are appended to the data files as batches finish. Every 64 MiB or 20
+seconds, at the end of the pass, and when it stops on an exception
+(``KeyboardInterrupt`` included), the data files are synced and then the manifest is
+replaced atomically, listing only rows that are on disk: a crash at any point leaves a
+consistent cache, and bytes past the manifest's rows are cut off by the next pass.
+Files are created with mode ``0o666`` less the umask, never through a symbolic link;
+temporary files get unique names (``O_EXCL``). One pass at a time may use a directory.
 
-Any difference raises a :class:`ValueError` that says which; nothing is silently
-reused. When the pass is complete, the chunks are gathered into single files (the
-embeddings through :func:`numpy.lib.format.open_memmap`, one chunk at a time, so memory
-stays bounded) and a later call loads them at once — embeddings memory-mapped
-(``mmap_mode="r"``) — after checking the first batch.
-
-A cache is for a loader with a fixed order: a shuffling loader is refused.
+**Damage.** A manifest that is not the expected JSON, a data file that is missing,
+shorter than the manifest says, or a symbolic link raise a
+:class:`~hstrat.exceptions.CacheError` naming the directory and the remedy.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
+import re
+import secrets
+import stat
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
-from .._io import atomic_write_bytes, atomic_write_text
+from .._io import atomic_write_text
+from .._validation import describe
 from .._version import __version__
+from ..adapters import BatchOutput, as_array
+from ..exceptions import CacheError
 
-__all__ = ["BatchRecord", "CollectCache", "Collected", "digest_values"]
+__all__ = ["CollectCache", "Collected", "concatenate", "digest_values", "open_rows", "part_name"]
 
-MANIFEST = "hstrat-cache.json"
 FORMAT = "hstrat.collect-cache"
-FORMAT_VERSION = 1
-FLUSH_BYTES = 64 * 2**20  # completed batches are written once they hold this much,
-FLUSH_SECONDS = 20.0  # or this long after the last chunk
-
-
-@dataclass
-class BatchRecord:
-    """One batch after reduction: a score and a label per sample, ids, metadata, features."""
-
-    scores: npt.NDArray[np.float64]
-    labels: npt.NDArray[np.bool_]
-    ids: npt.NDArray[Any] | None
-    metadata: dict[str, npt.NDArray[Any]]
-    embeddings: npt.NDArray[np.float32] | None
-
-    @property
-    def nbytes(self) -> int:
-        """Approximate memory held by the record."""
-        total = self.scores.nbytes + self.labels.nbytes
-        if self.embeddings is not None:
-            total += self.embeddings.nbytes
-        return total
+FORMAT_VERSION = 2
+FLUSH_BYTES = 64 * 2**20  # the manifest is rewritten once this much was appended,
+FLUSH_SECONDS = 20.0  # or this long after it was last written
+OUTPUTS, EMBEDDINGS = np.dtype("<f8"), np.dtype("<f4")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, which has no symlinks to follow
+_OWN_FILE = re.compile(r"\.?(rank-\d+-of-\d+|merged-[0-9a-f]+)\.")
+REMEDY = "delete it, or pass another cache= directory or cache=None"
 
 
 @dataclass
 class Collected:
-    """The concatenated arrays of a whole pass."""
+    """Rows of a pass, or of one batch: scores, labels, ids, metadata, embeddings."""
 
     scores: npt.NDArray[np.float64]
     labels: npt.NDArray[np.bool_]
@@ -97,21 +91,22 @@ class Collected:
     embeddings: npt.NDArray[np.float32] | None = None
 
 
-def concatenate(records: list[BatchRecord]) -> Collected:
-    """Concatenate batch records (in memory)."""
-    first = records[0]
+def concatenate(parts: Sequence[Collected]) -> Collected:
+    """Concatenate rows (in memory); ids and metadata of mixed kinds become objects."""
+    first = parts[0]
     return Collected(
-        scores=np.concatenate([r.scores for r in records]),
-        labels=np.concatenate([r.labels for r in records]),
-        ids=None if first.ids is None else _concat([r.ids for r in records]),  # type: ignore[misc]
-        metadata={k: _concat([r.metadata[k] for r in records]) for k in first.metadata},
+        scores=np.concatenate([p.scores for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        ids=None if first.ids is None else concat([p.ids for p in parts]),  # type: ignore[misc]
+        metadata={k: concat([p.metadata[k] for p in parts]) for k in first.metadata},
         embeddings=None
         if first.embeddings is None
-        else np.concatenate([r.embeddings for r in records]),
+        else np.concatenate([p.embeddings for p in parts]),
     )
 
 
-def _concat(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+def concat(parts: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """Concatenate columns; numbers with strings (say) become an object column."""
     kinds = {p.dtype.kind for p in parts}
     if len(kinds) > 1 and "O" not in kinds and not kinds <= set("iuf") and not kinds <= set("US"):
         parts = [p.astype(object) for p in parts]
@@ -119,7 +114,7 @@ def _concat(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
 
 
 def digest_values(*values: Any) -> str:
-    """Return a short BLAKE2b digest of arrays, tensors, strings and nested containers.
+    """Return a SHA-256 digest (128 bits) of arrays, tensors, data frames, strings and nests.
 
     Examples
     --------
@@ -129,15 +124,15 @@ def digest_values(*values: Any) -> str:
     >>> digest_values([1, 2]) == digest_values([2, 1])
     False
     """
-    h = hashlib.blake2b(digest_size=16)
+    import hashlib
+
+    h = hashlib.sha256()  # hardware-accelerated on most CPUs: twice BLAKE2b's speed
     for value in values:
         _update(h, value)
-    return h.hexdigest()
+    return h.hexdigest()[:32]
 
 
 def _update(h: Any, value: Any) -> None:
-    from ..adapters import as_array
-
     if value is None:
         h.update(b"None;")
     elif isinstance(value, Mapping):
@@ -151,6 +146,7 @@ def _update(h: Any, value: Any) -> None:
     elif hasattr(value, "iloc") and hasattr(value, "columns"):  # a DataFrame
         import pandas as pd
 
+        h.update(repr(list(value.columns)).encode())
         h.update(pd.util.hash_pandas_object(value).to_numpy().tobytes())
     elif isinstance(value, (tuple, list)) and not all(np.isscalar(v) for v in value):
         h.update(b"(")
@@ -160,329 +156,266 @@ def _update(h: Any, value: Any) -> None:
     else:
         arr = as_array(value)
         h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        if arr.dtype.kind == "O":
-            h.update(repr(arr.tolist()).encode())
-        else:
+        if arr.dtype.kind != "O":
             h.update(np.ascontiguousarray(arr).data)
+            return
+        text = repr(arr.tolist())
+        if " at 0x" in text:
+            raise TypeError(
+                "cache= cannot tell whether a batch is the one cached: its inputs hold "
+                f"{describe(arr.ravel()[:1].tolist())}, whose only description is a memory "
+                "address. Yield arrays, tensors, numbers or strings, or pass cache=None."
+            )
+        h.update(text.encode())
 
 
-def _column_json(values: npt.NDArray[Any]) -> dict[str, Any]:
-    dtype = values.dtype.str if values.dtype.kind != "O" else "object"
-    return {"dtype": dtype, "values": values.tolist()}
+def part_name(rank: int, world_size: int) -> str:
+    """Return the name shared by one rank's files, e.g. ``rank-00000-of-00001``."""
+    return f"rank-{rank:05d}-of-{world_size:05d}"
 
 
-def _column_from_json(payload: dict[str, Any]) -> npt.NDArray[Any]:
-    if payload["dtype"] == "object":
-        out = np.empty(len(payload["values"]), dtype=object)
-        out[:] = payload["values"]
-        return out
-    return np.asarray(payload["values"], dtype=np.dtype(payload["dtype"]))
+def _damaged(directory: Path, problem: str) -> CacheError:
+    return CacheError(f"The cache at {str(directory)!r} is damaged ({problem}): {REMEDY}.")
 
 
-def _index_json(ids: npt.NDArray[Any] | None, metadata: Mapping[str, npt.NDArray[Any]]) -> str:
-    payload = {
-        "ids": None if ids is None else _column_json(ids),
-        "metadata": {k: _column_json(v) for k, v in metadata.items()},
-    }
-    return json.dumps(payload, default=str)
+def open_rows(path: Path, dtype: np.dtype[Any], shape: tuple[int, int]) -> npt.NDArray[Any]:
+    """Memory-map the first ``shape[0]`` rows of a data file, read-only, after checking it."""
+    needed = shape[0] * shape[1] * dtype.itemsize
+    if needed == 0:
+        return np.zeros(shape, dtype=dtype)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise _damaged(path.parent, f"{path.name} is missing") from None
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        raise _damaged(path.parent, f"{path.name} is not a regular file")
+    if info.st_size < needed:
+        raise _damaged(
+            path.parent, f"{path.name} holds {info.st_size} bytes, its manifest needs {needed}"
+        )
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
 
 
-def _index_from_json(text: str) -> tuple[npt.NDArray[Any] | None, dict[str, npt.NDArray[Any]]]:
-    payload = json.loads(text)
-    ids = None if payload["ids"] is None else _column_from_json(payload["ids"])
-    return ids, {k: _column_from_json(v) for k, v in payload["metadata"].items()}
+def create_exclusive(directory: Path, prefix: str) -> tuple[int, Path]:
+    """Create a new, empty file with a unique name; never through a link; umask respected."""
+    for _ in range(8):
+        path = directory / f".{prefix}.{secrets.token_hex(8)}.tmp"
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666), path
+        except FileExistsError:
+            error = FileExistsError(f"{str(path)!r} exists; hstrat will not write through it.")
+    raise error
 
 
-def _write_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
-    atomic_write_bytes(path, buffer.getvalue())
+def _read_manifest(path: Path) -> dict[str, Any]:
+    directory = path.parent
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise _damaged(directory, f"{path.name} is not readable JSON: {err}") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _damaged(directory, f"{path.name} is not the manifest of an hstrat cache")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise CacheError(
+            f"The cache at {str(directory)!r} has format version {manifest.get('version')!r}; "
+            f"this hstrat reads version {FORMAT_VERSION}: {REMEDY}."
+        )
+    batches, k, dim = (manifest.get(key) for key in ("batches", "n_outputs", "embedding_dim"))
+
+    def count(value: Any) -> bool:
+        return type(value) is int and value > 0
+
+    valid = (
+        isinstance(manifest.get("identity"), dict)
+        and isinstance(batches, list)
+        and all(
+            isinstance(b, list) and len(b) == 2 and isinstance(b[0], str) and count(b[1])
+            for b in batches
+        )
+        and (count(k) or (k is None and not batches))
+        and (dim is None or count(dim))
+    )
+    if not valid:
+        raise _damaged(directory, f"{path.name} does not have the fields of a manifest")
+    return manifest
 
 
-def _describe_difference(kind: str, before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
-    keys = [k for k in dict.fromkeys([*before, *now]) if before.get(k) != now.get(k)]
-    parts = [f"{k} was {before.get(k)!r}, now {now.get(k)!r}" for k in keys]
-    return f"{kind} differ{'s' if kind != 'options' else ''} ({'; '.join(parts)})"
+def _difference(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    model, was = now["model"], before["model"]
+    if model != was:
+        if model.get("class") != was.get("class"):
+            return (
+                f"a different kind of model ({was.get('class')} there, {model.get('class')} now)"
+            )
+        return "a different model: its weights, buffers or configuration differ"
+    keys = [k for k in now if before.get(k) != now[k]]
+    return (
+        "other options ("
+        + "; ".join(f"{k} was {before.get(k)!r}, now {now[k]!r}" for k in keys)
+        + ")"
+    )
 
 
 class CollectCache:
-    """A cache directory for one pass (see the module documentation).
+    """One rank's part of a cache directory (see the module documentation).
+
+    Use it as a context manager around the pass: on exit — normal or not — what was
+    computed is synced and listed in the manifest, and the files are closed.
 
     Parameters
     ----------
     directory : str or path-like
-        Created if missing. An existing directory must be empty or an hstrat cache.
-    model : dict
-        The model's fingerprint.
-    options : dict
-        The options that change the result.
-    loader : dict
-        ``len(loader)``, ``len(loader.dataset)``, batch size (``None`` when unknown).
-    flush_bytes, flush_seconds : int, float, optional
-        When completed batches are written as a chunk (default :data:`FLUSH_BYTES`,
-        :data:`FLUSH_SECONDS`).
+        Created if missing; an existing one may hold only a cache's files.
+    identity : dict
+        ``model`` (the adapter's fingerprint), ``embedding`` (where embeddings come
+        from) and ``cache_key``: what the cached outputs are valid for.
+    rank, world_size : int
+        This process's place in its process group (0 of 1 outside ``torchrun``).
     """
 
     def __init__(
         self,
         directory: str | os.PathLike[str],
+        identity: dict[str, Any],
         *,
-        model: dict[str, Any],
-        options: dict[str, Any],
-        loader: dict[str, Any],
-        flush_bytes: int | None = None,
-        flush_seconds: float | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if not isinstance(directory, (str, os.PathLike)):
-            raise TypeError(f"cache must be a directory path or None; got {directory!r}.")
+            raise TypeError(f"cache must be a directory path or None; got {describe(directory)}.")
         self.directory = Path(directory)
-        if self.directory.exists() and not self.directory.is_dir():
-            raise ValueError(f"cache={str(directory)!r} is a file; pass a directory.")
-        self.flush_bytes = FLUSH_BYTES if flush_bytes is None else flush_bytes
-        self.flush_seconds = FLUSH_SECONDS if flush_seconds is None else flush_seconds
-        self._pending: list[BatchRecord] = []
-        self._pending_digests: list[str] = []
+        self.name = part_name(rank, world_size)
+        self.identity = json.loads(json.dumps(identity, default=str))
+        self.used: list[str] = []  # the digests of this pass's batches
+        self._files: dict[str, BinaryIO] = {}
+        self._unsynced = 0  # bytes appended since the manifest was written
         self._last_flush = time.monotonic()
-        self.manifest = self._open(model, options, loader)
+        self.manifest = self._open()
+        batches = self.manifest["batches"]
+        self.n_cached = len(batches)
+        self._starts = np.concatenate([[0], np.cumsum([rows for _, rows in batches])])
+        rows, k = int(self._starts[-1]), self.manifest["n_outputs"] or 0
+        self._outputs = open_rows(self._path("outputs"), OUTPUTS, (rows, k))
+        self.embeddings(rows)  # checked now, before the pass
 
-    # -- opening ---------------------------------------------------------------------
-    def _open(
-        self, model: dict[str, Any], options: dict[str, Any], loader: dict[str, Any]
-    ) -> dict[str, Any]:
-        path = self.directory / MANIFEST
-        where = f"The cache in {str(self.directory)!r}"
-        start_over = "Delete that directory, or pass another cache=, to start over."
-        if not path.exists():
-            if self.directory.exists() and any(self.directory.iterdir()):
-                raise ValueError(
-                    f"cache={str(self.directory)!r} is a directory that is not empty and "
-                    f"has no {MANIFEST}; hstrat will not write its files among others. Pass "
-                    "a new or empty directory."
+    def _path(self, kind: str) -> Path:
+        return self.directory / f"{self.name}.{kind}"
+
+    def _open(self) -> dict[str, Any]:
+        where = str(self.directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ValueError(f"cache={where!r} is a file; pass a directory.")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        foreign = sorted(p.name for p in self.directory.iterdir() if not _OWN_FILE.match(p.name))
+        if foreign:
+            raise CacheError(
+                f"cache={where!r} holds files that are not an hstrat cache's "
+                f"({describe(foreign, 120)}); hstrat will not write among them. Pass a new or "
+                "empty directory (a cache written by an earlier hstrat is not read: delete "
+                "it)."
+            )
+        path = self._path("json")
+        if path.exists():  # written once a batch was on disk
+            manifest = _read_manifest(path)
+            if manifest["identity"] != self.identity:
+                raise CacheError(
+                    f"The cache at {where!r} was written by "
+                    f"{_difference(manifest['identity'], self.identity)}: {REMEDY}."
                 )
-            self.directory.mkdir(parents=True, exist_ok=True)
-            return self._new_manifest(model, options, loader)
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"{where} has an unreadable {MANIFEST}: {err}. {start_over}") from err
-        if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{where} has format {manifest.get('format')!r} version "
-                f"{manifest.get('version')!r}; this hstrat reads {FORMAT!r} version "
-                f"{FORMAT_VERSION}. {start_over}"
-            )
-        if not manifest.get("chunks") and not manifest.get("complete"):
-            # nothing was saved (the pass stopped in its first chunk): nothing to lose
-            return self._new_manifest(model, options, loader)
-        if manifest["model"] != model:
-            before, now = manifest["model"].get("class"), model.get("class")
-            what = (
-                f"a different kind of model ({before} there, {now} now)"
-                if before != now
-                else "a different model: its weights or state differ"
-            )
-            raise ValueError(f"{where} was written by {what}. {start_over}")
-        if manifest["options"] != options:
-            raise ValueError(
-                f"{where} was written with other options: "
-                f"{_describe_difference('options', manifest['options'], options)}. {start_over}"
-            )
-        if manifest["loader"] != loader:
-            raise ValueError(
-                f"{where} was written for a different data set or loader: "
-                f"{_describe_difference('the loader', manifest['loader'], loader)}. {start_over}"
-            )
-        return dict(manifest)
-
-    def _new_manifest(
-        self, model: dict[str, Any], options: dict[str, Any], loader: dict[str, Any]
-    ) -> dict[str, Any]:
-        manifest = {
+            return manifest
+        return {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "hstrat": __version__,
-            "model": model,
-            "options": options,
-            "loader": loader,
-            "first_batch": None,
-            "head": None,
-            "layout": None,
-            "batch_sizes": [],
-            "batch_digests": [],
-            "chunks": [],
-            "complete": False,
+            "identity": self.identity,
+            "n_outputs": None,
+            "embedding_dim": None,
+            "batches": [],
         }
-        self._write_manifest(manifest)
-        return manifest
 
-    def _write_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write_text(self.directory / MANIFEST, json.dumps(manifest, indent=1, default=str))
-
-    # -- state -----------------------------------------------------------------------
-    @property
-    def complete(self) -> bool:
-        """Whether the pass finished and the arrays are gathered."""
-        return bool(self.manifest["complete"])
-
-    @property
-    def batches_done(self) -> int:
-        """Number of batches on disk."""
-        return len(self.manifest["batch_sizes"])
-
-    @property
-    def head(self) -> dict[str, Any] | None:
-        """How the outputs were reduced (``n_outputs``, ``column``, ``activation``)."""
-        return self.manifest["head"]  # type: ignore[no-any-return]
-
-    def check_first_batch(self, digest: str) -> None:
-        """Record the first batch's digest, or compare it with the recorded one."""
-        recorded = self.manifest["first_batch"]
-        if recorded is None:
-            self.manifest["first_batch"] = digest
-        elif recorded != digest:
-            raise ValueError(
-                f"The cache in {str(self.directory)!r} was written for a different data set: "
-                "the loader's first batch (inputs, labels or ids) differs. Delete that "
-                "directory, or pass another cache=, to start over."
+    def cached(self, index: int, digest: str) -> BatchOutput | None:
+        """Return the cached outputs of batch ``index`` (None when not cached), after checking."""
+        self.used.append(digest)
+        if index >= self.n_cached:
+            return None
+        if self.manifest["batches"][index][0] != digest:
+            raise CacheError(
+                f"The cache at {str(self.directory)!r} holds the outputs of batch {index} for "
+                "other inputs: the loader's batch differs from the one cached (a changed data "
+                "set, transform or order). A cache never mixes two versions of the data: "
+                f"{REMEDY}."
             )
+        start, stop = self._starts[index], self._starts[index + 1]
+        return BatchOutput(np.array(self._outputs[start:stop]))
 
-    def check_head(self, head: dict[str, Any]) -> None:
-        """Record, or compare, how outputs are reduced to scores."""
-        if self.manifest["head"] is None:
-            self.manifest["head"] = head
-        elif self.manifest["head"] != head:
+    def append(self, digest: str, out: BatchOutput) -> None:
+        """Append the outputs of a batch computed in this pass."""
+        manifest = self.manifest
+        k = int(out.outputs.shape[1])
+        dim = None if out.embeddings is None else int(out.embeddings.shape[1])
+        if not manifest["batches"]:
+            manifest["n_outputs"], manifest["embedding_dim"] = k, dim
+        elif (k, dim) != (manifest["n_outputs"], manifest["embedding_dim"]):
             raise ValueError(
-                f"The cache in {str(self.directory)!r} reduced the model's outputs as "
-                f"{self.manifest['head']}, this pass as {head}. Delete that directory, or "
-                "pass another cache=, to start over."
+                f"Batch {len(manifest['batches'])} has {k} outputs and embeddings of width "
+                f"{dim}; the batches before it had {manifest['n_outputs']} and "
+                f"{manifest['embedding_dim']}."
             )
-
-    def verify_batch(self, index: int, size: int, digest: str) -> None:
-        """Check that a skipped batch is the one that was cached."""
-        sizes, digests = self.manifest["batch_sizes"], self.manifest["batch_digests"]
-        if sizes[index] != size or digests[index] != digest:
-            raise ValueError(
-                f"The loader does not yield the batches it yielded when the cache in "
-                f"{str(self.directory)!r} was written: batch {index} differs ("
-                + (
-                    f"{size} samples instead of {sizes[index]}"
-                    if sizes[index] != size
-                    else "labels or ids"
-                )
-                + "). A cache needs a loader with a fixed order and deterministic data; "
-                "delete the directory to start over."
-            )
-
-    # -- writing ---------------------------------------------------------------------
-    def append(self, record: BatchRecord, digest: str) -> None:
-        """Add a completed batch; write a chunk when enough has accumulated."""
-        layout = {
-            "has_ids": record.ids is not None,
-            "metadata": list(record.metadata),
-            "embedding_dim": None
-            if record.embeddings is None
-            else int(record.embeddings.shape[1]),
-        }
-        if self.manifest["layout"] is None:
-            self.manifest["layout"] = layout
-        elif self.manifest["layout"] != layout:
-            raise ValueError(
-                f"Batch {self.batches_done + len(self._pending)} does not have the layout of "
-                f"the cached batches ({self.manifest['layout']} vs {layout})."
-            )
-        self._pending.append(record)
-        self._pending_digests.append(digest)
-        held = sum(r.nbytes for r in self._pending)
-        if held >= self.flush_bytes or time.monotonic() - self._last_flush >= self.flush_seconds:
+        self._write("outputs", out.outputs.astype(OUTPUTS, copy=False), k)
+        if out.embeddings is not None:
+            self._write("embeddings", out.embeddings.astype(EMBEDDINGS, copy=False), dim or 0)
+        manifest["batches"].append([digest, len(out.outputs)])
+        if self._unsynced >= FLUSH_BYTES or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self.flush()
 
+    def _write(self, kind: str, rows: npt.NDArray[Any], width: int) -> None:
+        handle = self._files.get(kind)
+        if handle is None:  # cut off what an interrupted pass wrote past the manifest
+            valid = int(self._starts[-1]) * width * rows.dtype.itemsize
+            try:
+                fd = os.open(self._path(kind), os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o666)
+            except OSError as err:  # ELOOP: a symbolic link where a data file belongs
+                raise _damaged(self.directory, f"{self._path(kind).name}: {err}") from err
+            handle = self._files[kind] = os.fdopen(fd, "r+b")
+            handle.truncate(valid)
+            handle.seek(valid)
+        handle.write(np.ascontiguousarray(rows).data)
+        self._unsynced += rows.nbytes
+
     def flush(self) -> None:
-        """Write the completed batches held in memory as one chunk, then the manifest."""
+        """Sync the data files, then list what they hold in the manifest (atomically)."""
         self._last_flush = time.monotonic()
-        if not self._pending:
+        if not self._unsynced:
             return
-        data = concatenate(self._pending)
-        name = f"chunk-{len(self.manifest['chunks']):05d}"
-        arrays: dict[str, npt.NDArray[Any]] = {"scores": data.scores, "labels": data.labels}
-        if data.embeddings is not None:
-            arrays["embeddings"] = data.embeddings
-        _write_npz(self.directory / f"{name}.npz", arrays)
-        atomic_write_text(self.directory / f"{name}.json", _index_json(data.ids, data.metadata))
-        self.manifest["chunks"].append(
-            {"name": name, "first_batch": self.batches_done, "n_batches": len(self._pending)}
-        )
-        self.manifest["batch_sizes"].extend(len(r.scores) for r in self._pending)
-        self.manifest["batch_digests"].extend(self._pending_digests)
-        self._write_manifest(self.manifest)
-        self._pending, self._pending_digests = [], []
+        for handle in self._files.values():
+            handle.flush()
+            os.fsync(handle.fileno())
+        atomic_write_text(self._path("json"), json.dumps(self.manifest, indent=1))
+        self._unsynced = 0
 
-    def finish(self) -> Collected:
-        """Write what is pending, gather the chunks into single files, and load them."""
-        self.flush()
-        chunks = self.manifest["chunks"]
-        if not chunks:
-            raise ValueError("The loader yielded no batches.")
-        scores, labels, ids, metadata = [], [], [], []
-        for chunk in chunks:
-            with np.load(self.directory / f"{chunk['name']}.npz") as npz:
-                scores.append(npz["scores"])
-                labels.append(npz["labels"])
-            chunk_ids, chunk_meta = _index_from_json(
-                (self.directory / f"{chunk['name']}.json").read_text(encoding="utf-8")
-            )
-            ids.append(chunk_ids)
-            metadata.append(chunk_meta)
-        n = sum(len(s) for s in scores)
-        dim = self.manifest["layout"]["embedding_dim"]
-        if dim is not None:
-            self._gather_embeddings(chunks, n, dim)
-        all_ids = None if ids[0] is None else _concat(ids)  # type: ignore[arg-type]
-        all_meta = {k: _concat([m[k] for m in metadata]) for k in metadata[0]}
-        _write_npy(self.directory / "scores.npy", np.concatenate(scores))
-        _write_npy(self.directory / "labels.npy", np.concatenate(labels))
-        atomic_write_text(self.directory / "index.json", _index_json(all_ids, all_meta))
-        self.manifest["complete"] = True
-        self.manifest["n_samples"] = n
-        self._write_manifest(self.manifest)
-        for chunk in chunks:
-            for suffix in (".npz", ".json"):
-                (self.directory / f"{chunk['name']}{suffix}").unlink(missing_ok=True)
-        return self.load()
+    def __enter__(self) -> CollectCache:
+        return self
 
-    def _gather_embeddings(self, chunks: Iterable[dict[str, Any]], n: int, dim: int) -> None:
-        final = self.directory / "embeddings.npy"
-        tmp = self.directory / ".embeddings.npy.tmp"
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
-        start = 0
-        for chunk in chunks:
-            with np.load(self.directory / f"{chunk['name']}.npz") as npz:
-                block = npz["embeddings"]
-                out[start : start + len(block)] = block
-                start += len(block)
-        out.flush()
-        del out
-        os.replace(tmp, final)
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self.flush()
+        finally:
+            for handle in self._files.values():
+                handle.close()
+            self._files.clear()
 
-    def load(self) -> Collected:
-        """Return the arrays of a complete cache; embeddings memory-mapped, read-only."""
-        ids, metadata = _index_from_json(
-            (self.directory / "index.json").read_text(encoding="utf-8")
-        )
-        emb_path = self.directory / "embeddings.npy"
-        layout = self.manifest["layout"] or {}
-        embeddings = (
-            np.load(emb_path, mmap_mode="r") if layout.get("embedding_dim") is not None else None
-        )
-        return Collected(
-            scores=np.load(self.directory / "scores.npy"),
-            labels=np.load(self.directory / "labels.npy"),
-            ids=ids,
-            metadata=metadata,
-            embeddings=embeddings,
-        )
+    def embeddings(self, rows: int) -> npt.NDArray[np.float32] | None:
+        """Memory-map the embeddings of this pass's ``rows`` rows (read-only)."""
+        dim = self.manifest["embedding_dim"]
+        if dim is None:
+            return None
+        return open_rows(self._path("embeddings"), EMBEDDINGS, (rows, dim))
 
-
-def _write_npy(path: Path, array: npt.NDArray[Any]) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    atomic_write_bytes(path, buffer.getvalue())
+    def key(self) -> str:
+        """Return a digest of what this pass's rows are: the identity and the batch digests."""
+        return digest_values(json.dumps(self.identity, sort_keys=True), self.used)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 from .._predictions import Predictions
 from .._validation import check_option, describe
 from ..adapters import (
+    BatchOutput,
     CallableAdapter,
     LoaderScores,
     ModelAdapter,
@@ -26,7 +28,7 @@ from ..adapters import (
     is_torch_module,
     loader_order_is_random,
 )
-from ._cache import BatchRecord, CollectCache, Collected, concatenate, digest_values
+from ._cache import CollectCache, Collected, concatenate, digest_values
 from ._distributed import collect_sharded, shard_group
 
 __all__ = ["ACTIVATIONS", "collect"]
@@ -70,6 +72,7 @@ class _Head:
     n_outputs: int
     column: int
     activation: str
+    automatic: bool  # the activation was chosen by activation="auto"
 
     def scores(
         self, outputs: npt.NDArray[np.floating[Any]], batch: int
@@ -92,8 +95,9 @@ class _Head:
             return _sigmoid(column)
         return column
 
-    def to_json(self) -> dict[str, Any]:
-        return {"n_outputs": self.n_outputs, "column": self.column, "activation": self.activation}
+    def squashed(self, outputs: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
+        """Return the outputs that the activation squashes into [0, 1]."""
+        return outputs if self.activation == "softmax" else outputs[:, self.column]
 
 
 def collect(
@@ -105,6 +109,7 @@ def collect(
     device: Any = None,
     progress: bool = True,
     cache: str | os.PathLike[str] | None = None,
+    cache_key: str | None = None,
     label_key: str = "label",
     input_key: str = "image",
     id_key: str = "id",
@@ -159,9 +164,18 @@ def collect(
     progress : bool, default True
         Show a progress bar (tqdm), with a total when ``len(loader)`` is known.
     cache : str or path-like, optional
-        A directory where the pass is streamed to disk. An interrupted pass resumes where
-        it stopped; a complete one loads without running the model; a cache written by
-        another model, data set or options is refused (see :mod:`hstrat._audit._cache`).
+        A directory where the model's outputs and embeddings are streamed to disk, with a
+        digest of every batch's inputs. A later pass reads the loader again and checks
+        every batch: cached batches are not run through the model (an interrupted pass
+        resumes where it stopped), a batch whose inputs differ from the cached ones, or
+        another model (weights, buffers, module configuration), is refused with a
+        :class:`~hstrat.exceptions.CacheError`. Labels, ids and metadata are never
+        cached: they always come from the loader. See "Caching and resuming" in the
+        PyTorch tutorial for what the model's fingerprint cannot see.
+    cache_key : str, optional
+        Recorded in the cache and compared like the model's fingerprint: change it when
+        something the fingerprint cannot see changes the model's outputs (code that
+        ``forward`` calls, global or external state, a monkeypatched function).
     label_key, input_key, id_key, score_key : str
         Keys of dict batches (defaults ``"label"``, ``"image"``, ``"id"``, ``"score"``).
     metadata_keys : sequence of str, optional
@@ -173,7 +187,13 @@ def collect(
         How outputs become scores. ``"auto"``: for torch models as described under
         ``model`` (a two-output torch model with ``target=`` is ambiguous and must say
         which); for other models none. ``"softmax"`` normalises over all outputs and
-        takes ``target`` (class 1 when there are two).
+        takes ``target`` (class 1 when there are two). When ``"auto"`` applies a sigmoid
+        or softmax and every raw output it squashes lies in [0, 1], a warning says that
+        the model may return probabilities already (squashed twice, every threshold
+        moves): pass ``activation="none"`` for probabilities, or the activation by name
+        for logits. hstrat warns instead of guessing from the values because logits of
+        a weak model on a small test set can all lie in [0, 1] too, and a wrong guess
+        would change the scores without a word either way.
     distributed : bool or None, default None
         Inside an initialised :mod:`torch.distributed` process group (``torchrun``),
         whether every rank's shard is gathered into one result. ``None``: when the
@@ -181,16 +201,16 @@ def collect(
         always (batches without such a sampler must then carry ids); ``False``: never.
         Call it on **every** rank: each returns the same :class:`Predictions`, in the
         data set's order, with the samples the sampler repeats to pad its shards counted
-        once. With ``cache=``, every rank streams to ``cache/shard-<rank>-of-<world>/``
-        and the embeddings are assembled into one memory-mapped file, so the directory
-        must be on a file system all ranks share. See the "Several GPUs" guide and
+        once. With ``cache=``, every rank writes its own part of the directory and the
+        embeddings are assembled into one memory-mapped file, so the directory must be
+        on a file system all ranks share. See the "Several GPUs" guide and
         :mod:`hstrat._audit._distributed`.
 
     Returns
     -------
     Predictions
         ``ids`` from the batches (else positions ``0..n-1``), ``metadata`` indexed by
-        them, ``embeddings`` (memory-mapped when loaded from a cache), ``target`` and
+        them, ``embeddings`` (memory-mapped, read-only, with ``cache=``), ``target`` and
         ``shuffled`` (the loader's order is random: strata must then be keyed by id).
 
     Examples
@@ -220,6 +240,13 @@ def collect(
             "loader must be an iterable of batches (e.g. a torch DataLoader); got "
             f"{describe(loader)}."
         )
+    if cache_key is not None and not isinstance(cache_key, str):
+        raise TypeError(f"cache_key must be a string or None; got {describe(cache_key)}.")
+    if cache_key is not None and cache is None:
+        raise ValueError(
+            f"cache_key={cache_key!r} applies to a cache, and cache=None; pass cache= too, "
+            "or leave cache_key=None."
+        )
     group = shard_group(distributed, loader)
     adapter = _as_adapter(
         model, embedding_layer=embedding_layer, device=device, class_names=class_names
@@ -227,16 +254,11 @@ def collect(
     names = list(class_names) if class_names is not None else adapter.class_names
     shuffled = loader_order_is_random(loader)
     run = _Pass(adapter, keys, target, names, activation, model is None)
-    options = {
-        "target": target,
-        "embedding": adapter.embedding_source if model is not None else keys.embedding,
-        "activation": activation,
-        "class_names": None if names is None else [str(n) for n in names],
-        "keys": [keys.input, keys.label, keys.id, keys.score],
-        "metadata_keys": None if keys.metadata is None else list(keys.metadata),
-    }
+    identity: dict[str, Any] = {}  # what cached outputs are valid for
+    if group is not None or cache is not None:
+        embedding = adapter.embedding_source if model is not None else keys.embedding
+        identity = {"model": adapter.fingerprint(), "embedding": embedding, "cache_key": cache_key}
     if group is not None:
-        fingerprint = adapter.fingerprint()
 
         def run_shard(store: CollectCache | None) -> Collected | None:
             try:
@@ -244,18 +266,13 @@ def collect(
             except _NoBatchesError:
                 return None  # a rank may have no samples; the merge needs one that has
 
-        def open_store(directory: Path, extra: dict[str, Any]) -> CollectCache:
-            info = {**_loader_info(loader), **extra}
-            return CollectCache(directory, model=fingerprint, options=options, loader=info)
-
         with group:
             collected, shuffled = collect_sharded(
                 run_shard,
                 loader,
                 group,
-                fingerprint=fingerprint,
+                identity=identity,
                 cache=cache,
-                open_store=open_store,
                 order_is_random=shuffled,
             )
     elif cache is None:
@@ -266,10 +283,7 @@ def collect(
                 "cache= needs a loader with a fixed order, and this loader shuffles (a random "
                 "sampler); resuming would mix two orders. Use shuffle=False."
             )
-        store = CollectCache(
-            cache, model=adapter.fingerprint(), options=options, loader=_loader_info(loader)
-        )
-        collected = run.run(loader, progress, store)
+        collected = run.run(loader, progress, CollectCache(cache, identity))
     return _predictions(collected, target=target, shuffled=shuffled)
 
 
@@ -331,23 +345,6 @@ def _as_adapter(
     )
 
 
-def _loader_info(loader: Any) -> dict[str, Any]:
-    def length(obj: Any) -> int | None:
-        try:
-            return len(obj)
-        except TypeError:
-            return None
-
-    dataset = getattr(loader, "dataset", None)
-    batch_size = getattr(loader, "batch_size", None)
-    return {
-        "len": length(loader),
-        "dataset_len": None if dataset is None else length(dataset),
-        "dataset": None if dataset is None else type(dataset).__qualname__,
-        "batch_size": batch_size if isinstance(batch_size, int) else None,
-    }
-
-
 class _Pass:
     """The loop over the loader, shared by the in-memory and the cached paths."""
 
@@ -368,6 +365,7 @@ class _Pass:
         self.scores_from_loader = scores_from_loader
         self.head: _Head | None = None
         self.label_column: int | None = None
+        self.in_unit_interval = True  # every output an automatic activation squashed
 
     def run(self, loader: Iterable[Any], progress: bool, store: CollectCache | None) -> Collected:
         from tqdm.auto import tqdm
@@ -376,93 +374,75 @@ class _Pass:
             total: int | None = len(loader)  # type: ignore[arg-type]
         except TypeError:
             total = None
-        if store is not None and store.complete:
-            self._check_cached_first_batch(loader, store)
-            return store.load()
-        skip = 0 if store is None else store.batches_done
-        records: list[BatchRecord] = []
-        index = -1
+        records: list[Collected] = []
         with (
             tqdm(total=total, disable=not progress, desc="collect", unit="batch") as bar,
             self.adapter.session(),
+            store if store is not None else contextlib.nullcontext(),
         ):
-            try:
-                for index, raw in enumerate(loader):
-                    batch = self._unpack(raw, index)
-                    n = len(batch.labels)
-                    if store is not None:
-                        digest = digest_values(batch.labels, batch.ids)
-                        if index == 0:
-                            store.check_first_batch(
-                                digest_values(batch.inputs, batch.labels, batch.ids)
-                            )
-                        if index < skip:
-                            store.verify_batch(index, n, digest)
-                            bar.update()
-                            continue
-                    record = self._record(batch, index)
-                    if store is None:
-                        records.append(record)
-                    else:
-                        if self.head is not None:
-                            store.check_head(self.head.to_json())
-                        store.append(record, digest)
-                    bar.update()
-            except BaseException:
+            for index, raw in enumerate(loader):
+                batch = self._unpack(raw, index)
+                out = None
                 if store is not None:
-                    store.flush()
-                raise
-        if index < 0:
+                    digest = digest_values(batch.inputs, batch.embeddings)
+                    out = store.cached(index, digest)
+                if out is None:
+                    out = self._predict(batch)
+                    if store is not None:
+                        store.append(digest, out)
+                        out = BatchOutput(out.outputs)  # the embeddings stay on disk
+                records.append(self._record(batch, out, index))
+                bar.update()
+        if not records:
             raise _NoBatchesError("The loader yielded no batches.")
-        if store is None:
-            return concatenate(records)
-        if index + 1 < skip:
-            raise ValueError(
-                f"The loader yielded {index + 1} batches, fewer than the {skip} already in the "
-                f"cache in {str(store.directory)!r}; it is not the loader the cache was "
-                "written with."
+        collected = concatenate(records)
+        if store is not None:
+            collected.embeddings = store.embeddings(len(collected.scores))
+        if self.in_unit_interval and self.head is not None and self.head.automatic:
+            warnings.warn(
+                f"activation='auto' applied a {self.head.activation} to the model's outputs, "
+                "and every one of them lies in [0, 1]: if the model returns probabilities "
+                "already (it ends with a sigmoid or softmax), the scores are squashed twice "
+                "and every threshold moves. Pass activation='none' if they are "
+                f"probabilities, or activation='{self.head.activation}' if they are logits.",
+                UserWarning,
+                stacklevel=3,
             )
-        return store.finish()
-
-    def _check_cached_first_batch(self, loader: Iterable[Any], store: CollectCache) -> None:
-        iterator = iter(loader)
-        try:
-            raw = next(iterator)
-        except StopIteration:
-            raise _NoBatchesError("The loader yielded no batches.") from None
-        batch = self._unpack(raw, 0)
-        store.check_first_batch(digest_values(batch.inputs, batch.labels, batch.ids))
-        store.verify_batch(0, len(batch.labels), digest_values(batch.labels, batch.ids))
-        del iterator
+        return collected
 
     # -- one batch -------------------------------------------------------------------
-    def _record(self, batch: _Batch, index: int) -> BatchRecord:
+    def _predict(self, batch: _Batch) -> BatchOutput:
         out = self.adapter.predict(batch.inputs)
+        if not self.scores_from_loader or batch.embeddings is None:
+            return out
+        embeddings = as_array(batch.embeddings).reshape(len(out.outputs), -1)
+        return BatchOutput(out.outputs, np.ascontiguousarray(embeddings, dtype=np.float32))
+
+    def _record(self, batch: _Batch, out: BatchOutput, index: int) -> Collected:
         n = len(out.outputs)
         if self.head is None:
             self.head = self._resolve_head(out.outputs.shape[1])
         scores = self.head.scores(out.outputs, index)
+        if self.head.automatic and self.in_unit_interval:
+            squashed = self.head.squashed(out.outputs)
+            self.in_unit_interval = bool(((squashed >= 0) & (squashed <= 1)).all())
         labels = self._labels(batch.labels, index)
         if len(labels) != n:
             raise ValueError(
                 f"Batch {index} has {len(labels)} labels but the model returned {n} outputs."
-            )
-        embeddings = out.embeddings
-        if self.scores_from_loader and batch.embeddings is not None:
-            embeddings = np.ascontiguousarray(
-                as_array(batch.embeddings).reshape(n, -1), dtype=np.float32
             )
         for name, values in (("ids", batch.ids), *batch.metadata.items()):
             if values is not None and len(values) != n:
                 raise ValueError(
                     f"Batch {index}: {name} has {len(values)} entries for {n} samples."
                 )
-        return BatchRecord(scores, labels, batch.ids, batch.metadata, embeddings)
+        return Collected(scores, labels, batch.ids, batch.metadata, out.embeddings)
 
     def _resolve_head(self, k: int) -> _Head:
         column = None if self.target is None else self._target_index(k)
         kind = self.adapter.kind
         act = self.activation
+        automatic = act == "auto" and kind == "logits"
         if act == "auto":
             if kind != "logits":
                 act = "none"
@@ -490,7 +470,7 @@ class _Pass:
                     f"{hint}) to choose the one to audit."
                 )
         self.label_column = column
-        return _Head(k, column, act)
+        return _Head(k, column, act, automatic)
 
     def _target_index(self, k: int) -> int:
         target = self.target

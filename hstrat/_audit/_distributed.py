@@ -37,14 +37,15 @@ keyed by id.
 them to every other with ``all_gather_object``. Without a cache, embeddings are then
 broadcast from one rank at a time as float32 tensors, so a rank holds the assembled
 array plus one rank's block. With ``cache=``, embeddings never pass through memory as a
-whole: each rank streams its shard into its own resumable cache,
-``<cache>/shard-<rank>-of-<world>/`` (an ordinary :mod:`hstrat._audit._cache`
-directory, fingerprinted with the rank's positions as well), rank 0 copies the rows it
-keeps into ``<cache>/embeddings.npy`` in data-set order, block by block, through
-:func:`numpy.lib.format.open_memmap`, and every rank memory-maps that file. The cache
-directory must therefore be on a file system all ranks see (any directory on one
-machine; a shared file system across nodes). A later pass with the same model and
-loader loads every shard without running the model and skips the assembly.
+whole: each rank streams its shard into its own part of the directory —
+``rank-<r>-of-<world>.*``, the format of a one-process cache, which is rank 0 of 1
+(:mod:`hstrat._audit._cache`), with every batch's digest checked on the next pass —
+then rank 0 copies the rows it keeps, in data-set order and in bounded blocks, into
+``merged-<key>.embeddings`` (the key is a digest of every rank's batches and of the
+merge), and every rank memory-maps that file. The cache directory must therefore be on
+a file system all ranks see (any directory on one machine; a shared file system across
+nodes). A later pass with the same model and data reads every part without running the
+model and finds the merged file already there.
 
 Object collectives run on a gloo group (the default group when its backend includes
 gloo, else a temporary ``new_group(backend="gloo")``), so that NCCL users need neither
@@ -61,7 +62,6 @@ weights, so a checkpoint loaded on rank 0 only is caught) and the data set's len
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -74,24 +74,31 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._io import atomic_write_text
 from .._validation import describe
-from .._version import __version__
-from ._cache import BatchRecord, CollectCache, Collected, concatenate, digest_values
+from ..exceptions import CacheError
+from ._cache import (
+    EMBEDDINGS,
+    CollectCache,
+    Collected,
+    concat,
+    concatenate,
+    create_exclusive,
+    digest_values,
+    open_rows,
+    part_name,
+)
 
 __all__ = [
     "MergePlan",
     "ShardGroup",
     "collect_sharded",
+    "copy_rows",
     "merge_plan",
-    "merge_shards",
+    "merge_rows",
     "shard_group",
     "shared_entropy",
 ]
 
-MANIFEST = "hstrat-distributed.json"
-FORMAT = "hstrat.collect-cache.distributed"
-FORMAT_VERSION = 1
 COPY_BYTES = 64 * 2**20  # embeddings are assembled in blocks of at most this many bytes
 
 
@@ -130,9 +137,6 @@ class ShardGroup:
         if self._created:
             self.dist.destroy_process_group(self.handle)
             self.handle, self._created = None, False
-
-    def __repr__(self) -> str:
-        return f"ShardGroup(rank={self.rank}, world_size={self.world_size})"
 
     def all_gather(self, value: Any) -> list[Any]:
         """Return every rank's ``value`` (pickled), in rank order, on every rank."""
@@ -412,12 +416,7 @@ def merge_plan(
 
 def _concat_ids(ids: Sequence[npt.NDArray[Any]], counts: tuple[int, ...]) -> npt.NDArray[Any]:
     parts = [np.asarray(v) for v, n in zip(ids, counts, strict=True) if n]
-    if not parts:
-        return np.zeros(0, dtype=object)
-    kinds = {p.dtype.kind for p in parts}
-    if len(kinds) > 1 and not kinds <= set("iuf") and not kinds <= set("US"):
-        parts = [p.astype(object) for p in parts]
-    return np.concatenate(parts)
+    return concat(parts) if parts else np.zeros(0, dtype=object)
 
 
 def _check_duplicates(
@@ -457,48 +456,32 @@ def _check_duplicates(
     )
 
 
-def merge_shards(shards: Sequence[Collected | None], plan: MergePlan) -> Collected:
-    """Apply a :class:`MergePlan` to the ranks' results (``None`` = a rank with no rows).
+def merge_rows(shards: Sequence[Collected | None], plan: MergePlan) -> Collected:
+    """Apply a :class:`MergePlan` to the ranks' rows (``None`` = a rank without rows).
+
+    Scores, labels, ids and metadata only; embeddings go through :func:`copy_rows`.
 
     Examples
     --------
     >>> import numpy as np
     >>> from hstrat._audit._cache import Collected
-    >>> from hstrat._audit._distributed import merge_plan, merge_shards
+    >>> from hstrat._audit._distributed import merge_plan, merge_rows
     >>> a = Collected(np.array([0.1, 0.3]), np.array([True, False]), None)
     >>> b = Collected(np.array([0.2, 0.1]), np.array([True, True]), None)
     >>> plan = merge_plan([a.labels, b.labels], positions=[np.array([0, 2]), np.array([1, 0])])
-    >>> merge_shards([a, b], plan).scores.tolist()
+    >>> merge_rows([a, b], plan).scores.tolist()
     [0.1, 0.2, 0.3]
     """
-    merged = _merge_small(shards, plan)
-    present = [s for s in shards if s is not None and len(s.scores)]
-    if present and present[0].embeddings is not None:
-        dim = int(present[0].embeddings.shape[1])
-        out = np.empty((len(plan.take), dim), dtype=np.float32)
-        for rank, shard in enumerate(shards):
-            if shard is not None and shard.embeddings is not None:
-                _copy_rows(out, shard.embeddings, plan, rank)
-        merged = replace(merged, embeddings=out)
-    return merged
-
-
-def _merge_small(shards: Sequence[Collected | None], plan: MergePlan) -> Collected:
-    """Scores, labels, ids and metadata in the plan's order (no embeddings)."""
-    records = [
-        BatchRecord(s.scores, s.labels, s.ids, s.metadata, None)
-        for s in shards
-        if s is not None and len(s.scores)
-    ]
-    if not records:
+    parts = [replace(s, embeddings=None) for s in shards if s is not None and len(s.scores)]
+    if not parts:
         raise ValueError("The loaders of all ranks yielded no batches.")
-    layouts = {(r.ids is None, tuple(r.metadata)) for r in records}
+    layouts = {(p.ids is None, tuple(p.metadata)) for p in parts}
     if len(layouts) > 1:
         raise ValueError(
             "The ranks' batches differ in layout (ids present on some ranks only, or other "
             f"metadata keys): {sorted(layouts)}."
         )
-    data = concatenate(records)
+    data = concatenate(parts)
     take = plan.take
     ids = None if data.ids is None else data.ids[take]
     if ids is None and plan.positions is not None:
@@ -510,11 +493,10 @@ def _merge_small(shards: Sequence[Collected | None], plan: MergePlan) -> Collect
         labels=data.labels[take],
         ids=ids,
         metadata={k: v[take] for k, v in data.metadata.items()},
-        embeddings=None,
     )
 
 
-def _copy_rows(
+def copy_rows(
     out: npt.NDArray[np.float32],
     block: npt.NDArray[Any],
     plan: MergePlan,
@@ -584,9 +566,9 @@ def _model_check(fingerprints: Sequence[dict[str, Any]]) -> None:
     for rank, fp in enumerate(fingerprints):
         if fp != fingerprints[0]:
             raise ValueError(
-                f"The model's weights differ between rank 0 and rank {rank} (a digest of "
-                "every state_dict tensor). Load the same checkpoint on every rank before "
-                "collect (a checkpoint loaded on rank 0 only is the usual cause)."
+                f"The model's weights differ between rank 0 and rank {rank} (a digest of its "
+                "parameters, buffers and configuration). Load the same checkpoint on every "
+                "rank before collect (a checkpoint loaded on rank 0 only is the usual cause)."
             )
 
 
@@ -595,47 +577,29 @@ def collect_sharded(
     loader: Any,
     group: ShardGroup,
     *,
-    fingerprint: dict[str, Any],
+    identity: dict[str, Any],
     cache: str | os.PathLike[str] | None,
-    open_store: Callable[[Path, dict[str, Any]], CollectCache],
     order_is_random: bool,
 ) -> tuple[Collected, bool]:
     """Run this rank's pass, gather every rank's rows, and return the merged result.
 
-    Parameters
-    ----------
-    run_pass : callable
-        ``run_pass(store)`` runs the pass over ``loader`` (streaming to ``store`` when
-        given) and returns this rank's :class:`Collected`, or None when the loader
-        yielded no batches.
-    loader : iterable
-        This rank's loader.
-    group : ShardGroup
-        Entered (``with group:``).
-    fingerprint : dict
-        The model's fingerprint (compared across ranks; a cache's fingerprint).
-    cache : path, optional
-        The cache directory every rank was given.
-    open_store : callable
-        ``open_store(shard_directory, extra_loader_info)`` opens this rank's shard cache.
-    order_is_random : bool
-        Whether this rank's loader counts as shuffling (a cache then needs positions).
-
-    Returns
-    -------
-    (Collected, bool)
-        The merged result (the same on every rank) and whether its order is not the
-        data set's.
+    ``run_pass(store)`` runs the pass over ``loader`` (into ``store``, this rank's part of
+    the ``cache`` directory, when there is one) and returns this rank's rows, or None
+    when the loader yielded none. ``identity`` is what cached outputs are valid for
+    (:class:`CollectCache`); its ``model`` fingerprint is compared across ranks.
+    Returns the merged rows (the same on every rank) and whether their order is not
+    the data set's.
     """
-    if cache is not None and not isinstance(cache, (str, os.PathLike)):
-        raise TypeError(f"cache must be a directory path or None; got {describe(cache)}.")
-    top = None if cache is None else Path(cache)
     error: BaseException | None = None
     positions = None
     try:
         positions = loader_positions(loader, group)
-        if top is not None and group.rank == 0:
-            _prepare_directory(top)
+        if cache is not None and order_is_random and positions is None:
+            raise ValueError(
+                "cache= needs a loader with a fixed order, and this loader shuffles (a "
+                "random sampler); resuming would mix two orders. Use shuffle=False, or a "
+                "DistributedSampler."
+            )
     except Exception as err:
         error = err
     dataset = getattr(loader, "dataset", None)
@@ -647,7 +611,7 @@ def collect_sharded(
         {
             "failure": _failure(group.rank, error),
             "positions": positions,
-            "fingerprint": fingerprint,
+            "fingerprint": identity["model"],
             "dataset_len": dataset_len,
         }
     )
@@ -665,25 +629,11 @@ def collect_sharded(
         )
 
     result: Collected | None = None
-    shard_manifest = None
+    store = None
     try:
-        store = None
-        if top is not None:
-            if order_is_random and not known:
-                raise ValueError(
-                    "cache= needs a loader with a fixed order, and this loader shuffles (a "
-                    "random sampler); resuming would mix two orders. Use shuffle=False, or a "
-                    "DistributedSampler."
-                )
-            extra = {
-                "rank": group.rank,
-                "world_size": group.world_size,
-                "positions": None if positions is None else digest_values(positions),
-            }
-            store = open_store(top / f"shard-{group.rank:05d}-of-{group.world_size:05d}", extra)
+        if cache is not None:
+            store = CollectCache(cache, identity, rank=group.rank, world_size=group.world_size)
         result = run_pass(store)
-        if store is not None and result is not None:
-            shard_manifest = digest_values(json.dumps(store.manifest, sort_keys=True, default=str))
     except Exception as err:
         error = err
     shard = None if result is None else replace(result, embeddings=None)
@@ -694,7 +644,7 @@ def collect_sharded(
             "shard": shard,
             "n": 0 if result is None else len(result.scores),
             "dim": None if dim is None else int(dim),
-            "manifest": shard_manifest,
+            "key": None if store is None else store.key(),
         }
     )
     _raise_if_failed([a["failure"] for a in after], error, group)
@@ -705,42 +655,37 @@ def collect_sharded(
         positions=all_positions if known else None,
         ids=_shard_ids(shards),
     )
-    merged = _merge_small(shards, plan)
+    merged = merge_rows(shards, plan)
     dims = {a["dim"] for a, n in zip(after, counts, strict=True) if n}
     if len(dims) > 1:
         raise ValueError(f"The ranks' embeddings differ in width: {sorted(dims, key=str)}.")
     dim = dims.pop() if dims else None
+    own = None if result is None else result.embeddings
     if dim is None:
         return merged, plan.shuffled
-    if top is None:
+    if store is None:
         out = np.empty((len(plan.take), dim), dtype=np.float32)
         for source, n in enumerate(counts):
             if n:
-                mine = None if result is None else result.embeddings
                 block = group.broadcast_array(
-                    mine if source == group.rank else None, (n, dim), source
+                    own if source == group.rank else None, (n, dim), source
                 )
-                _copy_rows(out, block, plan, source)
+                copy_rows(out, block, plan, source)
                 del block
         return replace(merged, embeddings=out), plan.shuffled
-    key = digest_values(plan.take, list(plan.counts), [a["manifest"] for a in after])
-    error = None
+    key = digest_values(plan.take, list(plan.counts), [a["key"] for a in after])
+    path = store.directory / f"merged-{key}.embeddings"
+    shape = (len(plan.take), dim)
     if group.rank == 0:
         try:
-            own = None if result is None else result.embeddings
-            _assemble_embeddings(top, plan, dim, group.world_size, own, key)
+            _assemble_embeddings(path, plan, shape, own)
         except Exception as err:
             error = err
     _raise_if_failed([group.broadcast(_failure(0, error))], error, group)
     embeddings = None
     try:
-        embeddings = np.load(top / "embeddings.npy", mmap_mode="r")
-        if embeddings.shape != (len(plan.take), dim):
-            raise ValueError(
-                f"{str(top / 'embeddings.npy')!r} has shape {embeddings.shape}, expected "
-                f"{(len(plan.take), dim)}."
-            )
-    except Exception as err:
+        embeddings = open_rows(path, EMBEDDINGS, shape)
+    except CacheError as err:
         error = ValueError(
             f"Rank {group.rank} cannot read the embeddings rank 0 assembled ({err}): cache= "
             "must be a directory on a file system every rank shares."
@@ -749,86 +694,42 @@ def collect_sharded(
     return replace(merged, embeddings=embeddings), plan.shuffled
 
 
-# -- the shared cache directory -----------------------------------------------------------
-def _read_manifest(top: Path) -> dict[str, Any]:
-    return json.loads((top / MANIFEST).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-def _prepare_directory(top: Path) -> None:
-    """Create ``top`` as a distributed cache, or check that it is one (rank 0)."""
-    if top.exists() and not top.is_dir():
-        raise ValueError(f"cache={str(top)!r} is a file; pass a directory.")
-    path = top / MANIFEST
-    if path.exists():
-        try:
-            manifest = _read_manifest(top)
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(
-                f"The cache in {str(top)!r} has an unreadable {MANIFEST}: {err}. Delete that "
-                "directory, or pass another cache=, to start over."
-            ) from err
-        if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
-            raise ValueError(
-                f"The cache in {str(top)!r} has format {manifest.get('format')!r} version "
-                f"{manifest.get('version')!r}; this hstrat reads {FORMAT!r} version "
-                f"{FORMAT_VERSION}. Delete that directory, or pass another cache=."
-            )
-        return
-    if top.exists() and any(top.iterdir()):
-        what = (
-            "holds the cache of a pass in one process"
-            if (top / "hstrat-cache.json").exists()
-            else "is a directory that is not empty"
-        )
-        raise ValueError(
-            f"cache={str(top)!r} {what}, and this pass runs on several ranks; hstrat will not "
-            "write its files among others. Pass a new or empty directory."
-        )
-    top.mkdir(parents=True, exist_ok=True)
-    _write_manifest(top, None)
-
-
-def _write_manifest(top: Path, merged: dict[str, Any] | None) -> None:
-    manifest: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION}
-    manifest.update(hstrat=__version__, merged=merged)
-    atomic_write_text(top / MANIFEST, json.dumps(manifest, indent=1))
-
-
 def _assemble_embeddings(
-    top: Path,
-    plan: MergePlan,
-    dim: int,
-    world_size: int,
-    own: npt.NDArray[np.float32] | None,
-    key: str,
+    path: Path, plan: MergePlan, shape: tuple[int, int], own: npt.NDArray[np.float32] | None
 ) -> None:
-    """Write the kept rows of every shard into ``top/embeddings.npy`` (rank 0)."""
-    final = top / "embeddings.npy"
-    n = len(plan.take)
-    merged = _read_manifest(top).get("merged")
-    if merged is not None and merged.get("key") == key and final.exists():
-        return  # this pass's shards were assembled before
-    _write_manifest(top, None)
-    tmp = top / ".embeddings.npy.tmp"
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+    """Write the kept rows of every rank's part into ``path``, in data-set order (rank 0)."""
+    top, world_size = path.parent, len(plan.counts)
+    if path.exists():
+        open_rows(path, EMBEDDINGS, shape)  # assembled by an earlier pass: check it
+        return
+    fd, tmp = create_exclusive(top, path.stem)
     try:
-        for rank in range(world_size):
-            if not plan.counts[rank]:
-                continue
-            if rank == 0 and own is not None:
-                block = own
-            else:
-                path = top / f"shard-{rank:05d}-of-{world_size:05d}" / "embeddings.npy"
-                if not path.exists():
-                    raise ValueError(
-                        f"Rank 0 cannot see rank {rank}'s cache {str(path.parent)!r}: cache= "
-                        "must be a directory on a file system every rank shares."
-                    )
-                block = np.load(path, mmap_mode="r")
-            _copy_rows(out, block, plan, rank)
-            del block
-        out.flush()
-    finally:
-        del out
-    os.replace(tmp, final)
-    _write_manifest(top, {"key": key, "n_samples": n, "embedding_dim": dim})
+        with os.fdopen(fd, "r+b") as handle:
+            handle.truncate(shape[0] * shape[1] * EMBEDDINGS.itemsize)
+            out = np.memmap(handle, dtype=EMBEDDINGS, mode="r+", shape=shape)
+            for rank in range(world_size):
+                if not plan.counts[rank]:
+                    continue
+                if rank == 0 and own is not None:
+                    block = own
+                else:
+                    part = top / f"{part_name(rank, world_size)}.embeddings"
+                    try:
+                        block = open_rows(part, EMBEDDINGS, (plan.counts[rank], shape[1]))
+                    except CacheError as err:
+                        raise ValueError(
+                            f"Rank 0 cannot read rank {rank}'s part of the cache ({err}); "
+                            "cache= must be a directory on a file system every rank shares."
+                        ) from err
+                copy_rows(out, block, plan, rank)
+                del block
+            out.flush()
+            del out
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    for old in top.glob("merged-*.embeddings"):  # the merges of earlier passes
+        if old != path:
+            old.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ Neither imports torch; a tensor returned by a callable is converted with its own
 from __future__ import annotations
 
 import hashlib
+import types
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -166,14 +167,28 @@ def _embeddings_2d(values: Any, n: int, name: str) -> npt.NDArray[np.float32]:
 
 
 def _code_digest(func: Any) -> str:
-    """Hash of a function's name and byte code (closures and object state not included)."""
+    """Digest of a function's name, byte code, constants and names, nested code included.
+
+    What the code reads at run time — globals, closures, the functions it calls — is not
+    part of it.
+    """
     h = hashlib.blake2b(digest_size=16)
     target = getattr(func, "__func__", func)
     h.update(f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}".encode())
     code = getattr(target, "__code__", None) or getattr(type(target).__call__, "__code__", None)
-    if code is not None:
-        h.update(code.co_code)
-        h.update(repr(code.co_consts).encode())
+    stack = [] if code is None else [code]
+    while stack:  # nested functions, lambdas and comprehensions are code constants
+        code = stack.pop()
+        h.update(code.co_code + repr(code.co_names).encode())
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                stack.append(const)
+            else:  # a frozenset's order changes with the hash seed
+                h.update(
+                    repr(
+                        sorted(map(repr, const)) if isinstance(const, frozenset) else const
+                    ).encode()
+                )
     return h.hexdigest()
 
 

@@ -9,7 +9,10 @@ n_outputs)`` (or a tuple whose first item is, or a mapping / object with ``logit
 It is taken as *logits*: :func:`hstrat.collect` applies a sigmoid to a single output, a
 softmax over two outputs (class 1), and a sigmoid to the ``target`` output of a
 multi-label head (see ``activation=`` there). The activation is applied in float64 on
-the CPU, so that very confident predictions do not all round to exactly 1.0.
+the CPU, so that very confident predictions do not all round to exactly 1.0. A model
+whose outputs are probabilities already (it ends with a sigmoid or softmax) needs
+``activation="none"``; when the automatic choice squashes outputs that all lie in
+[0, 1], :func:`hstrat.collect` warns instead of silently squashing them twice.
 
 **Embeddings.** A hook captures them during the same forward pass:
 
@@ -44,8 +47,11 @@ several devices is refused with ``device=``; leave it ``None``.
 from __future__ import annotations
 
 import difflib
+import enum
+import functools
 import hashlib
 import sys
+import types
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -53,7 +59,14 @@ from typing import Any
 import numpy as np
 
 from .._validation import describe
-from ._callable import BatchOutput, EmbeddingLayer, OutputKind, _class_names_attribute, _qualname
+from ._callable import (
+    BatchOutput,
+    EmbeddingLayer,
+    OutputKind,
+    _class_names_attribute,
+    _code_digest,
+    _qualname,
+)
 
 __all__ = [
     "TorchAdapter",
@@ -400,34 +413,85 @@ class TorchAdapter:
         return captured.reshape(n, -1)
 
     def fingerprint(self) -> dict[str, Any]:
-        """Return a BLAKE2b digest of every ``state_dict`` tensor (name, dtype, shape, bytes).
+        """Return a digest of what decides the model's outputs, as far as hstrat can see.
 
-        The whole state is read once (about a second per GB on a CPU; a model on an
-        accelerator is copied to the CPU tensor by tensor), so that a fine-tuned copy
-        differing in a single weight is told apart.
+        Every module of the tree (inside a ``DataParallel`` wrapper): its name, class and
+        the byte code of the class's ``forward``; its parameters and **all** its buffers,
+        persistent or not, by their bytes; every other attribute in its ``__dict__`` —
+        numbers, strings, flags (``eps``, ``inplace``, ...), containers of them, plain
+        tensors and arrays, functions by their byte code (``self.act = torch.tanh``, a
+        monkeypatched ``forward``, forward hooks), other objects by class and attributes.
+        Left out: ``training`` flags (the pass runs in eval mode), devices (their type
+        only), and the state-dict and backward hooks. **Not seen**: what code reads when
+        it runs (globals, closures, files, torch's global settings) and the code of the
+        functions ``forward`` calls — pass ``cache_key=`` to :func:`hstrat.collect` when
+        those change. The whole state is read (a few seconds per GB on a CPU), so a
+        copy that differs in a single weight is told apart.
         """
         torch = require_torch()
         digest = hashlib.blake2b(digest_size=20)
+        internals = set(vars(torch.nn.Module())) - {"_forward_hooks", "_forward_pre_hooks"}
         n_bytes = 0
-        for name, tensor in self.model.state_dict().items():
-            digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
-            data = tensor.detach()
-            if data.is_sparse:
-                data = data.to_dense()
-            if data.is_quantized:
-                data = data.int_repr()
-            data = data.cpu().contiguous().reshape(-1)
-            if data.dtype != torch.uint8:
-                data = data.view(torch.uint8)
-            raw = data.numpy()
-            n_bytes += raw.nbytes
-            digest.update(raw.data)
+        for name, module in _unwrap(self.model)[0].named_modules():
+            forward = _code_digest(type(module).forward)
+            digest.update(f"<{name}|{_qualname(module)}|{forward}>".encode())
+            for key, value in sorted(vars(module).items()):
+                if key in ("_forward_hooks", "_forward_pre_hooks"):
+                    value = list(value.values())  # keyed by handle ids, which vary
+                if key not in internals or key in ("_parameters", "_buffers"):
+                    digest.update(key.encode())
+                    n_bytes += _feed(digest, value, torch)
         return {
             "kind": "torch",
             "class": _qualname(self.model),
-            "state_dict": digest.hexdigest(),
+            "digest": digest.hexdigest(),
             "n_bytes": n_bytes,
         }
+
+
+_PLAIN = (bool, int, float, complex, str, bytes, np.generic, enum.Enum)
+
+
+def _feed(h: Any, value: Any, torch: Any, depth: int = 0) -> int:
+    """Add ``value`` to the digest ``h`` (see ``fingerprint``); return the tensor bytes read."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        data = torch.as_tensor(value) if value.dtype != object else None
+        if data is None:
+            h.update(repr(value.tolist()).encode())
+            return 0
+        data = data.detach()
+        data = data.to_dense() if data.is_sparse else data
+        data = data.int_repr() if data.is_quantized else data
+        h.update(f"{data.dtype}{tuple(data.shape)}".encode())
+        raw = data.cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+        h.update(raw.data)
+        return int(raw.nbytes)
+    if value is None or isinstance(value, (*_PLAIN, torch.dtype)):
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+        return 0
+    if isinstance(value, torch.device):
+        h.update(value.type.encode())
+        return 0
+    if depth > 6:
+        h.update(_qualname(value).encode())
+        return 0
+    if isinstance(value, functools.partial):
+        value = (value.func, value.args, value.keywords)
+    if isinstance(value, (set, frozenset)):
+        value = sorted(value, key=repr)
+    if isinstance(value, Mapping):
+        value = [item for pair in value.items() for item in pair]
+    if isinstance(value, (list, tuple)):
+        h.update(f"[{len(value)}".encode())
+        return sum(_feed(h, item, torch, depth + 1) for item in value)
+    if callable(value):
+        h.update(_code_digest(value).encode())
+        if isinstance(
+            value, (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType)
+        ):
+            return 0
+    h.update(_qualname(value).encode())
+    return _feed(h, vars(value), torch, depth + 1) if hasattr(value, "__dict__") else 0
 
 
 def loader_order_is_random(loader: Any) -> bool:

@@ -93,3 +93,39 @@ def test_as_array():
     assert ragged.dtype == object
     assert len(ragged) == 2
     assert as_array(pd.Series([1, 2])).tolist() == [1, 2]
+
+
+FINGERPRINT_SCRIPT = """
+import json, torch
+from hstrat.adapters import CallableAdapter, TorchAdapter
+
+def score(x):  # nested code (a comprehension, a lambda) and a frozenset constant
+    return [v for v in x if v in {"a", "b", "c"}] + list(map(lambda t: t, x))
+
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(3, 1))
+model.tags = {"x", "y", "z"}
+model.act = score
+print(json.dumps([CallableAdapter(score).fingerprint(), TorchAdapter(model).fingerprint()]))
+"""
+
+
+def test_fingerprints_are_the_same_in_another_process():
+    # Memory addresses (in the repr of nested code) and the string hash seed (the order of
+    # sets) must not reach a fingerprint, or a cache would be refused on every run.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", FINGERPRINT_SCRIPT],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert json.loads(runs[0]) == json.loads(runs[1])

@@ -28,6 +28,7 @@ def images(n, size=32, seed=0):
 def collect_images(model, n=4, size=32, **kwargs):
     # one batch of the same size as the manual forward: oneDNN prepares kernels per shape
     x, y = images(n, size)
+    kwargs.setdefault("activation", "sigmoid")  # random weights: 4 logits may all be in [0, 1]
     p = hstrat.collect(
         model, DataLoader(TensorDataset(x, y), batch_size=4), progress=False, **kwargs
     )
@@ -216,10 +217,12 @@ def test_outputs_are_computed_under_inference_mode():
 
 def test_device_option():
     model = Flaky()
-    p = hstrat.collect(model, batches(), device="cpu", progress=False)
+    p = hstrat.collect(model, batches(), device="cpu", activation="sigmoid", progress=False)
     assert len(p) == 15
     assert next(model.parameters()).device.type == "cpu"
-    p2 = hstrat.collect(model, batches(), device=torch.device("cpu"), progress=False)
+    p2 = hstrat.collect(
+        model, batches(), device=torch.device("cpu"), activation="sigmoid", progress=False
+    )
     np.testing.assert_array_equal(p.y_score, p2.y_score)
     with pytest.raises(ValueError, match="device must be a string such as"):
         hstrat.collect(model, batches(), device="gpu", progress=False)
@@ -323,3 +326,50 @@ def test_loader_order_detection():
     assert not loader_order_is_random(DataLoader(Stream(), batch_size=2))
     assert not loader_order_is_random([(1, 0)])
     assert not loader_order_is_random(iter([]))
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU())
+        self.classifier = nn.Linear(6, 1)
+        self.register_buffer("offset", torch.zeros(4), persistent=False)
+        self.gain = 1.0
+
+    def forward(self, x):
+        return self.classifier(self.body(x + self.offset)) * self.gain
+
+
+def test_fingerprint_covers_parameters_buffers_and_configuration():
+    model = Scaled()
+    fingerprint = TorchAdapter(model).fingerprint
+    first = fingerprint()
+    assert first["n_bytes"] == 4 * (4 * 6 + 6 + 6 * 4 + 6 + 1 + 4) + 8  # +num_batches_tracked
+    model.train()
+    with TorchAdapter(model).session():  # a pass in eval mode changes no state
+        model(torch.randn(3, 4))
+    assert fingerprint() == first
+    changes = [
+        lambda m: m.offset.add_(1.0),  # non-persistent: not in state_dict
+        lambda m: setattr(m, "gain", 2.0),
+        lambda m: setattr(m.body[1], "eps", 0.1),
+        lambda m: setattr(m.body[2], "inplace", True),
+        lambda m: setattr(m, "extra", {"mode": ("a", 1)}),
+        lambda m: setattr(m, "table", torch.ones(2)),  # a plain tensor attribute
+        lambda m: m.register_forward_hook(lambda mod, args, out: out),
+    ]
+    seen = {first["digest"]}
+    for change in changes:
+        change(model)
+        digest = fingerprint()["digest"]
+        assert digest not in seen
+        seen.add(digest)
+
+
+def test_fingerprint_looks_inside_data_parallel_wrappers():
+    model = Scaled()
+    assert (
+        TorchAdapter(nn.DataParallel(model)).fingerprint()["digest"]
+        == (TorchAdapter(model).fingerprint()["digest"])
+    )

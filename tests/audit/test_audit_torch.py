@@ -151,10 +151,10 @@ def test_audit_with_a_cache_reuses_the_pass(tmp_path):
     first = hstrat.audit(
         model, loader(x, y), {"drain": drain}, ci="delong", cache=tmp_path, progress=False
     )
-    calls = model.calls
+    model.calls = 0  # module attributes are fingerprinted: as when the cache was written
     again = hstrat.audit(
         model, loader(x, y), {"drain": drain}, ci="delong", cache=tmp_path, progress=False
     )
-    assert model.calls == calls
+    assert model.calls == 0
     cols = [c for c in first.table.columns if c != "note"]
     pd.testing.assert_frame_equal(first.table[cols], again.table[cols])

@@ -92,6 +92,31 @@ def test_softmax_over_many_classes_and_no_activation():
         hstrat.collect(model, loader_of(x, y), target=3, activation="relu", progress=False)
 
 
+@pytest.mark.parametrize(
+    ("head", "activation"), [(nn.Sigmoid(), "sigmoid"), (nn.Softmax(dim=1), "softmax")]
+)
+def test_probabilities_are_not_squashed_twice_without_a_warning(head, activation):
+    x, y = make_data()
+    model = nn.Sequential(make_model(out=1 if activation == "sigmoid" else 2), head)
+    with torch.no_grad():
+        probabilities = model(x).double()[:, -1].numpy()
+    with pytest.warns(UserWarning, match=rf"applied a {activation} .* every one of them lies in"):
+        twice = hstrat.collect(model, loader_of(x, y), progress=False)
+    assert twice.y_score.min() > 0.25  # what the warning is about
+    raw = {"activation": "none", "target": None if activation == "sigmoid" else 1}
+    once = hstrat.collect(model, loader_of(x, y), progress=False, **raw)
+    np.testing.assert_allclose(once.y_score, probabilities, rtol=1e-6)
+    hstrat.collect(model, loader_of(x, y), activation=activation, progress=False)  # no warning
+
+
+def test_logits_outside_the_unit_interval_give_no_warning():
+    x, y = make_data()
+    model = make_model()
+    with torch.no_grad():
+        assert (model(x) < 0).any()
+    hstrat.collect(model, loader_of(x, y), progress=False)  # warnings are errors here
+
+
 @pytest.mark.parametrize("how", ["index", "class_names", "attribute"])
 def test_multilabel_target_reduces_outputs_and_multi_hot_labels(how):
     names = [f"finding{i}" for i in range(5)]
@@ -138,7 +163,10 @@ def test_multilabel_errors():
 
 def test_numpy_integer_target_is_stored_as_int():
     x, y = make_data(n_labels=3)
-    p = hstrat.collect(make_model(out=3), loader_of(x, y), target=np.int64(1), progress=False)
+    model = make_model(out=3)
+    p = hstrat.collect(
+        model, loader_of(x, y), target=np.int64(1), activation="none", progress=False
+    )
     assert p.target == 1
     assert type(p.target) is int
 

@@ -1,3 +1,4 @@
+import json
 import os
 import pickle
 import subprocess
@@ -12,9 +13,15 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 import hstrat
-from hstrat._audit import _distributed
+from hstrat._audit import _cache, _distributed
 from hstrat._audit._cache import Collected
-from hstrat._audit._distributed import loader_positions, merge_plan, merge_shards, shard_group
+from hstrat._audit._distributed import (
+    copy_rows,
+    loader_positions,
+    merge_plan,
+    merge_rows,
+    shard_group,
+)
 from hstrat.exceptions import SmallStratumWarning
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -45,6 +52,18 @@ def shards_of(values, positions, embeddings=None, ids=None):
             )
         )
     return out
+
+
+def merge_shards(shards, plan):
+    """The whole merge in memory: small arrays, then embeddings rank by rank."""
+    merged = merge_rows(shards, plan)
+    present = [s for s in shards if s is not None and s.embeddings is not None]
+    if present:
+        merged.embeddings = np.empty((len(plan.take), present[0].embeddings.shape[1]), "f4")
+        for rank, shard in enumerate(shards):
+            if shard is not None:
+                copy_rows(merged.embeddings, shard.embeddings, plan, rank)
+    return merged
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
@@ -238,7 +257,7 @@ def launched(tmp_path_factory):
     results = []
     for rank in range(2):
         with open(out / f"rank{rank}.pkl", "rb") as handle:
-            results.append(pickle.load(handle))
+            results.append({**pickle.load(handle), "out": out})
     return results
 
 
@@ -315,12 +334,26 @@ def test_the_cache_assembles_one_memory_mapped_file_and_is_reused(launched):
         assert got["cache again"]["mmap"]
         assert got["cache calls"] == 0  # the second pass did not run the model
         assert got["cache assembled once"]  # nor copy the embeddings again
-        assert got["cache files"] == [
-            "embeddings.npy",
-            "hstrat-distributed.json",
-            "shard-00000-of-00002",
-            "shard-00001-of-00002",
-        ]
+        parts = [f"rank-0000{r}-of-00002.{kind}" for r in (0, 1) for kind in _PART_FILES]
+        assert got["cache files"][1:] == parts
+        assert got["cache files"][0].startswith("merged-")
+
+
+_PART_FILES = ("embeddings", "json", "outputs")
+
+
+def test_the_ranks_write_the_manifest_of_a_one_process_cache(launched, tmp_path):
+    model = worker.Exact()
+    hstrat.collect(model, DataLoader(worker.Cases(), batch_size=4), cache=tmp_path, progress=False)
+    single = json.loads((tmp_path / "rank-00000-of-00001.json").read_text())
+    for rank in range(2):
+        path = launched[0]["out"] / "cache" / f"rank-0000{rank}-of-00002.json"
+        part = _cache._read_manifest(path)  # the reader of every cache
+        assert part.keys() == single.keys()
+        assert part["identity"]["embedding"] == single["identity"]["embedding"]
+        # the same model (its class lives in __main__ under torchrun), fingerprinted alike
+        assert part["identity"]["model"].keys() == single["identity"]["model"].keys()
+        assert sum(rows for _, rows in part["batches"]) == (worker.N + 1) // 2
 
 
 def test_the_audit_report_is_the_one_process_report_on_every_rank(launched, reference):
