@@ -26,7 +26,8 @@ from .._align import Cases
 from .._validation import _as_1d, check_confidence_level, check_option
 from ..exceptions import SchemaError, UndefinedMetricWarning
 from ..metrics._normal import normal_quantile
-from ._schema import RESERVED_COLUMNS, Schema, _as_labels_frame, is_missing
+from ._rules import is_missing
+from ._schema import RESERVED_COLUMNS, Schema, _as_labels_frame
 
 __all__ = ["KappaResult", "agreement", "cohen_kappa", "disagreements", "merge_labels"]
 

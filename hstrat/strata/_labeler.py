@@ -32,7 +32,8 @@ import pandas as pd
 
 from .._validation import describe
 from ._label_store import LabelStore
-from ._schema import Schema, is_missing
+from ._rules import is_missing
+from ._schema import Schema
 
 if TYPE_CHECKING:
     from ._labeler_http import LabelerServer

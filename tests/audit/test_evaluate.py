@@ -108,7 +108,7 @@ def test_missing_ids_are_unlabelled_and_extra_ids_warned():
     assert report.table.iloc[1]["n_unlabelled"] == 50
     with pytest.warns(UserWarning, match="1 ids that are not among the cases"):
         hstrat.evaluate(y, s, extra, ids=ids, ci="delong", progress=False)
-    with pytest.raises(ValueError, match="none of strata.s ids"):
+    with pytest.raises(ValueError, match="none of strata's ids"):
         hstrat.evaluate(
             y, s, pd.Series(site, index=range(1000, 1600)), ids=ids, ci="delong", progress=False
         )
