@@ -9,7 +9,7 @@ The entry points are :func:`evaluate` (scores from anywhere) and :func:`audit`
 (a PyTorch model and a DataLoader); statistics live in :mod:`hstrat.metrics`.
 """
 
-from ._audit import AuditReport, Predictions, audit, collect, evaluate
+from ._audit import AuditReport, AuditReports, Predictions, audit, collect, evaluate
 from ._show_versions import show_versions
 from ._stratum import Stratum
 from ._version import __version__
@@ -17,6 +17,7 @@ from .strata import Schema
 
 __all__ = [
     "AuditReport",
+    "AuditReports",
     "Predictions",
     "Schema",
     "Stratum",

@@ -81,6 +81,10 @@ class Stratum:
     labelled : array-like of bool, optional
         Samples for which the variable was labelled at all; the complement used as the
         reference is taken among these. Defaults to every sample.
+    finding : str or int, optional
+        The model output this subclass belongs to (a chest drain is a subclass of
+        pneumothorax): an audit of several findings uses it for that finding only, and an
+        audit of another single finding refuses it. ``None``: any finding.
 
     Examples
     --------
@@ -92,7 +96,16 @@ class Stratum:
     'positives'
     """
 
-    __slots__ = ("index", "labelled", "level", "mask", "name", "population", "variable")
+    __slots__ = (
+        "finding",
+        "index",
+        "labelled",
+        "level",
+        "mask",
+        "name",
+        "population",
+        "variable",
+    )
 
     def __init__(
         self,
@@ -103,6 +116,7 @@ class Stratum:
         variable: str | None = None,
         level: Hashable | None = None,
         labelled: npt.ArrayLike | None = None,
+        finding: Hashable | None = None,
     ) -> None:
         self.mask: BoolArray = _check_mask(mask, "mask")
         #: The pandas index the mask came with (it is lined up with the cases by it), or None.
@@ -113,6 +127,7 @@ class Stratum:
         self.name = name
         self.variable = variable
         self.level = level
+        self.finding = finding
         if labelled is None:
             self.labelled: BoolArray = np.ones_like(self.mask)
         else:
@@ -147,6 +162,7 @@ class Stratum:
             and self.population == other.population
             and self.variable == other.variable
             and self.level == other.level
+            and self.finding == other.finding
             and np.array_equal(self.mask, other.mask)
             and np.array_equal(self.labelled, other.labelled)
         )
@@ -162,6 +178,7 @@ class Stratum:
             variable=self.variable,
             level=self.level,
             labelled=self.labelled,
+            finding=self.finding,
         )
         copy.index = self.index
         return copy
@@ -197,6 +214,12 @@ class Stratum:
                 f"Strata {self.name!r} and {other.name!r} have different pandas indexes; "
                 "line them up with the cases first (hstrat.strata.as_strata)."
             )
+        findings = {self.finding, other.finding} - {None}
+        if len(findings) > 1:
+            raise ValueError(
+                f"Strata {self.name!r} and {other.name!r} belong to different findings "
+                f"({sorted(map(str, findings))}); they cannot be intersected."
+            )
         populations = {self.population, other.population}
         population = next(
             (p for p in ("positives", "negatives") if p in populations),
@@ -211,6 +234,7 @@ class Stratum:
             variable=f"{self.variable or self.name} & {other.variable or other.name}",
             level=(*_as_levels(self), *_as_levels(other)),
             labelled=self.labelled & other.labelled,
+            finding=findings.pop() if findings else None,
         )
         both.index = self.index if self.index is not None else other.index
         return both
@@ -358,6 +382,7 @@ def _aligned(stratum: Stratum, cases: Cases, name: str) -> Stratum:
         variable=stratum.variable,
         level=stratum.level,
         labelled=labelled,
+        finding=stratum.finding,
     )
 
 

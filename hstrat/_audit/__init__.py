@@ -4,6 +4,15 @@ from .._predictions import Predictions
 from ._audit import audit
 from ._collect import collect
 from ._evaluate import TABLE_COLUMNS, evaluate
+from ._findings import AuditReports
 from ._report import AuditReport
 
-__all__ = ["TABLE_COLUMNS", "AuditReport", "Predictions", "audit", "collect", "evaluate"]
+__all__ = [
+    "TABLE_COLUMNS",
+    "AuditReport",
+    "AuditReports",
+    "Predictions",
+    "audit",
+    "collect",
+    "evaluate",
+]

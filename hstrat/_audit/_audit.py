@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from .._validation import describe
 from ._collect import collect
 from ._distributed import shard_group, shared_entropy
 from ._evaluate import EvaluationOptions, evaluate
+from ._findings import AuditReports
 from ._report import AuditReport
 
 __all__ = ["audit"]
@@ -26,12 +27,26 @@ _COLLECT_OPTIONS = (
 )
 
 
+@overload
+def audit(
+    model: Any, loader: Iterable[Any], strata: Any = None, *, targets: None = None, **kwargs: Any
+) -> AuditReport: ...
+@overload
+def audit(
+    model: Any,
+    loader: Iterable[Any],
+    strata: Any = None,
+    *,
+    targets: Sequence[int | str] | str,
+    **kwargs: Any,
+) -> AuditReports: ...
 def audit(
     model: Any,
     loader: Iterable[Any],
     strata: Any = None,
     *,
     target: int | str | None = None,
+    targets: Sequence[int | str] | str | None = None,
     detectors: Sequence[Any] = (),
     embedding_layer: str | Literal[False] | None = None,
     device: Any = None,
@@ -39,7 +54,7 @@ def audit(
     cache: str | os.PathLike[str] | None = None,
     distributed: bool | None = None,
     **options: Any,
-) -> AuditReport:
+) -> AuditReport | AuditReports:
     """Audit a model on a data set for hidden stratification: :func:`collect` + evaluate.
 
     One pass of ``model`` over ``loader`` collects labels, scores, sample ids, metadata
@@ -59,6 +74,13 @@ def audit(
         loader yields; strata given by position are refused when the loader shuffles.
     target : int or str, optional
         Which output of a multi-output model (and which column of multi-hot labels).
+    targets : list of int or str, or "all", optional
+        Audit several outputs (findings) from the same single pass: an
+        :class:`~hstrat.AuditReports` is returned, whose report for each finding equals
+        ``audit(..., target=finding)`` with an int ``random_state``. ``strata`` may then
+        be a dict of finding → strata, and strata from a :class:`~hstrat.Schema` with a
+        ``target`` apply to that finding only. Each finding gets its own copy of the
+        ``detectors``.
     detectors : sequence of detector estimators, optional
         E.g. ``[hstrat.detect.KMeansDetector()]``, fitted on the collected embeddings.
     embedding_layer : None, False or str, default None
@@ -123,6 +145,7 @@ def audit(
         model,
         loader,
         target=target,
+        targets=targets,
         embedding_layer=embedding_layer,
         device=device,
         progress=progress,

@@ -8,14 +8,14 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from .._predictions import Predictions
-from .._validation import check_option, describe
+from .._validation import check_option, describe, did_you_mean
 from ..adapters import (
     BatchOutput,
     CallableAdapter,
@@ -35,6 +35,8 @@ __all__ = ["ACTIVATIONS", "collect"]
 
 ACTIVATIONS: tuple[str, ...] = ("auto", "sigmoid", "softmax", "none")
 Target = int | str | None
+#: The outputs a pass audits: a list (one ``None``: the default), or every output.
+Targets = list[Target] | Literal["all"]
 
 
 class _NoBatchesError(ValueError):
@@ -70,41 +72,49 @@ class _Head:
     """How a batch's outputs become one score per sample (fixed at the first batch)."""
 
     n_outputs: int
-    column: int
+    columns: tuple[int, ...]  # one per audited target
     activation: str
     automatic: bool  # the activation was chosen by activation="auto"
 
     def scores(
         self, outputs: npt.NDArray[np.floating[Any]], batch: int
     ) -> npt.NDArray[np.float64]:
+        """Return the scores, shape ``(batch, targets)``."""
         if outputs.shape[1] != self.n_outputs:
             raise ValueError(
                 f"Batch {batch} has {outputs.shape[1]} model outputs per sample; the first "
                 f"batch had {self.n_outputs}."
             )
+        cols = list(self.columns)
         if self.activation == "softmax":
             z = outputs.astype(np.float64)
-            if self.n_outputs == 2:
-                logit = z[:, 1] - z[:, 0] if self.column == 1 else z[:, 0] - z[:, 1]
-                return _sigmoid(logit)
+            if self.n_outputs == 2:  # the logistic of the difference: exact in the tails
+                return _sigmoid(z[:, cols] - z[:, [1 - c for c in cols]])
             z -= z.max(axis=1, keepdims=True)
             e = np.exp(z)
-            return e[:, self.column] / e.sum(axis=1)  # type: ignore[no-any-return]
-        column = outputs[:, self.column].astype(np.float64)
-        if self.activation == "sigmoid":
-            return _sigmoid(column)
-        return column
+            return e[:, cols] / e.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+        chosen = outputs[:, cols].astype(np.float64)
+        return _sigmoid(chosen) if self.activation == "sigmoid" else chosen
 
     def squashed(self, outputs: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
         """Return the outputs that the activation squashes into [0, 1]."""
-        return outputs if self.activation == "softmax" else outputs[:, self.column]
+        return outputs if self.activation == "softmax" else outputs[:, list(self.columns)]
 
 
+@overload
 def collect(
+    model: Any, loader: Iterable[Any], *, targets: None = None, **kwargs: Any
+) -> Predictions: ...
+@overload
+def collect(
+    model: Any, loader: Iterable[Any], *, targets: Sequence[int | str] | str, **kwargs: Any
+) -> dict[Any, Predictions]: ...
+def collect(  # type: ignore[misc]  # the overloads only tell the return type apart
     model: Any,
     loader: Iterable[Any],
     *,
     target: Target = None,
+    targets: Sequence[int | str] | Literal["all"] | None = None,
     embedding_layer: str | Literal[False] | None = None,
     device: Any = None,
     progress: bool = True,
@@ -118,7 +128,7 @@ def collect(
     class_names: Sequence[Any] | None = None,
     activation: str = "auto",
     distributed: bool | None = None,
-) -> Predictions:
+) -> Predictions | dict[Any, Predictions]:
     """Run a model over a loader once and keep labels, scores, ids, metadata and embeddings.
 
     Parameters
@@ -148,6 +158,11 @@ def collect(
         name from ``class_names`` (or the model's ``class_names`` attribute, or a
         scikit-learn estimator's ``classes_``). Needed when the model has more than one
         output, except a two-logit (softmax) torch model.
+    targets : list of int or str, or "all", optional
+        Several outputs (and their multi-hot label columns) in the same single pass, or
+        every output. Instead of ``target``; then a dict of finding → Predictions is
+        returned, each equal to what ``target=finding`` gives, sharing one array of
+        embeddings. Findings are named by ``class_names`` when known, else by index.
     embedding_layer : None, False or str, default None
         ``None``: the penultimate features — for a torch module the **input** of its final
         ``Linear`` layer (DenseNet ``classifier``, ResNet ``fc``, EfficientNet / MobileNet /
@@ -208,7 +223,7 @@ def collect(
 
     Returns
     -------
-    Predictions
+    Predictions, or dict of finding to Predictions with ``targets=``
         ``ids`` from the batches (else positions ``0..n-1``), ``metadata`` indexed by
         them, ``embeddings`` (memory-mapped, read-only, with ``cache=``), ``target`` and
         ``shuffled`` (the loader's order is random: strata must then be keyed by id).
@@ -234,7 +249,7 @@ def collect(
         metadata=None if metadata_keys is None else _check_keys(metadata_keys),
         embedding=embedding_layer if model is None and isinstance(embedding_layer, str) else None,
     )
-    target = _check_target(target)
+    wanted = _check_targets(target, targets)
     if isinstance(loader, (str, bytes, Mapping)) or not isinstance(loader, Iterable):
         raise TypeError(
             "loader must be an iterable of batches (e.g. a torch DataLoader); got "
@@ -253,7 +268,7 @@ def collect(
     )
     names = list(class_names) if class_names is not None else adapter.class_names
     shuffled = loader_order_is_random(loader)
-    run = _Pass(adapter, keys, target, names, activation, model is None)
+    run = _Pass(adapter, keys, wanted, names, activation, model is None)
     identity: dict[str, Any] = {}  # what cached outputs are valid for
     if group is not None or cache is not None:
         embedding = adapter.embedding_source if model is not None else keys.embedding
@@ -284,17 +299,40 @@ def collect(
                 "sampler); resuming would mix two orders. Use shuffle=False."
             )
         collected = run.run(loader, progress, CollectCache(cache, identity))
-    return _predictions(collected, target=target, shuffled=shuffled)
+    if wanted != "all" and targets is None:
+        return _predictions(collected, 0, target=wanted[0], shuffled=shuffled)
+    return {
+        finding: _predictions(collected, j, target=finding, shuffled=shuffled)
+        for j, finding in enumerate(run.findings())
+    }
 
 
-def _check_target(target: Any) -> Target:
+def _check_target(target: Any, name: str = "target") -> Target:
     if target is None or isinstance(target, str):
         return target
     if isinstance(target, bool) or not isinstance(target, numbers.Integral):
         raise TypeError(
-            f"target must be an output index, a class name or None; got {describe(target)}."
+            f"{name} must be an output index, a class name or None; got {describe(target)}."
         )
     return int(target)  # a numpy integer is stored as a plain int
+
+
+def _check_targets(target: Any, targets: Any) -> Targets:
+    if targets is None:
+        return [_check_target(target)]
+    if target is not None:
+        raise TypeError("Pass target= (one output) or targets= (several), not both.")
+    if isinstance(targets, str):
+        return cast(Targets, check_option(targets, "targets", ("all",)))
+    if not isinstance(targets, Sequence) or not targets:
+        raise TypeError(
+            f"targets must be 'all' or a non-empty list of output indices or class names; "
+            f"got {describe(targets)}."
+        )
+    checked = [_check_target(t, "targets[...]") for t in targets]
+    if None in checked or len(set(checked)) < len(checked):
+        raise ValueError(f"targets must name distinct outputs; got {describe(targets)}.")
+    return checked
 
 
 def _check_key(value: Any, name: str) -> str:
@@ -352,19 +390,18 @@ class _Pass:
         self,
         adapter: ModelAdapter,
         keys: _Keys,
-        target: Target,
+        targets: Targets,
         class_names: list[Any] | None,
         activation: str,
         scores_from_loader: bool,
     ) -> None:
         self.adapter = adapter
         self.keys = keys
-        self.target = target
+        self.targets = targets
         self.class_names = class_names
         self.activation = activation
         self.scores_from_loader = scores_from_loader
         self.head: _Head | None = None
-        self.label_column: int | None = None
         self.in_unit_interval = True  # every output an automatic activation squashed
 
     def run(self, loader: Iterable[Any], progress: bool, store: CollectCache | None) -> Collected:
@@ -439,7 +476,12 @@ class _Pass:
         return Collected(scores, labels, batch.ids, batch.metadata, out.embeddings)
 
     def _resolve_head(self, k: int) -> _Head:
-        column = None if self.target is None else self._target_index(k)
+        several = self.targets == "all" or len(self.targets) > 1
+        given: list[int | None] = (
+            list(range(k))
+            if self.targets == "all"
+            else [None if t is None else self._target_index(t, k) for t in self.targets]
+        )
         kind = self.adapter.kind
         act = self.activation
         automatic = act == "auto" and kind == "logits"
@@ -448,32 +490,50 @@ class _Pass:
                 act = "none"
             elif k == 1:
                 act = "sigmoid"
-            elif k == 2 and column is None:
+            elif k == 2 and given == [None]:
                 act = "softmax"
             elif k == 2:
                 raise ValueError(
-                    f"The model has two outputs and target={self.target!r}: are they the two "
+                    f"The model has two outputs and {self._asked()}: are they the two "
                     "classes of one softmax, or two independent (multi-label) outputs? Pass "
                     "activation='softmax' or activation='sigmoid'."
                 )
             else:
                 act = "sigmoid"
-        if column is None:
+        if given == [None]:
             if k == 1:
-                column = 0
+                given = [0]
             elif k == 2 and (act == "softmax" or kind == "probabilities"):
-                column = 1
+                given = [1]
             else:
                 hint = f" or one of {describe(self.class_names, 80)}" if self.class_names else ""
                 raise ValueError(
                     f"The model has {k} outputs per sample; pass target= (an index 0..{k - 1}"
-                    f"{hint}) to choose the one to audit."
+                    f"{hint}) to choose the one to audit, or targets= for several."
                 )
-        self.label_column = column
-        return _Head(k, column, act, automatic)
+        columns = tuple(int(c) for c in given if c is not None)
+        if several and len(set(columns)) < len(columns):
+            raise ValueError(f"{self._asked()} names one output twice.")
+        return _Head(k, columns, act, automatic)
 
-    def _target_index(self, k: int) -> int:
-        target = self.target
+    def _asked(self) -> str:
+        if self.targets == "all":
+            return "targets='all'"
+        if len(self.targets) == 1:
+            return f"target={self.targets[0]!r}"
+        return f"targets={list(self.targets)!r}"
+
+    def findings(self) -> list[Any]:
+        """Names of the audited outputs, in order: class names when known, else indices."""
+        assert self.head is not None
+        names = self.class_names
+        if names is not None and len(names) == self.head.n_outputs:
+            return [names[c] for c in self.head.columns]
+        if self.targets == "all":
+            return list(self.head.columns)
+        return list(self.targets)
+
+    def _target_index(self, target: Target, k: int) -> int:
         if isinstance(target, str):
             names = self.class_names
             if names is None:
@@ -488,13 +548,9 @@ class _Pass:
                 )
             matches = [i for i, name in enumerate(names) if name == target or str(name) == target]
             if not matches:
-                import difflib
-
-                close = difflib.get_close_matches(target, [str(n) for n in names], n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ValueError(
                     f"target={target!r} is not one of the class names "
-                    f"{describe(names, 200)}.{hint}"
+                    f"{describe(names, 200)}.{did_you_mean(target, map(str, names))}"
                 )
             return matches[0]
         index = int(target)  # type: ignore[arg-type]
@@ -503,26 +559,35 @@ class _Pass:
         return index
 
     def _labels(self, values: npt.NDArray[Any], index: int) -> npt.NDArray[np.bool_]:
+        """Return the labels of the audited targets, shape ``(batch, targets)``."""
+        assert self.head is not None
+        columns = list(self.head.columns)
         y = values
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim == 2:
-            if self.target is None:
+            if self.targets == [None]:
                 raise ValueError(
                     f"The labels of batch {index} are multi-hot, shape {y.shape}; pass target= "
-                    "to choose the column to audit."
+                    "to choose the column to audit (or targets= for several)."
                 )
-            column = self.label_column
-            if column is None or column >= y.shape[1]:
+            if max(columns) >= y.shape[1]:
                 raise ValueError(
-                    f"target={self.target!r} is column {column} but the labels of batch "
-                    f"{index} have {y.shape[1]} columns."
+                    f"{self._asked()} needs label column {max(columns)}, but the labels of "
+                    f"batch {index} have {y.shape[1]} columns."
                 )
-            y = y[:, column]
-        if y.ndim != 1:
+            y = y[:, columns]
+        elif len(columns) > 1:
+            raise ValueError(
+                f"{self._asked()} audits {len(columns)} outputs, but the labels of batch "
+                f"{index} have one column; give one label column per output (multi-hot)."
+            )
+        else:
+            y = y[:, None]
+        if y.ndim != 2:
             raise ValueError(
                 f"The labels of batch {index} must have shape (batch,) or (batch, n_classes); "
-                f"got {y.shape}."
+                f"got {values.shape}."
             )
         if y.dtype == bool:
             return y
@@ -619,7 +684,8 @@ class _Pass:
         return arr
 
 
-def _predictions(collected: Collected, *, target: Target, shuffled: bool) -> Predictions:
+def _predictions(collected: Collected, column: int, *, target: Any, shuffled: bool) -> Predictions:
+    """Return the Predictions of one audited output (``column`` of scores and labels)."""
     n = len(collected.scores)
     if collected.ids is None:
         ids: pd.Index = pd.RangeIndex(n, name="id")
@@ -633,8 +699,8 @@ def _predictions(collected: Collected, *, target: Target, shuffled: bool) -> Pre
             )
     metadata = pd.DataFrame(collected.metadata, index=ids) if collected.metadata else None
     return Predictions(
-        collected.labels,
-        collected.scores,
+        collected.labels[:, column],
+        collected.scores[:, column],
         ids=ids,
         embeddings=collected.embeddings,
         metadata=metadata,

@@ -367,7 +367,8 @@ def merge_plan(
     counts = tuple(len(v) for v in labels)
     rank = np.repeat(np.arange(len(counts)), counts)
     row = np.concatenate([np.arange(n) for n in counts]) if counts else np.zeros(0, int)
-    all_labels = np.concatenate(labels) if counts else np.zeros(0, bool)
+    filled = [v for v in labels if len(v)]  # a rank without rows has no label columns
+    all_labels = np.concatenate(filled) if filled else np.zeros(0, bool)
     all_ids = None if ids is None else _concat_ids(ids, counts)
     if positions is not None:
         for r, (p, n) in enumerate(zip(positions, counts, strict=True)):
@@ -431,7 +432,7 @@ def _check_duplicates(
     if not len(dups):
         return
     values: npt.NDArray[Any] = labels
-    bad = labels[dups] != labels[kept]
+    bad = (labels[dups] != labels[kept]).reshape(len(dups), -1).any(axis=1)  # (n, targets)
     if not bad.any() and ids is not None:
         values, bad = ids, ~_equal(ids[dups], ids[kept])
     if not bad.any():

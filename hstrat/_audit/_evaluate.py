@@ -6,10 +6,10 @@ import hashlib
 import inspect
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ from .._validation import (
 from .._version import __version__
 from ..metrics._stratified import STRATIFIED_COLUMNS, AUCOptions, adjust_p_values, auc_table
 from ..metrics._threshold import check_threshold, resolve_threshold, stratified_threshold_metrics
+from ._findings import AuditReports
 from ._report import AuditReport
 
 IntArray = npt.NDArray[np.intp]
@@ -99,14 +100,19 @@ class EvaluationOptions(AUCOptions):
         for name in options:
             if name not in defaults:
                 raise TypeError(
-                    f"got an unexpected keyword argument {name!r}."
-                    f"{did_you_mean(name, defaults)}"
+                    f"got an unexpected keyword argument {name!r}.{did_you_mean(name, defaults)}"
                 )
         return cls(**{**defaults, **options})
 
 
+@overload
 def evaluate(
-    y_true: npt.ArrayLike | Predictions,
+    y_true: pd.DataFrame | Mapping[Any, Predictions], *args: Any, **kwargs: Any
+) -> AuditReports: ...
+@overload
+def evaluate(y_true: npt.ArrayLike | Predictions, *args: Any, **kwargs: Any) -> AuditReport: ...
+def evaluate(
+    y_true: npt.ArrayLike | Predictions | pd.DataFrame | Mapping[Any, Predictions],
     y_score: npt.ArrayLike | None = None,
     strata: Any = None,
     *,
@@ -125,7 +131,7 @@ def evaluate(
     ids: npt.ArrayLike | pd.Index | None = None,
     metadata: pd.DataFrame | None = None,
     progress: bool = True,
-) -> AuditReport:
+) -> AuditReport | AuditReports:
     """Audit scores for hidden stratification: per-stratum AUC, tests, operating point.
 
     Every per-case input is lined up with the cases by one rule (see "How hstrat lines
@@ -223,9 +229,37 @@ def evaluate(
         threshold=threshold,
         intersections=intersections,
     )
-    predictions, cases = _predictions(y_true, y_score, ids, embeddings, metadata)
     if isinstance(detectors, (str, bytes)) or not isinstance(detectors, Sequence):
         detectors = [detectors]
+    data = (y_true, y_score, ids, embeddings, metadata)
+    findings = _findings(y_true, y_score)
+    if findings is None:
+        return _evaluate_one(data, strata, detectors, groups, options, None)
+    reports = {}
+    for finding, (y_f, s_f) in findings.items():
+        reports[finding] = _evaluate_one(
+            (y_f, s_f, *data[2:]),
+            _strata_of(strata, finding, list(findings)),
+            [_clone(d) for d in detectors],
+            groups,
+            options,
+            list(findings),
+            finding,
+        )
+    return AuditReports(reports)
+
+
+def _evaluate_one(
+    data: tuple[Any, ...],
+    strata: Any,
+    detectors: Sequence[Any],
+    groups: Any,
+    options: EvaluationOptions,
+    findings: list[Any] | None,
+    finding: Any = None,
+) -> AuditReport:
+    """Audit one finding: the body of :func:`evaluate`."""
+    predictions, cases = _predictions(*data, target=finding)
     y, s = predictions.y_true, predictions.y_score
     if y.all() or not y.any():
         raise ValueError(
@@ -233,7 +267,9 @@ def evaluate(
             f"{'positives' if y.all() else 'negatives'} ({len(y)} cases)."
         )
     group_codes = _resolve_groups(groups, predictions, cases)
-    items = as_strata(strata, cases, metadata=predictions.metadata)
+    items = _of_this_finding(
+        as_strata(strata, cases, metadata=predictions.metadata), predictions.target, findings
+    )
     if options.intersections:
         items += crossed(items, options.intersections)
     threshold_value, threshold_rule = resolve_threshold(options.threshold, y, s)
@@ -273,8 +309,84 @@ def evaluate(
     )
 
 
+def _findings(y_true: Any, y_score: Any) -> dict[Any, tuple[Any, Any]] | None:
+    """Split several findings' labels and scores by finding (None: a single finding).
+
+    Several findings come as a mapping of finding to Predictions (``collect(targets=)``),
+    or as DataFrames of labels and scores whose columns name the findings (the score
+    columns are matched by name).
+    """
+    if isinstance(y_true, Mapping):
+        if y_score is not None or not all(isinstance(p, Predictions) for p in y_true.values()):
+            raise TypeError(
+                "A mapping as y_true must hold Predictions by finding (as collect(..., "
+                "targets=) returns); pass strata= by keyword."
+            )
+        return {f: (p, None) for f, p in y_true.items()}
+    if isinstance(y_true, pd.DataFrame):
+        if not isinstance(y_score, pd.DataFrame):
+            raise TypeError(
+                "y_true is a DataFrame of findings, so y_score must be a DataFrame with the "
+                f"same columns {list(y_true.columns)!r}; got {type(y_score).__name__}."
+            )
+        missing = [c for c in y_true.columns if c not in y_score.columns]
+        extra = [c for c in y_score.columns if c not in y_true.columns]
+        if missing or extra or not y_true.columns.is_unique:
+            raise ValueError(
+                f"y_true and y_score must have the same finding columns, each once; y_score "
+                f"lacks {missing!r} and has {extra!r} besides."
+            )
+        return {f: (y_true[f], y_score[f]) for f in y_true.columns}
+    if np.ndim(y_true) == 2 and np.shape(y_true)[1] > 1:
+        raise ValueError(
+            f"y_true has shape {np.shape(y_true)}: for several findings pass y_true and "
+            "y_score as DataFrames whose columns name the findings."
+        )
+    return None
+
+
+def _strata_of(strata: Any, finding: Any, findings: list[Any]) -> Any:
+    """Return the strata given for one finding: its entry of a dict by finding, or all."""
+    if isinstance(strata, Mapping) and strata and all(k in findings for k in strata):
+        return strata.get(finding)
+    return strata
+
+
+def _of_this_finding(
+    items: list[Stratum], target: Any, findings: list[Any] | None
+) -> list[Stratum]:
+    """Keep the strata of the audited finding; refuse strata of a finding not audited."""
+    kept = []
+    for s in items:
+        if s.finding is None or target is None:
+            kept.append(s)
+            continue
+        known = [str(f) for f in findings] if findings is not None else [str(target)]
+        if str(s.finding) not in known:
+            raise ValueError(
+                f"Stratum {s.name!r} is a subclass of {s.finding!r} (its schema's target), "
+                f"which is not audited here ({', '.join(known)})."
+                f"{did_you_mean(str(s.finding), known)}"
+            )
+        if str(s.finding) == str(target):
+            kept.append(s)
+    return kept
+
+
+def _clone(detector: Any) -> Any:
+    """Return a fresh copy of a detector for each finding (scikit-learn's clone)."""
+    from sklearn.base import clone
+
+    try:
+        return clone(detector)
+    except TypeError:
+        import copy
+
+        return copy.deepcopy(detector)
+
+
 def _predictions(
-    y_true: Any, y_score: Any, ids: Any, embeddings: Any, metadata: Any
+    y_true: Any, y_score: Any, ids: Any, embeddings: Any, metadata: Any, *, target: Any = None
 ) -> tuple[Predictions, Cases]:
     """Line up the per-case inputs of :func:`evaluate` (or take a Predictions as it is)."""
     if isinstance(y_true, Predictions):
@@ -304,6 +416,7 @@ def _predictions(
         ids=cases.ids,
         embeddings=embeddings,
         metadata=metadata,
+        target=target,
     )
     return predictions, cases
 

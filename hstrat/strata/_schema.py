@@ -946,6 +946,7 @@ class Schema:
                             variable=var.name,
                             level=level,
                             labelled=labelled,
+                            finding=self._target,
                         )
                     )
         return out
