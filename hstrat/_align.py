@@ -220,7 +220,10 @@ class Cases:
         if not table:
             by_position = f"pass {name}.to_numpy()"
         elif is_default_index(self.ids):
-            by_position = f"pass {name}.reset_index(drop=True)"
+            by_position = (
+                f"pass {name}.reset_index(drop=True) if it has a row per case, or "
+                f"{name}.reindex(range({len(self.ids)})) if its index holds case positions"
+            )
         else:
             where = "y_true.index" if self.rows is not None else "ids"
             by_position = f"give it the cases' index, {name}.set_axis({where})"
