@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._audit import Predictions, evaluate
+from ._audit import AuditReport, Predictions, evaluate
 
 __all__ = [
     "MAX_LEVELS",
@@ -30,6 +30,7 @@ __all__ = [
 
 #: A strata column with more levels than this is not used unless --strata-cols names it.
 MAX_LEVELS = 20
+_OPTIONS = ("--label-col", "--score-col")
 
 
 class CommandError(Exception):
@@ -51,8 +52,22 @@ def add_audit_parser(subparsers: Any) -> None:
         ),
     )
     p.add_argument("--predictions", required=True, metavar="CSV", help="one row per case")
-    p.add_argument("--label-col", required=True, help="column of 0/1 labels")
-    p.add_argument("--score-col", required=True, help="column of scores (higher = positive)")
+    p.add_argument(
+        "--label-col",
+        action="append",
+        help="column of 0/1 labels; repeat with --score-col to audit several findings",
+    )
+    p.add_argument(
+        "--score-col",
+        action="append",
+        help="column of scores (higher = positive), one per --label-col",
+    )
+    p.add_argument(
+        "--findings",
+        metavar="NAMES",
+        help="comma-separated findings to audit instead: labels in the column NAME, "
+        "scores in NAME_score; writes a report per finding and an index.html",
+    )
     p.add_argument(
         "--id-col",
         help="column of case ids in both files, to join --strata on (default: the one "
@@ -153,8 +168,23 @@ def _threshold(text: str) -> Any:
         ) from None
 
 
-def _numbers(args: argparse.Namespace, frame: pd.DataFrame, option: str) -> Any:
-    column = getattr(args, option.removeprefix("--").replace("-", "_"))
+def _columns(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """Return the (label column, score column) of each audited finding."""
+    labels, scores = args.label_col or [], args.score_col or []
+    if args.findings:
+        if labels or scores:
+            raise UsageError("pass --findings, or --label-col with --score-col, not both")
+        names = [f.strip() for f in args.findings.split(",") if f.strip()]
+        return [(name, f"{name}_score") for name in names]
+    if not labels or len(labels) != len(scores):
+        raise UsageError(
+            "give one --score-col per --label-col (at least one pair), or --findings; got "
+            f"{len(labels)} --label-col and {len(scores)} --score-col"
+        )
+    return list(zip(labels, scores, strict=True))
+
+
+def _numbers(args: argparse.Namespace, frame: pd.DataFrame, column: str, option: str) -> Any:
     values = pd.to_numeric(frame[column], errors="coerce")
     if values.isna().any():
         row = int(np.flatnonzero(values.isna().to_numpy())[0])
@@ -256,25 +286,39 @@ def run_audit(args: argparse.Namespace) -> int:
     check_out(args.out, args.force)
     if args.by_row_order and (args.strata is None or args.id_col):
         raise UsageError("--by-row-order needs --strata and no --id-col")
+    columns = _columns(args)
     preds = read_csv(args.predictions, "predictions")
-    needed = [args.label_col, args.score_col] + [c for c in (args.id_col, args.groups_col) if c]
-    _require(preds, needed, "predictions", args.predictions)
+    needed = [c for pair in columns for c in pair]
+    _require(
+        preds,
+        needed + [c for c in (args.id_col, args.groups_col) if c],
+        "predictions",
+        args.predictions,
+    )
     strata = None if args.strata is None else read_csv(args.strata, "strata")
     id_col = args.id_col
     if strata is not None and not args.by_row_order:
         id_col = _join_column(args, preds, strata)
-    frame = preds.assign(
+    frame = preds.drop(columns=needed).assign(
         **{
-            args.label_col: _numbers(args, preds, "--label-col"),
-            args.score_col: _numbers(args, preds, "--score-col"),
+            c: _numbers(args, preds, c, o)
+            for pair in columns
+            for c, o in zip(pair, _OPTIONS, strict=True)
         }
     )
-    predictions = Predictions.from_frame(
-        frame, label_col=args.label_col, score_col=args.score_col, id_col=id_col
-    )
+    findings = {
+        label: Predictions.from_frame(
+            frame.drop(columns=[c for c in needed if c not in (label, score)]),
+            label_col=label,
+            score_col=score,
+            id_col=id_col,
+        )
+        for label, score in columns
+    }
+    ids = next(iter(findings.values())).ids
     report = evaluate(
-        predictions,
-        strata=_strata(args, preds, strata, predictions.ids),
+        findings if len(findings) > 1 else findings[columns[0][0]],
+        strata=_strata(args, preds, strata, ids),
         groups=args.groups_col,
         threshold=_threshold(args.threshold),
         ci=args.ci,
@@ -287,7 +331,7 @@ def run_audit(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     paths = report.save(args.out, overwrite=args.force)
-    print(report.summary())
+    print(report.summary() if isinstance(report, AuditReport) else report)
     print()
     for path in paths.values():
         print(f"wrote {path}")
