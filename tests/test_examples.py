@@ -151,7 +151,7 @@ def test_mura_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert table.loc["body_part=WRIST", "population"] == "all"
     # study level: one row per valid study, patients resampled together
     assert report.provenance["n_samples"] == report.predictions.y_true.size
-    assert report.provenance["groups"] == "array"
+    assert report.provenance["groups"] == "patient"
     assert all("/study" in str(i) for i in report.predictions.ids)
     assert report.provenance["study_score"] == "mean"
 

@@ -162,7 +162,7 @@ def test_aggregate_to_study(mura: FakeMURA) -> None:
 
 def test_aggregate_to_study_refuses_bad_input(mura: FakeMURA) -> None:
     meta = load_mura(mura.root).metadata
-    with pytest.raises(ValueError, match="one entry per row"):
+    with pytest.raises(ValueError, match="one entry per case"):
         aggregate_to_study(np.zeros(3), meta)
     with pytest.raises(ValueError, match="how must be one of"):
         aggregate_to_study(np.zeros(len(meta)), meta, how="median")
