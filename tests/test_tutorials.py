@@ -37,6 +37,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 LABELLING = DOCS / "labelling-tutorial.md"
 DETECTORS = DOCS / "algorithmic-measurement.md"
 ALIGNMENT = DOCS / "alignment.md"
+MULTILABEL = DOCS / "tutorials" / "multilabel.md"
 
 FENCE = re.compile(r"^```(\S*)\s*$")
 NOT_RUN = re.compile(r"^<!--\s*not run:\s*(.+?)\s*-->$")
@@ -342,3 +343,19 @@ def test_alignment_page_runs_and_shows_the_real_messages(in_tmp: Path) -> None:
     check_every_block_accounted(ALIGNMENT, run, not_run=0)
     ns = run.namespace
     assert ns["again"].table["auc"].equals(ns["report"].table["auc"])
+
+
+# -- Auditing a multi-label chest X-ray model ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_multilabel_tutorial_runs_and_finds_the_undrained_failure(in_tmp: Path) -> None:
+    run = run_page(MULTILABEL)
+    check_every_block_accounted(MULTILABEL, run, not_run=0)
+    reports = run.namespace["reports"]
+    summary = reports.summary.set_index("finding")
+    assert summary.loc["pneumothorax", "worst_stratum"] == "chest_drain=False"
+    assert summary.loc["pneumothorax", "worst_p_adjusted"] < 1e-6
+    assert summary.loc["chest_drain", "auc"] > 0.95
+    assert (in_tmp / "audit" / "index.html").is_file()
+
