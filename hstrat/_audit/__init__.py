@@ -4,8 +4,8 @@ from .._predictions import Predictions
 from ._audit import audit
 from ._collect import collect
 from ._evaluate import TABLE_COLUMNS, evaluate
-from ._findings import AuditReports
 from ._report import AuditReport
+from ._reports import AuditReports
 
 __all__ = [
     "TABLE_COLUMNS",

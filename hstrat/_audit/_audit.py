@@ -10,8 +10,8 @@ from .._validation import describe
 from ._collect import collect
 from ._distributed import shard_group, shared_entropy
 from ._evaluate import EvaluationOptions, evaluate
-from ._findings import AuditReports
 from ._report import AuditReport
+from ._reports import AuditReports
 
 __all__ = ["audit"]
 

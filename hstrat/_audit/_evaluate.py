@@ -30,8 +30,8 @@ from .._validation import (
 from .._version import __version__
 from ..metrics._stratified import STRATIFIED_COLUMNS, AUCOptions, adjust_p_values, auc_table
 from ..metrics._threshold import check_threshold, resolve_threshold, stratified_threshold_metrics
-from ._findings import AuditReports
 from ._report import AuditReport
+from ._reports import AuditReports
 
 IntArray = npt.NDArray[np.intp]
 
