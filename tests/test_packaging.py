@@ -3,8 +3,9 @@
 Builds the wheel and sdist with ``python -m build``, installs the wheel into a new
 venv (which has no torch), and checks that it is installed under its distribution name,
 ``hstrat-audit`` (the package index's ``hstrat`` is another project), that the core
-works, the console script runs, and the torch-only features say which extra to install. Slow (a minute or two: the venv
-installs numpy, pandas, scikit-learn... from the package index or pip's cache).
+works, the console script runs, and the torch-only features say which extra to install.
+Slow (a minute or two: the venv installs numpy, pandas, scikit-learn... from the package
+index or pip's cache).
 """
 
 import subprocess

@@ -205,7 +205,7 @@ def findings(
         f"{int(overall['n_neg']):,} negative)"
         + (f", target {target}" if target not in (None, "") else "")
     ]
-    method = str(overall.get("ci_method", "")).replace("-", " ")
+    method = str(overall.get("ci_method", "")).replace("-", " ").replace("delong", "DeLong")
     sentence = (
         f"Overall AUC {overall['auc']:.3f} ({level:.0%} CI {overall['auc_low']:.3f} to "
         f"{overall['auc_high']:.3f}, {method})."
