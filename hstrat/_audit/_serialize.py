@@ -40,14 +40,12 @@ def encode(value: Any) -> Any:
     >>> decode(encode(pd.Interval(40, 60)))
     Interval(40, 60, closed='right')
     """
+    if value is pd.NA or value is pd.NaT:
+        return None
     if value is None or type(value) in (bool, int, str):
         return value
     if isinstance(value, float) and type(value) is float:
         return value if math.isfinite(value) else _tagged("float", value=repr(value))
-    if value is pd.NA:
-        return _tagged("NA")
-    if value is pd.NaT:
-        return _tagged("NaT")
     if isinstance(value, np.generic):
         return _encode_numpy(value)
     if isinstance(value, str):  # a subclass (an enum, a version string): its text
@@ -70,41 +68,30 @@ def encode(value: Any) -> Any:
         return _tagged("period", value=str(value), freq=value.freqstr)
     if isinstance(value, pd.Timedelta):
         return _tagged("timedelta", value=int(value.value))
-    if isinstance(value, dt.timedelta):
-        return _tagged("pytimedelta", value=[value.days, value.seconds, value.microseconds])
-    if isinstance(value, complex):
-        return _tagged("complex", value=[encode(value.real), encode(value.imag)])
     raise TypeError(
         f"cannot save a value of type {type(value).__module__}.{type(value).__qualname__} "
         f"({value!r}) in a report; levels, ids and provenance may hold strings, numbers, "
-        "dates, times, intervals, periods, decimals, bytes and tuples of them."
+        "dates, timestamps, intervals, periods, decimals, bytes and tuples of them."
     )
 
 
 _BY_TEXT: list[tuple[str, type, Any]] = [
     ("datetime", dt.datetime, lambda v: v.isoformat()),
     ("date", dt.date, lambda v: v.isoformat()),
-    ("time", dt.time, lambda v: v.isoformat()),
     ("decimal", Decimal, str),
     ("bytes", bytes, lambda v: base64.b64encode(v).decode("ascii")),
 ]
 _FROM_TEXT: dict[str, Any] = {
     "datetime": dt.datetime.fromisoformat,
     "date": dt.date.fromisoformat,
-    "time": dt.time.fromisoformat,
     "decimal": Decimal,
     "bytes": base64.b64decode,
 }
 
 
 def _encode_numpy(value: np.generic) -> dict[str, Any]:
-    kind = value.dtype.kind
-    if kind in "mM":
-        plain: Any = int(value.view(np.int64))
-    elif kind == "S":
-        plain = base64.b64encode(value.tobytes()).decode("ascii")
-    else:
-        plain = encode(value.item())
+    # datetime64 / timedelta64 as their integer count; everything else as its Python value
+    plain = int(value.view(np.int64)) if value.dtype.kind in "mM" else encode(value.item())
     return _tagged("numpy", dtype=value.dtype.str, value=plain)
 
 
@@ -115,10 +102,6 @@ def decode(obj: dict[str, Any]) -> Any:
         return obj
     if kind == "float":
         return float(obj["value"])
-    if kind == "NA":
-        return pd.NA
-    if kind == "NaT":
-        return pd.NaT
     if kind == "tuple":
         return tuple(obj["items"])
     if kind == "timestamp":
@@ -132,17 +115,10 @@ def decode(obj: dict[str, Any]) -> Any:
         return pd.Period(obj["value"], freq=obj["freq"])
     if kind == "timedelta":
         return pd.Timedelta(obj["value"], unit="ns")
-    if kind == "pytimedelta":
-        days, seconds, micro = obj["value"]
-        return dt.timedelta(days=days, seconds=seconds, microseconds=micro)
-    if kind == "complex":
-        return complex(*obj["value"])
     if kind == "numpy":
         dtype = np.dtype(obj["dtype"])
         if dtype.kind in "mM":
             return np.int64(obj["value"]).view(dtype)
-        if dtype.kind == "S":
-            return dtype.type(base64.b64decode(obj["value"]))
         return dtype.type(obj["value"])
     raise ValueError(f"unknown tagged value {kind!r} in the report JSON.")
 
