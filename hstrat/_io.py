@@ -152,6 +152,12 @@ def replace_folder(directory: str | os.PathLike[str], files: Mapping[str, bytes]
     target = Path(os.path.realpath(directory))
     if target.exists() and not target.is_dir():
         raise NotADirectoryError(f"{directory} is a file, not a folder.")
+    here = Path.cwd().resolve()
+    if target == here or target in here.parents:
+        raise ValueError(
+            f"{directory} is the current folder (or holds it) and cannot be replaced; "
+            "write into a folder inside it."
+        )
     for name in files:
         if not name or Path(name).name != name or name.startswith("."):
             raise ValueError(f"file names must be plain names without folders; got {name!r}.")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._findings import display_names, verdicts
+from ._findings import display_names, is_cluster, verdicts
 
 if TYPE_CHECKING:
     from ._report import AuditReport, Figure
@@ -160,9 +160,11 @@ def _how_to_read(report: AuditReport) -> str:
     p = report.provenance
     level = float(p.get("confidence_level", 0.95))
     ci = str(p.get("ci", "bootstrap"))
+    groups = p.get("groups")
     how = (
         f"bootstrap ({p.get('method', 'percentile')}, {p.get('n_resamples', '?')} resamples"
-        + (f", resampling whole {p['groups']} groups" if p.get("groups") else "")
+        + (", the cases of one group resampled together" if groups else "")
+        + (f" (groups: {groups})" if groups not in (None, "array") else "")
         + ")"
         if ci == "bootstrap"
         else "DeLong's method"
@@ -197,14 +199,15 @@ def _how_to_read(report: AuditReport) -> str:
             "Sensitivity and specificity are read at one threshold chosen on all cases "
             f"(score &ge; {_num(report.threshold, 4)}), where clinicians meet the model."
         ),
-        "Clusters": (
+        "Clusters": any(is_cluster(r) for _, r in report.table.iterrows())
+        and (
             "A detector clusters the model's embeddings of each class on half of the cases "
             "and measures each cluster on the other, held-out half, so its interval is "
             "honest; its counts are held-out cases. A cluster is a candidate subclass: look "
             "at its cases to name it."
         ),
     }
-    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in entries.items())
+    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in entries.items() if v)
     return f'<aside id="how-to-read"><h2>How to read this report</h2><dl>{items}</dl></aside>'
 
 

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -490,3 +491,12 @@ def test_cluster_map_counts_are_the_tables(demo_like):
     }
     for name, n in held_out.items():
         assert any(label.startswith(f"{name}: n={n},") for label in labels), labels
+
+
+def test_the_current_folder_is_never_swapped_away(tmp_path, monkeypatch, quick_figures):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="is the current folder"):
+        small_report().save(".")
+    small_report().save("audit")
+    assert Path.cwd() == tmp_path
+    assert (tmp_path / "audit" / "report.json").exists()
