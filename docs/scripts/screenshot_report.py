@@ -2,8 +2,9 @@
 
 Usage: ``python docs/scripts/screenshot_report.py hstrat-demo/report.html docs/img``
 (run ``hstrat demo`` first). Writes ``report.png`` (the top of the page, for the home
-page) and ``report-annotated.png`` (the page with numbered marks, for "Reading a
-report"; the numbers are the ``CALLOUTS`` below). Needs Debian's chromium and
+page) and, for "Reading a report", the page with numbered marks in two parts:
+``report-annotated-1.png`` (marks 1-5) and ``report-annotated-2.png`` (marks 6-9); the
+numbers are the ``CALLOUTS`` below. Needs Debian's chromium and
 chromedriver, selenium and Pillow, as the report's browser test does
 (``bash .ci/install-browser``).
 """
@@ -24,7 +25,7 @@ CALLOUTS = [
     "#clusters img",  # 6 cluster map
     "#roc img",  # 7 ROC panels
     "#details a.download",  # 8 the tables and the CSV
-    "#provenance",  # 9 provenance
+    "#provenance h2",  # 9 provenance
 ]
 WIDTH = 1400
 
@@ -80,9 +81,13 @@ def main(argv: list[str] | None = None) -> None:
         cx, cy = max(left - 34, 22), top + 18
         draw.ellipse((cx - 20, cy - 20, cx + 20, cy + 20), fill="#d81b60")
         draw.text((cx, cy), str(number), fill="white", font=font, anchor="mm")
-    scale = 1000 / WIDTH
-    small = image.resize((1000, round(image.height * scale)), Image.Resampling.LANCZOS)
-    small.quantize(colors=256).save(out / "report-annotated.png", optimize=True)
+    for part, numbers in enumerate([range(1, 6), range(6, 10)], start=1):
+        shown = [boxes[n - 1] for n in numbers if boxes[n - 1] is not None]
+        top = max(0, min(b["y"] for b in shown) - 40)
+        bottom = min(image.height, max(b["y"] + b["height"] for b in shown) + 40)
+        crop = image.crop((0, top, WIDTH, bottom))
+        crop = crop.resize((1000, round(crop.height * 1000 / WIDTH)), Image.Resampling.LANCZOS)
+        crop.quantize(colors=256).save(out / f"report-annotated-{part}.png", optimize=True)
 
 
 if __name__ == "__main__":

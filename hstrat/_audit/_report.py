@@ -532,17 +532,16 @@ def _check_folder(out: Path, identity: str, overwrite: bool) -> None:
     entries = sorted(p.name for p in out.iterdir())
     if not entries:
         return
-    manifest: dict[str, Any] = {}
+    manifest: Any = {}
     if MANIFEST in entries:
         try:
             manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             manifest = {}
-    if manifest.get("format") == "hstrat-report-folder":
-        ours = {*manifest.get("files", {}), MANIFEST}
-        foreign = [e for e in entries if e not in ours]
-    else:
-        foreign = [e for e in entries if not _REPORT_FILE.fullmatch(e)]
+    if not isinstance(manifest, dict) or manifest.get("format") != "hstrat-report-folder":
+        manifest = {}  # not ours: a user's manifest.json is a foreign file like any other
+    ours = {*manifest.get("files", {}), MANIFEST} if manifest else set()
+    foreign = [e for e in entries if e not in ours and not _REPORT_FILE.fullmatch(e)]
     if foreign:
         raise FileExistsError(
             f"{out} holds files that are not part of an hstrat report "
@@ -569,9 +568,9 @@ def _exemplar_rows(
     index = np.flatnonzero(members)
     points = np.asarray(embeddings[index], dtype=np.float64)
     order = index[np.argsort(((points - points.mean(axis=0)) ** 2).sum(axis=1), kind="stable")]
-    typical = order[:_EXEMPLARS]
-    rest = order[_EXEMPLARS:]
-    return {"typical": typical, "more errors": rest[errors[rest]][:_EXEMPLARS]}
+    rows = {"typical": order[:_EXEMPLARS]}
+    more = order[_EXEMPLARS:][errors[order[_EXEMPLARS:]]][:_EXEMPLARS]
+    return {**rows, "more errors": more} if len(more) else rows
 
 
 def _slug(text: str) -> str:

@@ -222,7 +222,7 @@ def plot_image_grid(
         Which images to draw: one grid, or one labelled row per mapping entry
         (e.g. ``{"typical": [...], "errors": [...]}``). Each case is drawn once: a
         case already in an earlier row is left out of the later one, and a row left
-        empty says "all shown above".
+        empty that way says "all shown above".
     marked : array-like of bool, shape (n,), optional
         Cases to frame in red (e.g. ``detector.errors_``).
     ncols : int, optional
@@ -253,7 +253,9 @@ def plot_image_grid(
         seen: set[int] = set()
         for key, value in indices.items():
             row = list(dict.fromkeys(int(i) for i in np.asarray(value).ravel()))
-            rows.append((str(key), [i for i in row if i not in seen]))
+            fresh = [i for i in row if i not in seen]
+            note = "" if fresh else (": all shown above" if row else ": none")
+            rows.append((f"{key}{note}", fresh))
             seen.update(row)
     else:
         flat = [int(i) for i in np.asarray(indices).ravel()]
@@ -283,7 +285,7 @@ def plot_image_grid(
         if not row:
             ax = fig.add_subplot(grid[r, :])
             ax.set_axis_off()
-            ax.text(0.02, 0.5, literal(f"{label}: all shown above"), va="center", fontsize=9)
+            ax.text(0.02, 0.5, literal(label), va="center", fontsize=9)
         for c, index in enumerate(row[:ncols]):
             ax = fig.add_subplot(grid[r, c])
             image = _as_image(images[index])
