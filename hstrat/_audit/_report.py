@@ -5,8 +5,8 @@
 ``manifest.json``, which names the files and the report they belong to. The folder is
 built beside the target and swapped into place in one step (:mod:`hstrat._io`), so a
 kill leaves the old report or the new one, whole, and nothing of the old one survives
-beside the new. A folder holding a different report is replaced only with
-``overwrite=True``; a folder holding anything else is never replaced.
+beside the new. A folder holding a different report, or other files, is written only
+with ``overwrite=True``; other files are then kept, never deleted.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._io import atomic_write_text, replace_folder, spreadsheet_csv
+from .._io import atomic_write_bytes, atomic_write_text, replace_folder, spreadsheet_csv
 from .._stratum import Stratum
 from .._validation import check_int
 from ._findings import Findings, display_names, findings, is_cluster, method_name, verdicts
@@ -480,9 +480,10 @@ class AuditReport:
             One image per evaluated case, for the clusters' exemplars (see
             :meth:`to_html`).
         overwrite : bool, default False
-            Replace a folder that holds a different hstrat report. Without it only a
-            new or empty folder, or one holding this same report, is written. A folder
-            holding other files is never replaced.
+            Write into a folder that holds a different hstrat report or other files.
+            Without it only a new or empty folder, or one holding this same report, is
+            written. The files of an earlier report are removed; other files are kept,
+            and the report's files are then replaced one by one (not in one step).
 
         Returns
         -------
@@ -494,7 +495,7 @@ class AuditReport:
         out = Path(directory)
         json_text = self.to_json()
         identity = _identity(json_text)
-        _check_folder(out, identity, overwrite)
+        kept = _check_folder(out, identity, overwrite)
         csv_text = spreadsheet_csv(self.table)
         figures = self._figures(images)
         files = {
@@ -510,7 +511,15 @@ class AuditReport:
             "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
         }
         files[MANIFEST] = json.dumps(manifest, indent=1).encode("utf-8")
-        folder = replace_folder(out, files)
+        if kept:  # other files stay: the report's files are replaced one by one
+            for name, data in sorted(files.items(), key=lambda item: item[0] == MANIFEST):
+                atomic_write_bytes(out / name, data)
+            for entry in out.iterdir():
+                if entry.name not in files and entry.name not in kept and entry.is_file():
+                    entry.unlink()  # a file of the old report
+            folder = out
+        else:
+            folder = replace_folder(out, files)
         kinds = {"report.html": "html", "report.json": "json", "table.csv": "csv"}
         return {
             kinds.get(n, n.removesuffix(".json").removesuffix(".png")): folder / n for n in files
@@ -524,14 +533,13 @@ def _identity(json_text: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _check_folder(out: Path, identity: str, overwrite: bool) -> None:
+def _check_folder(out: Path, identity: str, overwrite: bool) -> set[str]:
+    """Refuse to replace what ``overwrite`` does not allow; return the entries to keep."""
     if not out.exists():
-        return
+        return set()
     if not out.is_dir():
         raise NotADirectoryError(f"{out} is a file; a report is saved into a folder.")
     entries = sorted(p.name for p in out.iterdir())
-    if not entries:
-        return
     manifest: Any = {}
     if MANIFEST in entries:
         try:
@@ -539,25 +547,22 @@ def _check_folder(out: Path, identity: str, overwrite: bool) -> None:
         except (OSError, ValueError):
             manifest = {}
     if not isinstance(manifest, dict) or manifest.get("format") != "hstrat-report-folder":
-        manifest = {}  # not ours: a user's manifest.json is a foreign file like any other
+        manifest = {}  # not ours: a user's manifest.json is a file like any other
     ours = {*manifest.get("files", {}), MANIFEST} if manifest else set()
-    foreign = [e for e in entries if e not in ours and not _REPORT_FILE.fullmatch(e)]
+    foreign = {e for e in entries if e not in ours and not _REPORT_FILE.fullmatch(e)}
+    if not entries or (manifest.get("report") == identity and not foreign) or overwrite:
+        return foreign
     if foreign:
-        raise FileExistsError(
-            f"{out} holds files that are not part of an hstrat report "
-            f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); saving would "
-            "delete them. Save the report into a new or empty folder."
-        )
-    if manifest.get("report") == identity or overwrite:
-        return
-    what = (
-        f"a different hstrat report (created {manifest.get('created')})"
-        if manifest
-        else "an earlier hstrat report"
-    )
+        listed = ", ".join(sorted(foreign)[:5]) + (", ..." if len(foreign) > 5 else "")
+        what = f"files that are not part of an hstrat report ({listed})"
+    elif manifest:
+        what = f"a different hstrat report (created {manifest.get('created')})"
+    else:
+        what = "an earlier hstrat report"
     raise FileExistsError(
-        f"{out} already holds {what}. Pass overwrite=True (hstrat audit --force) to replace "
-        "it, or choose another folder."
+        f"{out} already holds {what}. Pass overwrite=True (hstrat audit --force) to write "
+        "the report there (the files of an earlier report are removed, other files kept), "
+        "or choose a new folder."
     )
 
 

@@ -290,14 +290,29 @@ def test_nothing_of_the_old_report_survives(demo_folder, tmp_path):
     ]
 
 
-def test_save_never_replaces_a_folder_with_other_files(tmp_path, quick_figures):
+def test_other_files_need_overwrite_and_are_kept(demo_folder, tmp_path, quick_figures):
     out = tmp_path / "out"
-    out.mkdir()
+    shutil.copytree(demo_folder[0], out)
     (out / "notes.txt").write_text("mine")
-    for overwrite in (False, True):
-        with pytest.raises(FileExistsError, match=r"not part of an hstrat report \(notes.txt\)"):
-            small_report().save(out, overwrite=overwrite)
-    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    (out / "data").mkdir()
+    (out / "data" / "scores.csv").write_text("id,p")
+    with pytest.raises(FileExistsError, match=r"not part of an hstrat report \(data, notes.txt\)"):
+        small_report().save(out)
+    assert (out / "clusters.png").exists()
+    small_report().save(out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "data",
+        "forest.png",
+        "manifest.json",
+        "notes.txt",
+        "report.html",
+        "report.json",
+        "table.csv",
+    ]
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "data" / "scores.csv").read_text() == "id,p"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"forest.png", "report.html", "report.json", "table.csv"}
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="is a file"):
         small_report().save(tmp_path / "file")
