@@ -83,11 +83,11 @@ def main(argv: list[str] | None = None) -> None:
         draw.text((cx, cy), str(number), fill="white", font=font, anchor="mm")
     for part, numbers in enumerate([range(1, 6), range(6, 10)], start=1):
         shown = [boxes[n - 1] for n in numbers if boxes[n - 1] is not None]
-        top = max(0, min(b["y"] for b in shown) - 40)
+        top = 0 if part == 1 else max(0, min(b["y"] for b in shown) - 40)
         bottom = min(image.height, max(b["y"] + b["height"] for b in shown) + 40)
         crop = image.crop((0, top, WIDTH, bottom))
         crop = crop.resize((1000, round(crop.height * 1000 / WIDTH)), Image.Resampling.LANCZOS)
-        crop.quantize(colors=256).save(out / f"report-annotated-{part}.png", optimize=True)
+        crop.save(out / f"report-annotated-{part}.png", optimize=True)
 
 
 if __name__ == "__main__":

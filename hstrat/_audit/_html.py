@@ -39,8 +39,9 @@ aside{background:#f3f5f9;border-radius:6px;padding:.2rem 1.2rem .6rem;font-size:
 aside dt{font-weight:600;margin-top:.5rem}aside dd{margin:0}
 table{border-collapse:collapse;width:100%;font-size:.86rem;margin:.3rem 0 1rem}
 th,td{padding:.28rem .5rem;border-bottom:1px solid #e2e2e2;text-align:right;
-vertical-align:top}th{background:#f2f2f2;font-weight:600}
-th.text,td.text{text-align:left;overflow-wrap:anywhere}.ci{color:var(--muted)}
+vertical-align:top;white-space:nowrap}th{background:#f2f2f2;font-weight:600}
+th.text,td.text{text-align:left;white-space:normal;overflow-wrap:anywhere}
+.ci{color:var(--muted)}
 tr.worse td:first-child{color:var(--worse);font-weight:600}
 tr.better td:first-child{color:var(--better)}
 a.download{display:inline-block;margin:.2rem 0 .6rem;font-weight:600}
@@ -152,7 +153,7 @@ def _cluster_table(clusters: pd.DataFrame, names: dict[str, str]) -> str:
         ]
         rows.append(("", [_e(label), *cells]))
     header = ["Cluster", *(_CLUSTER_COLUMNS[c] for c in columns)]
-    text = {0} | {i + 1 for i, c in enumerate(columns) if c in ("class", "note")}
+    text = {0} | {i + 1 for i, c in enumerate(columns) if c == "note"}
     return _table(header, rows, text)
 
 
