@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> hstrat.AuditReport:
         random_state=args.seed,
     )
     print(report)
-    for name, path in report.save(out).items():
+    for name, path in report.save(out, overwrite=True).items():
         print(f"{name:>6}: {path}")
     return report
 

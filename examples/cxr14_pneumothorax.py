@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
     report.provenance["schema"] = schema.provenance()
     report.provenance["example"] = {k: str(v) for k, v in vars(args).items()}
     print(report)
-    report.save(out)
+    report.save(out, overwrite=True)
 
     # 4. Side by side with the paper.
     comparison = compare_with_paper(report, detectors[0], meta)

@@ -170,8 +170,8 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
         reports[how].provenance["study_score"] = how
     report = reports["mean"]
     print(report)
-    report.save(out)
-    reports["max"].save(out / "max")
+    report.save(out, overwrite=True)
+    reports["max"].save(out / "max", overwrite=True)
 
     # 4. Side by side with the paper.
     comparison = compare_with_paper(

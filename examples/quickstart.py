@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> hstrat.AuditReport:
         progress=not args.smoke,
     )
     print(report)
-    for kind, path in report.save(args.out).items():  # report.html, table.csv, ...
+    for kind, path in report.save(args.out, overwrite=True).items():  # report.html, table.csv, ...
         print(f"{kind:>6}: {path}")
     return report
 

@@ -1,9 +1,11 @@
 """The built wheel works in a fresh virtual environment without torch.
 
 Builds the wheel and sdist with ``python -m build``, installs the wheel into a new
-venv (which has no torch), and checks that the core works, the console script runs, and
-the torch-only features say which extra to install. Slow (a minute or two: the venv
-installs numpy, pandas, scikit-learn... from the package index or pip's cache).
+venv (which has no torch), and checks that it is installed under its distribution name,
+``hstrat-audit`` (the package index's ``hstrat`` is another project), that the core
+works, the console script runs, and the torch-only features say which extra to install.
+Slow (a minute or two: the venv installs numpy, pandas, scikit-learn... from the package
+index or pip's cache).
 """
 
 import subprocess
@@ -35,9 +37,12 @@ CHECKS = textwrap.dedent(
         try:
             call()
         except ImportError as err:
-            assert "hstrat[torch]" in str(err), err
+            assert "hstrat-audit[torch]" in str(err), err
         else:
             raise AssertionError("a torch-only feature worked without torch")
+    from importlib import metadata
+    assert metadata.version("hstrat-audit") == hstrat.__version__
+    assert metadata.packages_distributions()["hstrat"] == ["hstrat-audit"]
     print("ok")
     """
 )
@@ -52,9 +57,9 @@ def test_wheel_in_a_fresh_venv_without_torch(tmp_path):
         capture_output=True,
         text=True,
     )
-    wheels = list(dist.glob("hstrat-*.whl"))
-    assert len(wheels) == 1
-    assert list(dist.glob("hstrat-*.tar.gz"))
+    wheels = list(dist.glob("hstrat_audit-*.whl"))
+    assert len(wheels) == 1, sorted(p.name for p in dist.iterdir())
+    assert list(dist.glob("hstrat_audit-*.tar.gz"))
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"
@@ -84,7 +89,15 @@ def test_wheel_in_a_fresh_venv_without_torch(tmp_path):
         text=True,
     )
     assert demo.returncode == 1
-    assert "hstrat[torch]" in demo.stderr
+    assert "hstrat-audit[torch]" in demo.stderr
+    versions = subprocess.run(
+        [str(python), "-c", "import hstrat; hstrat.show_versions()"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "distribution hstrat-audit" in versions.stdout.splitlines()[0]
+    assert "warning" not in versions.stdout
     # the labelling page's static files are in the wheel
     files = subprocess.run(
         [

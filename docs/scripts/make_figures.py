@@ -17,13 +17,12 @@ import audit_precomputed  # noqa: E402  (the example lives outside the package)
 
 
 def main() -> None:
-    """Run the precomputed-scores example and copy its figures into docs/img."""
+    """Run the precomputed-scores example and copy its forest plot into docs/img."""
     img = ROOT / "docs" / "img"
     img.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         audit_precomputed.main(["--out", tmp])
-        for name in ("forest.png", "roc.png"):
-            shutil.copy(Path(tmp) / name, img / name)
+        shutil.copy(Path(tmp) / "forest.png", img / "forest.png")
 
 
 if __name__ == "__main__":

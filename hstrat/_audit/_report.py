@@ -1,50 +1,70 @@
-"""AuditReport: the tidy table of an audit, its figures, and its exports."""
+"""AuditReport: the tidy table of an audit, its figures, and its exports.
+
+``save()`` writes one report folder: ``report.html`` (self-contained), ``report.json``
+(lossless), ``table.csv`` (safe to open in a spreadsheet), the figures as PNG files and
+``manifest.json``, which names the files and the report they belong to. The folder is
+built beside the target and swapped into place in one step (:mod:`hstrat._io`), so a
+kill leaves the old report or the new one, whole, and nothing of the old one survives
+beside the new. A folder holding a different report, or other files, is written only
+with ``overwrite=True``; other files are then kept, never deleted.
+"""
 
 from __future__ import annotations
 
-import base64
-import html
+import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from .._io import atomic_write_text
+from .._io import atomic_write_bytes, atomic_write_text, replace_folder, spreadsheet_csv
 from .._predictions import Predictions
 from .._stratum import Stratum
 from .._validation import check_int
+from ._findings import Findings, display_names, findings, is_cluster, method_name, verdicts
 from ._serialize import (
+    decode,
+    encode,
     frame_from_json,
     frame_to_json,
     stratum_from_json,
     stratum_to_json,
-    to_python,
 )
 
 __all__ = ["AuditReport"]
 
-FORMAT_VERSION = 1
-_SUMMARY_COLUMNS = [
-    "stratum",
-    "population",
-    "n_pos",
-    "n_neg",
-    "auc",
-    "auc_low",
-    "auc_high",
-    "auc_diff",
-    "p_adjusted",
-    "sensitivity",
-]
+FORMAT_VERSION = 2
+MANIFEST = "manifest.json"
+#: Files an hstrat report folder may hold (older versions wrote no manifest).
+_REPORT_FILE = re.compile(
+    r"(report\.(html|json|md)|table\.csv|(forest|roc|worst_cluster)\.png"
+    r"|(clusters|exemplars)(_[\w.-]+)?\.png)"
+)
+_DPI = 120
+_ROC_PANELS = 24
+_EXEMPLARS = 8
+
+
+class Figure(NamedTuple):
+    """A rendered figure of a report: PNG bytes, its kind, and what it belongs to."""
+
+    png: bytes
+    kind: str  # forest, roc, clusters (of a detector) or exemplars (of a stratum)
+    about: str = ""
 
 
 class AuditReport:
     """The result of :func:`hstrat.evaluate` or :func:`hstrat.audit`.
+
+    ``print(report)`` says what the audit found, in the same words as the findings at
+    the top of ``report.html``.
 
     Attributes
     ----------
@@ -114,49 +134,13 @@ class AuditReport:
         rows = rows[rows["defined"].astype(bool)]
         return rows.sort_values("auc", kind="stable").head(k)
 
+    def findings(self) -> Findings:
+        """Return what the audit found, in words (the source of ``summary()`` and the HTML)."""
+        return findings(self.table, self.provenance, self.threshold, self.clusters)
+
     def summary(self) -> str:
-        """Return a plain-text summary naming the overall result and the worst strata."""
-        t = self.table
-        overall = t.iloc[0]
-        level = self.provenance.get("confidence_level", 0.95)
-        target = self.provenance.get("target")
-        head = (
-            f"hstrat audit of {int(overall['n']):,} cases ({int(overall['n_pos']):,} positive)"
-            + (f", target {target}" if target not in (None, "") else "")
-        )
-        lines = [
-            head,
-            f"Overall AUC {overall['auc']:.3f} ({level:.0%} CI {overall['auc_low']:.3f}-"
-            f"{overall['auc_high']:.3f}, {overall['ci_method']})",
-        ]
-        if "sensitivity" in t and np.isfinite(self.threshold):
-            lines.append(
-                f"Operating point ({self.provenance.get('threshold_rule', 'given')}): score >= "
-                f"{self.threshold:.4g}: sensitivity {overall['sensitivity']:.3f}, "
-                f"specificity {overall['specificity']:.3f}"
-            )
-        worst = self.worst(5)
-        if len(worst):
-            ref = worst["reference"].iloc[0]
-            lines += ["", f"Worst strata (lowest AUC; difference and adjusted p vs {ref}):"]
-            shown = worst[[c for c in _SUMMARY_COLUMNS if c in worst.columns]].copy()
-            lines.append(_format_table(shown))
-            reliable = ~worst["note"].str.contains("unreliable", regex=False)
-            flagged = worst[(worst["p_adjusted"] < 0.05) & (worst["auc_diff"] < 0) & reliable]
-            if len(flagged):
-                names = ", ".join(repr(str(s)) for s in flagged["stratum"])
-                lines += ["", f"Significantly worse than the {ref} (adjusted p < 0.05): {names}"]
-            if not reliable.all():
-                names = ", ".join(repr(str(s)) for s in worst.loc[~reliable, "stratum"])
-                lines.append(f"Too small for a reliable interval or test: {names}")
-        undefined = t.loc[~t["defined"].astype(bool), "stratum"].tolist()
-        if undefined:
-            lines.append(f"Undefined (one class only): {', '.join(map(str, undefined))}")
-        if self.clusters is not None and len(self.clusters):
-            lines.append(
-                f"{len(self.clusters)} clusters from detectors; worst first in report.clusters"
-            )
-        return "\n".join(lines)
+        """Return the findings as plain text (what ``print(report)`` shows)."""
+        return self.findings().text()
 
     def __str__(self) -> str:
         return self.summary()
@@ -168,88 +152,227 @@ class AuditReport:
             f"clusters={0 if self.clusters is None else len(self.clusters)})"
         )
 
+    @property
+    def _alpha(self) -> float:
+        return 1.0 - float(self.provenance.get("confidence_level", 0.95))
+
     # -- figures ----------------------------------------------------------------------
     def plot_forest(self, **kwargs: Any) -> Any:
-        """Forest plot of the table (see :func:`hstrat.plot.plot_forest`)."""
+        """Forest plot of the table, clusters by their readable names.
+
+        Keyword arguments go to :func:`hstrat.plot.plot_forest`.
+        """
         from ..plot import plot_forest
 
-        return plot_forest(self.table, **kwargs)
+        named = self.table.assign(stratum=display_names(self.table))
+        return plot_forest(named, **{"alpha": self._alpha, **kwargs})
 
-    def plot_roc(self, strata: Sequence[str] | None = None, **kwargs: Any) -> Any:
-        """ROC curves of the named strata (default: the first eight), operating point marked.
+    def plot_roc(self, strata: Sequence[str] | None = None) -> Any:
+        """ROC curves: one panel per stratum against all cases, operating point marked.
 
-        See :func:`hstrat.plot.plot_roc`.
+        Each stratum's curve is coloured as in the forest plot (red: significantly
+        worse than its reference). At most 24 panels; the figure's title names any
+        stratum left out.
+
+        Parameters
+        ----------
+        strata : sequence of str, optional
+            Names of the strata to draw (default: all, in the table's order).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
         """
         from ..plot import plot_roc
+        from ..plot._matplotlib import VERDICT_COLOURS, literal, pyplot
 
         if self.predictions is None:
             raise ValueError(
                 "This report has no predictions (saved without them); cannot draw ROC curves."
             )
-        chosen = self.strata
-        if strata is not None:
-            by_name = {s.name: s for s in self.strata}
-            unknown = [n for n in strata if n not in by_name]
-            if unknown:
-                raise ValueError(
-                    f"strata {unknown!r} are not in this report; it has {list(by_name)!r}."
-                )
-            chosen = [by_name[n] for n in strata]
-        threshold = self.threshold if np.isfinite(self.threshold) else None
-        return plot_roc(
-            self.predictions.y_true,
-            self.predictions.y_score,
-            chosen,
-            threshold=threshold,
-            **kwargs,
+        names = display_names(self.table)[1:]
+        verdict = verdicts(self.table, self._alpha)[1:]
+        by_name = {str(s.name): i for i, s in enumerate(self.strata)}
+        chosen = list(by_name) if strata is None else list(strata)
+        unknown = [n for n in chosen if n not in by_name]
+        if unknown:
+            raise ValueError(
+                f"strata {unknown!r} are not in this report; it has {list(by_name)!r}."
+            )
+        drawn, left_out = chosen[:_ROC_PANELS], chosen[_ROC_PANELS:]
+        columns = min(4, max(len(drawn), 1))
+        rows = -(-max(len(drawn), 1) // columns)
+        fig, axes = pyplot().subplots(
+            rows,
+            columns,
+            figsize=(3.0 * columns, 3.0 * rows + 0.6),
+            layout="constrained",
+            squeeze=False,
+            sharex=True,
+            sharey=True,
         )
+        threshold = self.threshold if np.isfinite(self.threshold) else None
+        p = self.predictions
+        for ax, name in zip(axes.flat, drawn, strict=False):
+            i = by_name[name]
+            plot_roc(
+                p.y_true,
+                p.y_score,
+                [self.strata[i]],
+                threshold=threshold,
+                ax=ax,
+                colors={name: VERDICT_COLOURS[verdict[i]]},
+                title=names[i],
+            )
+            ax.get_legend().remove()
+            ax.title.set_fontsize(9)
+            ax.xaxis.label.set_visible(False)
+            ax.yaxis.label.set_visible(False)
+        for ax in list(axes.flat)[len(drawn) :]:
+            ax.set_axis_off()
+        title = "ROC of each stratum (coloured) against all cases (black); dots: operating point"
+        if left_out:
+            more = ", ".join(left_out[:8]) + (", ..." if len(left_out) > 8 else "")
+            title += f"\n{len(left_out)} more not drawn: {more}"
+        fig.suptitle(literal(title), fontsize=10)
+        fig.supxlabel("1 - specificity", fontsize=9)
+        fig.supylabel("sensitivity", fontsize=9)
+        return fig
+
+    def _cluster_maps(self) -> dict[str, Any]:
+        """One cluster map per detector: its held-out cases in 2-D, clusters coloured."""
+        from ..plot._clusters import draw_cluster_map
+
+        p = self.predictions
+        if p is None or p.embeddings is None:
+            return {}
+        by_name = {s.name: s for s in self.strata}
+        names = dict(zip(self.table["stratum"], display_names(self.table), strict=True))
+        rows = self.table[[is_cluster(r) for _, r in self.table.iterrows()]]
+        errors = (p.y_score >= self.threshold) != p.y_true
+        figures = {}
+        for family, group in rows.groupby("family", sort=False):
+            held_out = by_name[group["stratum"].iloc[0]].labelled
+            populations = [
+                q for q in ("negatives", "positives", "all") if q in set(group["population"])
+            ]
+            members = {"negatives": ~p.y_true, "positives": p.y_true}
+            panels = [(q, members.get(q, np.ones_like(held_out)) & held_out) for q in populations]
+            clusters = [
+                (names[s], by_name[s].mask, float(a))
+                for s, a in zip(group["stratum"], group["auc"], strict=True)
+            ][:10]
+            figures[str(family)] = draw_cluster_map(
+                p.embeddings,
+                panels,
+                clusters,
+                errors,
+                title=f"Clusters found by {method_name(str(family))}",
+            )
+        return figures
+
+    def _exemplar_figures(self, images: Any) -> dict[str, Any]:
+        """Image strips of the clusters in the findings (or each detector's worst cluster)."""
+        from ..plot import plot_image_grid
+
+        p = self.predictions
+        if images is None or p is None or p.embeddings is None:
+            return {}
+        table = self.table
+        names = display_names(table)
+        verdict = verdicts(table, self._alpha)
+        cluster = [is_cluster(row) for _, row in table.iterrows()]
+        strata = table["stratum"].astype(str).tolist()
+        chosen = {
+            strata[i]: names[i] for i in range(len(table)) if cluster[i] and verdict[i] == "worse"
+        }
+        worst: dict[str, int] = {}  # each detector's lowest defined AUC
+        for i in np.argsort(table["auc"].to_numpy(dtype=float), kind="stable"):
+            if cluster[i] and verdict[i] != "undefined":
+                worst.setdefault(str(table["family"].iloc[i]), int(i))
+        for i in worst.values():
+            chosen.setdefault(strata[i], names[i])
+        by_name = {s.name: s for s in self.strata}
+        errors = (p.y_score >= self.threshold) != p.y_true
+        figures = {}
+        for stratum, name in list(chosen.items())[:6]:
+            rows = _exemplar_rows(p.embeddings, by_name[stratum].mask, errors)
+            figures[stratum] = plot_image_grid(
+                images, rows, marked=errors, image_size=0.9, title=f"{name}: errors framed in red"
+            )
+        return figures
 
     # -- exports ------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
-        """Return the table as CSV text, also written atomically to ``path`` when given."""
-        text = self.table.to_csv(index=False)
+        """Return the table as CSV text for spreadsheets (also written atomically to ``path``).
+
+        Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+        ``-``, ``@``) get a leading ``'`` (see ``hstrat._io.spreadsheet_csv``); the
+        exact values are in :meth:`to_json`.
+        """
+        text = spreadsheet_csv(self.table)
         if path is not None:
             atomic_write_text(path, text)
         return text
 
-    def to_json(
-        self, path: str | os.PathLike[str] | None = None, *, include_predictions: bool = True
-    ) -> str:
-        """Lossless JSON of the report; :meth:`from_json` rebuilds an equal table.
-
-        With ``include_predictions`` the labels, scores, ids and stratum masks are saved
-        too (so ROC curves can be redrawn); embeddings and metadata never are.
-        """
+    def _payload(self, include_predictions: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "format": "hstrat-audit-report",
             "format_version": FORMAT_VERSION,
             "table": frame_to_json(self.table),
             "clusters": None if self.clusters is None else frame_to_json(self.clusters),
-            "provenance": self.provenance,
-            "threshold": to_python(self.threshold),
+            "provenance": encode(self.provenance),
+            "threshold": encode(self.threshold),
         }
         if include_predictions and self.predictions is not None:
             p = self.predictions
             payload["predictions"] = {
                 "y_true": p.y_true.astype(int).tolist(),
                 "y_score": p.y_score.tolist(),
-                "ids": [to_python(i) for i in p.ids],
-                "ids_name": p.ids.name,
-                "target": to_python(p.target),
+                "ids": [encode(i) for i in p.ids],
+                "ids_name": encode(p.ids.name),
+                "target": encode(p.target),
             }
             payload["strata"] = [stratum_to_json(s) for s in self.strata]
-        text = json.dumps(payload, indent=1, default=to_python, allow_nan=False)
+        return payload
+
+    def to_json(
+        self, path: str | os.PathLike[str] | None = None, *, include_predictions: bool = True
+    ) -> str:
+        """Lossless JSON of the report; :meth:`from_json` rebuilds an equal table.
+
+        Levels of any type pandas holds (intervals from ``pd.cut``, dates, decimals,
+        bytes, periods, numpy scalars) are saved as tagged values and read back as the
+        same values. With ``include_predictions`` the labels, scores, ids and stratum
+        masks are saved too (so ROC curves can be redrawn); embeddings and metadata never
+        are.
+        """
+        text = json.dumps(self._payload(include_predictions), indent=1, allow_nan=False)
         if path is not None:
             atomic_write_text(path, text)
         return text
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str]) -> AuditReport:
-        """Rebuild a report from :meth:`to_json` output (a path or the JSON text)."""
+        """Rebuild a report from :meth:`to_json` output (a path or the JSON text).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import hstrat
+        >>> rng = np.random.default_rng(0)
+        >>> age = pd.Series(rng.integers(20, 90, 400))
+        >>> y = rng.random(400) < 0.4
+        >>> report = hstrat.evaluate(y, rng.normal(size=400) + y, pd.cut(age, [0, 40, 60, 100]),
+        ...                          ci="delong", progress=False)
+        >>> again = hstrat.AuditReport.from_json(report.to_json())
+        >>> again.table["level"].iloc[1]
+        Interval(0.0, 40.0, closed='right')
+        """
         text = str(source)
         if not text.lstrip().startswith("{"):
             text = Path(source).read_text(encoding="utf-8")
-        payload = json.loads(text)
+        payload = json.loads(text, object_hook=decode)
         if payload.get("format") != "hstrat-audit-report":
             raise ValueError("source is not an hstrat audit report (missing format marker).")
         if payload.get("format_version", 0) > FORMAT_VERSION:
@@ -276,100 +399,198 @@ class AuditReport:
         )
 
     def to_markdown(self, path: str | os.PathLike[str] | None = None) -> str:
-        """Return the summary and the main columns of the table as Markdown."""
+        """Return the findings and the main columns of the table as Markdown."""
         columns = [
-            c
-            for c in [
-                "stratum",
-                "population",
-                "n_pos",
-                "n_neg",
-                "auc",
-                "auc_low",
-                "auc_high",
-                "auc_diff",
-                "p_value",
-                "p_adjusted",
-                "sensitivity",
-                "specificity",
-                "note",
-            ]
-            if c in self.table.columns
+            "stratum",
+            "population",
+            "n_pos",
+            "n_neg",
+            "auc",
+            "auc_low",
+            "auc_high",
+            "auc_diff",
+            "p_adjusted",
+            "sensitivity",
+            "specificity",
+            "note",
         ]
-        lines = [
-            "# hstrat audit",
-            "",
-            "```",
-            self.summary(),
-            "```",
-            "",
-            _markdown_table(self.table[columns]),
-        ]
-        if self.clusters is not None and len(self.clusters):
-            lines += ["", "## Clusters", "", _markdown_table(self.clusters)]
+        table = self.table.assign(stratum=display_names(self.table))
+        lines = ["# hstrat audit", "", "```", self.summary(), "```", ""]
+        lines.append(_markdown_table(table[[c for c in columns if c in table.columns]]))
         text = "\n".join(lines) + "\n"
         if path is not None:
             atomic_write_text(path, text)
         return text
 
-    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
-        """One self-contained HTML page: summary, figures (embedded), tables, provenance.
+    def _figures(self, images: Any) -> dict[str, Figure]:
+        """Render every figure once, by file name."""
+        n = 0 if self.predictions is None else len(self.predictions)
+        if images is not None and len(images) != n:
+            raise ValueError(
+                f"images must hold one image per evaluated case ({n}); got {len(images)}."
+            )
+        figures = {"forest.png": Figure(_png(self.plot_forest()), "forest")}
+        if self.predictions is not None and self.strata:
+            figures["roc.png"] = Figure(_png(self.plot_roc()), "roc")
+        maps = self._cluster_maps()
+        for family, fig in maps.items():
+            name = "clusters.png" if len(maps) == 1 else f"clusters_{_slug(family)}.png"
+            figures[name] = Figure(_png(fig), "clusters", family)
+        for stratum, fig in self._exemplar_figures(images).items():
+            figures[f"exemplars_{_slug(stratum)}.png"] = Figure(_png(fig), "exemplars", stratum)
+        return figures
+
+    def to_html(self, path: str | os.PathLike[str] | None = None, *, images: Any = None) -> str:
+        """One self-contained HTML page: findings, figures (embedded), tables, provenance.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Also write the page there (atomically).
+        images : array-like or sequence of images, optional
+            One image per evaluated case, in the order of ``report.predictions``
+            (e.g. ``dataset.images``): the clusters in the findings are then shown with
+            their typical cases and errors.
 
         Every string that came from the user (stratum names, labels, ids) is escaped.
         """
-        parts = [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            "<title>hstrat audit report</title>",
-            f"<style>{_CSS}</style></head><body>",
-            "<h1>Hidden stratification audit</h1>",
-            f'<pre class="summary">{html.escape(self.summary())}</pre>',
-            "<h2>AUC by stratum</h2>",
-            _figure_html(self.plot_forest(), "Forest plot of AUC by stratum"),
-        ]
-        if self.predictions is not None:
-            parts += [
-                "<h2>ROC curves</h2>",
-                _figure_html(self.plot_roc(), "ROC curves by stratum"),
-            ]
-        parts += ["<h2>Table</h2>", _frame_html(self.table)]
-        if self.clusters is not None and len(self.clusters):
-            parts += ["<h2>Clusters found by detectors</h2>", _frame_html(self.clusters)]
-        parts += ["<h2>Provenance</h2>", _provenance_html(self.provenance), "</body></html>"]
-        text = "\n".join(parts)
+        from ._html import render_page
+
+        text = render_page(self, self._figures(images), spreadsheet_csv(self.table))
         if path is not None:
             atomic_write_text(path, text)
         return text
 
-    def save(self, directory: str | os.PathLike[str]) -> dict[str, Path]:
-        """Write ``report.html``, ``table.csv``, ``report.json`` and the figures as PNG files."""
+    def save(
+        self, directory: str | os.PathLike[str], *, images: Any = None, overwrite: bool = False
+    ) -> dict[str, Path]:
+        """Write the report folder in one atomic step; return the written files by kind.
+
+        The folder holds ``report.html``, ``report.json``, ``table.csv``, the figures
+        (``forest.png``, ``roc.png``, ``clusters.png`` and ``exemplars_*.png`` when there
+        are clusters and ``images``) and ``manifest.json``. It is built beside
+        ``directory`` and swapped into place: a kill leaves the old folder or the new
+        one, whole; nothing of an old report survives beside the new one.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            The report folder (created if missing).
+        images : array-like or sequence of images, optional
+            One image per evaluated case, for the clusters' exemplars (see
+            :meth:`to_html`).
+        overwrite : bool, default False
+            Write into a folder that holds a different hstrat report or other files.
+            Without it only a new or empty folder, or one holding this same report, is
+            written. The files of an earlier report are removed; other files are kept,
+            and the report's files are then replaced one by one (not in one step).
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+            ``html``, ``json``, ``csv``, ``manifest`` and one entry per figure.
+        """
+        from ._html import render_page
+
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {
-            "html": out / "report.html",
-            "csv": out / "table.csv",
-            "json": out / "report.json",
-            "forest": out / "forest.png",
+        json_text = self.to_json()
+        identity = _identity(json_text)
+        kept = _check_folder(out, identity, overwrite)
+        csv_text = spreadsheet_csv(self.table)
+        figures = self._figures(images)
+        files = {
+            "report.html": render_page(self, figures, csv_text).encode("utf-8"),
+            "report.json": json_text.encode("utf-8"),
+            "table.csv": csv_text.encode("utf-8"),
+            **{name: figure.png for name, figure in figures.items()},
         }
-        self.to_html(paths["html"])
-        self.to_csv(paths["csv"])
-        self.to_json(paths["json"])
-        _save_figure(self.plot_forest(), paths["forest"])
-        if self.predictions is not None:
-            paths["roc"] = out / "roc.png"
-            _save_figure(self.plot_roc(), paths["roc"])
-        return paths
+        manifest = {
+            "format": "hstrat-report-folder",
+            "report": identity,
+            "created": self.provenance.get("created"),
+            "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        }
+        files[MANIFEST] = json.dumps(manifest, indent=1).encode("utf-8")
+        if kept:  # other files stay: the report's files are replaced one by one
+            for name, data in sorted(files.items(), key=lambda item: item[0] == MANIFEST):
+                atomic_write_bytes(out / name, data)
+            for entry in out.iterdir():
+                if entry.name not in files and entry.name not in kept and entry.is_file():
+                    entry.unlink()  # a file of the old report
+            folder = out
+        else:
+            folder = replace_folder(out, files)
+        kinds = {"report.html": "html", "report.json": "json", "table.csv": "csv"}
+        return {
+            kinds.get(n, n.removesuffix(".json").removesuffix(".png")): folder / n for n in files
+        }
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1200px;
-color:#222;padding:0 1rem}
-pre.summary{background:#f6f8fa;padding:1rem;border-radius:6px;overflow-x:auto}
-table{border-collapse:collapse;font-size:.8rem;margin-bottom:1rem;display:block;overflow-x:auto}
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right;white-space:nowrap}
-th{background:#f0f0f0}
-img{max-width:100%}
-"""
+def _identity(json_text: str) -> str:
+    """Return a digest of the report's content (its creation time left out)."""
+    payload = json.loads(json_text)
+    payload.get("provenance", {}).pop("created", None)
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _check_folder(out: Path, identity: str, overwrite: bool) -> set[str]:
+    """Refuse to replace what ``overwrite`` does not allow; return the entries to keep."""
+    if not out.exists():
+        return set()
+    if not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file; a report is saved into a folder.")
+    entries = sorted(p.name for p in out.iterdir())
+    manifest: Any = {}
+    if MANIFEST in entries:
+        try:
+            manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            manifest = {}
+    if not isinstance(manifest, dict) or manifest.get("format") != "hstrat-report-folder":
+        manifest = {}  # not ours: a user's manifest.json is a file like any other
+    ours = {*manifest.get("files", {}), MANIFEST} if manifest else set()
+    foreign = {e for e in entries if e not in ours and not _REPORT_FILE.fullmatch(e)}
+    if not entries or (manifest.get("report") == identity and not foreign) or overwrite:
+        return foreign
+    if foreign:
+        listed = ", ".join(sorted(foreign)[:5]) + (", ..." if len(foreign) > 5 else "")
+        what = f"files that are not part of an hstrat report ({listed})"
+    elif manifest:
+        what = f"a different hstrat report (created {manifest.get('created')})"
+    else:
+        what = "an earlier hstrat report"
+    raise FileExistsError(
+        f"{out} already holds {what}. Pass overwrite=True (hstrat audit --force) to write "
+        "the report there (the files of an earlier report are removed, other files kept), "
+        "or choose a new folder."
+    )
+
+
+def _exemplar_rows(
+    embeddings: npt.NDArray[Any], members: npt.NDArray[np.bool_], errors: npt.NDArray[np.bool_]
+) -> dict[str, npt.NDArray[np.intp]]:
+    """Return the members nearest the cluster's centre, then further errors nearest it."""
+    index = np.flatnonzero(members)
+    points = np.asarray(embeddings[index], dtype=np.float64)
+    order = index[np.argsort(((points - points.mean(axis=0)) ** 2).sum(axis=1), kind="stable")]
+    rows = {"typical": order[:_EXEMPLARS]}
+    more = order[_EXEMPLARS:][errors[order[_EXEMPLARS:]]][:_EXEMPLARS]
+    return {**rows, "more errors": more} if len(more) else rows
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w.-]+", "-", text).strip("-")[:60] or "x"
+
+
+def _png(fig: Any) -> bytes:
+    from ..plot._matplotlib import pyplot
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=_DPI)
+    finally:
+        pyplot().close(fig)
+    return buffer.getvalue()
 
 
 def _format_value(value: Any) -> str:
@@ -379,16 +600,6 @@ def _format_value(value: Any) -> str:
             return ""
         return f"{number:.2g}" if 0 < abs(number) < 1e-3 else f"{number:.3f}"
     return str(value)
-
-
-def _format_table(frame: pd.DataFrame) -> str:
-    cells = [[str(c) for c in frame.columns]] + [
-        [_format_value(v) for v in row] for row in frame.itertuples(index=False, name=None)
-    ]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(frame.columns))]
-    return "\n".join(
-        "  " + "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells
-    )
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
@@ -402,43 +613,3 @@ def _markdown_table(frame: pd.DataFrame) -> str:
         for row in frame.itertuples(index=False, name=None)
     ]
     return "\n".join([header, rule, *rows])
-
-
-def _frame_html(frame: pd.DataFrame) -> str:
-    return str(
-        frame.to_html(
-            index=False, escape=True, na_rep="", float_format=lambda v: f"{v:.4g}", border=0
-        )
-    )
-
-
-def _figure_html(fig: Any, alt: str) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    _close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _save_figure(fig: Any, path: Path) -> None:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=130)
-    _close(fig)
-    from .._io import atomic_write_bytes
-
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def _close(fig: Any) -> None:
-    from ..plot._matplotlib import pyplot
-
-    pyplot().close(fig)
-
-
-def _provenance_html(provenance: dict[str, Any]) -> str:
-    rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td style='text-align:left'>"
-        f"{html.escape(json.dumps(v, default=str) if not isinstance(v, str) else v)}</td></tr>"
-        for k, v in provenance.items()
-    )
-    return f"<table>{rows}</table>"

@@ -1,7 +1,7 @@
 """PyTorch models: scores and penultimate embeddings in one forward pass, no trace left.
 
 This is the only module of hstrat that imports torch, and only inside functions: a
-missing torch raises an :class:`ImportError` naming the ``hstrat[torch]`` extra when a
+missing torch raises an :class:`ImportError` naming the ``hstrat-audit[torch]`` extra when a
 torch feature is used, never on ``import hstrat``.
 
 **Scores.** The model's output is a tensor of shape ``(batch,)`` or ``(batch,
@@ -94,7 +94,7 @@ def require_torch(feature: str = "This feature") -> Any:
     except ImportError as err:
         raise ImportError(
             f"{feature} needs PyTorch, which is not installed; install it with "
-            "pip install 'hstrat[torch]'."
+            "pip install 'hstrat-audit[torch]'."
         ) from err
     return torch
 

@@ -4,7 +4,7 @@ The datasets here are plain Python classes with ``__len__`` and ``__getitem__``:
 :class:`torch.utils.data.DataLoader` accepts them as map-style datasets, yet creating
 one imports neither torch nor Pillow. torch is imported the first time an item is
 requested (to build the tensor) and Pillow the first time an image is read; a missing one
-raises an :class:`ImportError` that names the ``hstrat[torch]`` extra.
+raises an :class:`ImportError` that names the ``hstrat-audit[torch]`` extra.
 
 Every item is the tuple ``(image, label, index)``:
 
@@ -56,7 +56,7 @@ def require_torch() -> Any:
     except ImportError as err:  # pragma: no cover - torch is installed in the test env
         raise ImportError(
             "hstrat.datasets needs PyTorch to return image tensors; install it with "
-            "pip install 'hstrat[torch]'. Without torch, use the numpy accessors "
+            "pip install 'hstrat-audit[torch]'. Without torch, use the numpy accessors "
             "(dataset.images / dataset.image_array(i))."
         ) from err
     return torch
@@ -68,7 +68,7 @@ def require_pil() -> Any:
         from PIL import Image
     except ImportError as err:  # pragma: no cover - Pillow comes with matplotlib
         raise ImportError(
-            "Reading radiographs needs Pillow; install it with pip install 'hstrat[torch]' "
+            "Reading radiographs needs Pillow; install it with pip install 'hstrat-audit[torch]' "
             "(or pip install pillow)."
         ) from err
     return Image

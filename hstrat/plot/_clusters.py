@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._validation import check_int, check_random_state, describe
-from ._matplotlib import pyplot
+from ._matplotlib import literal, pyplot
 
 __all__ = ["plot_cluster_map", "plot_image_grid"]
 
@@ -42,13 +42,15 @@ def plot_cluster_map(
     random_state: int | np.random.Generator | None = 0,
     title: str | None = None,
 ) -> Any:
-    """Draw each class's embeddings in 2-D, coloured by cluster, errors marked.
+    """Draw each class's held-out embeddings in 2-D, coloured by cluster, errors marked.
 
     One panel per class (negatives, positives): the first two principal components of
-    that class's embeddings — the space the detector clustered in, flattened. The
-    ``top`` worst clusters (as ranked in ``detector.clusters_``) get a colour and a
-    legend entry with their held-out AUC; the others are grey. Cases the model gets
-    wrong at the operating point are drawn as black crosses.
+    that class's embeddings — the space the detector clustered in, flattened. Only the
+    held-out cases are drawn, the ones each cluster's AUC is measured on, so the
+    ``n`` in the legend is the ``n`` of the audit table. The ``top`` worst clusters
+    (as ranked in ``detector.clusters_``) get a colour and a legend entry with their
+    held-out AUC; the others are grey. Cases the model gets wrong at the operating
+    point are drawn as black crosses.
 
     Parameters
     ----------
@@ -99,43 +101,74 @@ def plot_cluster_map(
             f"detector was fitted on; got {data.shape}."
         )
     top = check_int(top, "top", minimum=0)
+    strata = detector.to_strata()
+    held_out = strata[0].labelled if strata else np.ones(len(labels), dtype=bool)
+    auc = dict(zip(table["name"], table["auc"], strict=True))
+    panels = [
+        (cls, np.isin(labels, table.loc[table["class"] == cls, "cluster"]) & held_out)
+        for cls in ("negatives", "positives", "all")
+        if cls in set(table["class"])
+    ]
+    clusters = [(s.name, s.mask, float(auc[s.name])) for s in strata[:top]]
+    return draw_cluster_map(
+        data,
+        panels,
+        clusters,
+        getattr(detector, "errors_", None),
+        max_points=max_points,
+        axes=axes,
+        random_state=random_state,
+        title=title,
+    )
+
+
+def draw_cluster_map(
+    data: npt.NDArray[Any],
+    panels: Sequence[tuple[str, npt.NDArray[np.bool_]]],
+    clusters: Sequence[tuple[str, npt.NDArray[np.bool_], float]],
+    errors: npt.NDArray[np.bool_] | None,
+    *,
+    max_points: int = 5_000,
+    axes: Sequence[Any] | None = None,
+    random_state: int | np.random.Generator | None = 0,
+    title: str | None = None,
+) -> Any:
+    """Draw the cases of each panel (name, mask) in 2-D; colour the clusters (name, mask, AUC).
+
+    The drawing behind :func:`plot_cluster_map` and ``AuditReport.plot_clusters``.
+    """
     max_points = check_int(max_points, "max_points", minimum=1)
     rng = check_random_state(random_state)
-    present = set(table["class"])
-    classes = [c for c in ("negatives", "positives", "all") if c in present]
     plt = pyplot()
     if axes is None:
         fig, ax_array = plt.subplots(
-            1, len(classes), figsize=(5.2 * len(classes), 4.6), layout="constrained", squeeze=False
+            1, len(panels), figsize=(5.2 * len(panels), 4.6), layout="constrained", squeeze=False
         )
         axes = list(ax_array[0])
-    elif len(axes) != len(classes):
-        raise ValueError(f"axes must hold one Axes per class ({len(classes)}); got {len(axes)}.")
+    elif len(axes) != len(panels):
+        raise ValueError(f"axes must hold one Axes per class ({len(panels)}); got {len(axes)}.")
     fig = axes[0].figure
-    eligible = table[table["eligible"].astype(bool)] if "eligible" in table else table
-    shown = eligible.head(top)
     palette = plt.get_cmap("tab10")
-    colour = {int(c): palette(i % 10) for i, c in enumerate(shown["cluster"])}
-    errors = getattr(detector, "errors_", None)
-    for ax, cls in zip(axes, classes, strict=True):
-        ids = table.loc[table["class"] == cls, "cluster"].to_numpy(dtype=int)
-        rows = np.flatnonzero(np.isin(labels, ids))
+    for ax, (panel, in_panel) in zip(axes, panels, strict=True):
+        rows = np.flatnonzero(in_panel)
+        n_cases = len(rows)
         if len(rows) > max_points:
             rows = np.sort(rng.choice(rows, max_points, replace=False))
         xy = _map_coordinates(data, rows, rng)
-        lab = labels[rows]
-        grey = ~np.isin(lab, list(colour))
-        ax.scatter(xy[grey, 0], xy[grey, 1], s=6, c=_GREY, lw=0, label="other clusters")
-        for _, row in shown[shown["class"] == cls].iterrows():
-            members = lab == int(row["cluster"])
-            auc_text = "" if not np.isfinite(row["auc"]) else f", AUC {row['auc']:.2f}"
+        coloured = np.zeros(len(rows), dtype=bool)
+        drawn = []
+        for i, (name, mask, auc) in enumerate(clusters):
+            members = mask[rows]
+            if not members.any():
+                continue
+            auc_text = f", AUC {auc:.2f}" if np.isfinite(auc) else ""
+            label = f"{name}: n={int(mask.sum())}{auc_text}"
+            drawn.append((members, palette(i % 10), label))
+            coloured |= members
+        ax.scatter(xy[~coloured, 0], xy[~coloured, 1], s=6, c=_GREY, lw=0, label="other clusters")
+        for members, colour, label in drawn:
             ax.scatter(
-                xy[members, 0],
-                xy[members, 1],
-                s=8,
-                lw=0,
-                color=colour[int(row["cluster"])],
-                label=f"{row['name']} (n={int(members.sum())}{auc_text})",
+                xy[members, 0], xy[members, 1], s=8, lw=0, color=colour, label=literal(label)
             )
         if errors is not None:
             wrong = errors[rows]
@@ -148,12 +181,13 @@ def plot_cluster_map(
                 c="black",
                 label="error at operating point",
             )
-        ax.set_title(f"{cls} ({len(rows):,} shown)")
+        shown = "" if len(rows) == n_cases else f" ({len(rows):,} shown)"
+        ax.set_title(literal(f"{panel}: {n_cases:,} held-out cases{shown}"))
         ax.set_xlabel("PC 1")
         ax.set_ylabel("PC 2")
         ax.legend(loc="best", fontsize=7, markerscale=1.5, framealpha=0.85)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(literal(title))
     return fig
 
 
@@ -186,7 +220,9 @@ def plot_image_grid(
         All the images, indexed by case position (channels-first images are accepted).
     indices : sequence of int, or mapping of row label to sequence of int
         Which images to draw: one grid, or one labelled row per mapping entry
-        (e.g. ``{"pos:c0": [...], "pos:c3": [...]}``).
+        (e.g. ``{"typical": [...], "errors": [...]}``). Each case is drawn once: a
+        case already in an earlier row is left out of the later one, and a row left
+        empty that way says "all shown above".
     marked : array-like of bool, shape (n,), optional
         Cases to frame in red (e.g. ``detector.errors_``).
     ncols : int, optional
@@ -213,12 +249,19 @@ def plot_image_grid(
     5
     """
     if isinstance(indices, Mapping):
-        rows = [(str(k), [int(i) for i in np.asarray(v).ravel()]) for k, v in indices.items()]
+        rows: list[tuple[str, list[int]]] = []
+        seen: set[int] = set()
+        for key, value in indices.items():
+            row = list(dict.fromkeys(int(i) for i in np.asarray(value).ravel()))
+            fresh = [i for i in row if i not in seen]
+            note = "" if fresh else (": all shown above" if row else ": none")
+            rows.append((f"{key}{note}", fresh))
+            seen.update(row)
     else:
         flat = [int(i) for i in np.asarray(indices).ravel()]
         width = 8 if ncols is None else check_int(ncols, "ncols", minimum=1)
         rows = [("", flat[i : i + width]) for i in range(0, len(flat), width)]
-    if not rows or not any(r for _, r in rows):
+    if not any(r for _, r in rows):
         raise ValueError("indices selects no image.")
     n_images = len(images)
     for _, row in rows:
@@ -229,7 +272,7 @@ def plot_image_grid(
     if mark is not None and len(mark) != n_images:
         raise ValueError(f"marked must have one entry per image ({n_images}); got {len(mark)}.")
     if ncols is None:
-        ncols = max(len(r) for _, r in rows)
+        ncols = max(max(len(r) for _, r in rows), 1)
     ncols = check_int(ncols, "ncols", minimum=1)
     plt = pyplot()
     labelled = any(label for label, _ in rows)
@@ -239,6 +282,10 @@ def plot_image_grid(
     )
     grid = fig.add_gridspec(len(rows), ncols)
     for r, (label, row) in enumerate(rows):
+        if not row:
+            ax = fig.add_subplot(grid[r, :])
+            ax.set_axis_off()
+            ax.text(0.02, 0.5, literal(label), va="center", fontsize=9)
         for c, index in enumerate(row[:ncols]):
             ax = fig.add_subplot(grid[r, c])
             image = _as_image(images[index])
@@ -250,7 +297,7 @@ def plot_image_grid(
                     spine.set_edgecolor("tab:red")
                     spine.set_linewidth(2.5)
             if c == 0 and label:
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+                ax.set_ylabel(literal(label), rotation=0, ha="right", va="center", fontsize=9)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(literal(title))
     return fig

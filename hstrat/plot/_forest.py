@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._matplotlib import pyplot
+from .._audit._findings import verdicts
+from ._matplotlib import VERDICT_COLOURS, literal, pyplot
 
 __all__ = ["plot_forest"]
 
@@ -32,7 +33,8 @@ def plot_forest(
         Where to draw; a new figure is made when omitted.
     alpha : float, default 0.05
         Strata whose adjusted p-value is below ``alpha`` are drawn in red when worse
-        than their reference and in green when better.
+        than their reference and in green when better; strata too small for a
+        reliable test are hollow and grey. The legend under the plot says so.
     title : str, optional
         Figure title.
 
@@ -56,35 +58,36 @@ def plot_forest(
     if missing:
         raise ValueError(f"table is missing the columns {missing!r}; pass an audit table.")
     plt = pyplot()
+    from matplotlib.lines import Line2D
+
     n_rows = len(table)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.38 * n_rows), layout="constrained")
+    own_figure = ax is None
+    if own_figure:
+        fig, ax = plt.subplots(figsize=(8.0, 1.9 + 0.36 * n_rows), layout="constrained")
     else:
         fig = ax.figure
     y_pos = np.arange(n_rows)[::-1]
-    p_adj = _column(table, "p_adjusted", n_rows)
-    diff = _column(table, "auc_diff", n_rows)
     auc = table["auc"].to_numpy(dtype=float)
     low = table["auc_low"].to_numpy(dtype=float)
     high = table["auc_high"].to_numpy(dtype=float)
+    verdict = verdicts(table, alpha)
     for i in range(n_rows):
-        if not np.isfinite(auc[i]):
+        if verdict[i] == "undefined":
             ax.text(0.5, y_pos[i], "undefined", va="center", ha="center", color="0.5", fontsize=8)
             continue
-        overall = i == 0
-        flagged = np.isfinite(p_adj[i]) and p_adj[i] < alpha
-        color = "black" if overall else "tab:blue"
-        if flagged and not overall:
-            color = "tab:red" if diff[i] < 0 else "tab:green"
+        color = VERDICT_COLOURS[verdict[i]]
         if np.isfinite(low[i]) and np.isfinite(high[i]):
             ax.plot([low[i], high[i]], [y_pos[i], y_pos[i]], color=color, lw=2)
+        hollow = verdict[i] == "too few cases to test"
         ax.plot(
-            auc[i], y_pos[i], marker="D" if overall else "o", color=color, ms=7 if overall else 6
+            auc[i],
+            y_pos[i],
+            marker="D" if i == 0 else "o",
+            color=color,
+            mfc="white" if hollow else color,
+            ms=7 if i == 0 else 6,
         )
-    if np.isfinite(auc[0]):
-        ax.axvline(auc[0], color="0.3", ls="--", lw=1, label=f"overall AUC {auc[0]:.3f}")
-    labels = [str(s) for s in table["stratum"]]
-    ax.set_yticks(y_pos, labels)
+    ax.set_yticks(y_pos, [literal(s) for s in table["stratum"]])
     sizes = [
         f"{int(p)} pos / {int(n)} neg" for p, n in zip(table["n_pos"], table["n_neg"], strict=True)
     ]
@@ -95,16 +98,34 @@ def plot_forest(
     left = max(0.0, float(finite.min()) - 0.05) if finite.size else 0.0
     ax.set_xlim(left, 1.0)
     ax.set_ylim(-0.7, n_rows - 0.3)
-    ax.set_xlabel("AUC (interval at the report's confidence level)")
+    ax.set_xlabel("AUC with its confidence interval")
     ax.grid(axis="x", alpha=0.3)
+    handles = []
     if np.isfinite(auc[0]):
-        ax.legend(loc="lower left", fontsize=8, frameon=False)
+        handles.append(
+            ax.axvline(auc[0], color="0.3", ls="--", lw=1, label=f"overall AUC {auc[0]:.3f}")
+        )
+    for kind in dict.fromkeys(verdict):
+        if kind == "undefined":
+            continue
+        label = _LEGEND.get(kind, kind).format(alpha=f"{alpha:g}")
+        marker = "D" if kind == "overall" else "o"
+        colour = VERDICT_COLOURS[kind]
+        mfc = "white" if kind == "too few cases to test" else colour
+        handles.append(Line2D([], [], color=colour, marker=marker, mfc=mfc, lw=2, label=label))
+    if own_figure:  # under the plot, outside the data
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    else:
+        ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.85)
     if title:
-        ax.set_title(title)
+        ax.set_title(literal(title))
     return fig
 
 
-def _column(table: pd.DataFrame, name: str, n_rows: int) -> np.ndarray[Any, np.dtype[np.float64]]:
-    if name in table.columns:
-        return table[name].to_numpy(dtype=float)
-    return np.full(n_rows, np.nan)
+_LEGEND = {
+    "overall": "all cases",
+    "worse": "worse than its reference (adjusted p < {alpha})",
+    "better": "better than its reference (adjusted p < {alpha})",
+    "no significant difference": "no significant difference",
+    "too few cases to test": "too few positives or negatives to test",
+}

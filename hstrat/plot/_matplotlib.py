@@ -1,12 +1,34 @@
-"""Lazy access to matplotlib, so that ``import hstrat`` does not load it."""
+"""Lazy access to matplotlib, and what every figure shares: literal text, verdict colours."""
 
 from __future__ import annotations
 
 from typing import Any
 
+#: The colour of each verdict on a stratum (:func:`hstrat._audit._findings.verdicts`),
+#: shared by the forest plot and the report's ROC panels.
+VERDICT_COLOURS = {
+    "overall": "black",
+    "worse": "tab:red",
+    "better": "tab:green",
+    "no significant difference": "tab:blue",
+    "too few cases to test": "0.55",
+    "undefined": "0.75",
+}
+
 
 def pyplot() -> Any:
-    """Return ``matplotlib.pyplot`` (headless machines fall back to the Agg backend)."""
+    """Return ``matplotlib.pyplot`` (imported on first use, so ``import hstrat`` stays light)."""
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def literal(text: object) -> str:
+    r"""Return ``text`` as matplotlib will draw it literally (never as ``$math$``).
+
+    Examples
+    --------
+    >>> literal("cost $5 to $10")
+    'cost \\$5 to \\$10'
+    """
+    return str(text).replace("$", r"\$")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .._stratum import Stratum, as_strata
+from .._validation import check_int
 from ..metrics._auc import _cumulative_counts, check_binary_inputs
-from ._matplotlib import pyplot
+from ._matplotlib import literal, pyplot
 
 __all__ = ["plot_roc"]
 
@@ -27,7 +28,8 @@ def plot_roc(
     *,
     threshold: float | None = None,
     ax: Any = None,
-    max_strata: int = 8,
+    max_strata: int | None = None,
+    colors: Mapping[str, Any] | None = None,
     title: str | None = None,
 ) -> Any:
     """Draw the overall ROC curve and one curve per stratum.
@@ -47,8 +49,11 @@ def plot_roc(
         Operating point to mark (``score >= threshold`` is positive).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
-    max_strata : int, default 8
-        Draw at most this many strata (the first ones given).
+    max_strata : int, optional
+        Draw at most this many strata (the first ones given); the legend names the
+        ones left out. Default: all.
+    colors : mapping of stratum name to colour, optional
+        Colours of the strata's curves (default: matplotlib's colour cycle).
     title : str, optional
         Figure title.
 
@@ -67,7 +72,12 @@ def plot_roc(
     5
     """
     y, s, cases = check_binary_inputs(y_true, y_score)
-    items: Sequence[Stratum] = as_strata(strata, cases)[:max_strata]
+    every: list[Stratum] = as_strata(strata, cases)
+    if max_strata is not None:
+        max_strata = check_int(max_strata, "max_strata", minimum=0)
+    items = every[:max_strata]
+    left_out = [str(x.name) for x in every[len(items) :]]
+    colors = colors or {}
     plt = pyplot()
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 5.0), layout="constrained")
@@ -78,13 +88,15 @@ def plot_roc(
     for stratum in items:
         sub = stratum.subsets(y)
         curves.append((str(stratum.name), sub.pos & y, sub.neg & ~y))
+    undefined: list[str] = []
     for i, (name, pos, neg) in enumerate(curves):
         members = pos | neg
         if not (pos.any() and neg.any()):
+            undefined.append(name)
             continue
         fpr, tpr = _curve(y[members], s[members])
-        color = "black" if i == 0 else f"C{(i - 1) % 10}"
-        (line,) = ax.plot(fpr, tpr, color=color, lw=2 if i == 0 else 1.4, label=name)
+        color = "black" if i == 0 else colors.get(name, f"C{(i - 1) % 10}")
+        (line,) = ax.plot(fpr, tpr, color=color, lw=2 if i == 0 else 1.4, label=literal(name))
         if threshold is not None:
             called = s >= threshold
             ax.plot(
@@ -99,9 +111,26 @@ def plot_roc(
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("1 - specificity (false positive rate)")
     ax.set_ylabel("sensitivity (true positive rate)")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    notes = [
+        f"{what}: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
+        for what, names in [
+            (f"{len(left_out)} more not drawn", left_out),
+            ("one class only, not drawn", undefined),
+        ]
+        if names
+    ]
+    ax.legend(
+        loc="lower right",
+        fontsize=8,
+        frameon=False,
+        title=literal("\n".join(notes)) if notes else None,
+        title_fontsize=7,
+    )
     ax.set_title(
-        title
-        or ("ROC by stratum; dots: operating point" if threshold is not None else "ROC by stratum")
+        literal(title)
+        if title
+        else (
+            "ROC by stratum; dots: operating point" if threshold is not None else "ROC by stratum"
+        )
     )
     return fig

@@ -54,4 +54,4 @@ def test_hstrat_works_without_torch_and_torch_features_name_the_extra():
     assert len(lines) == 5
     for line in lines[3:]:
         assert line.startswith("ImportError:")
-        assert "pip install 'hstrat[torch]'" in line
+        assert "pip install 'hstrat-audit[torch]'" in line

@@ -203,7 +203,7 @@ def test_import_and_numpy_use_do_not_import_torch() -> None:
 def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     ds = make_synthetic_cxr(2, random_state=0)
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
-    with pytest.raises(ImportError, match=r"hstrat\[torch\]"):
+    with pytest.raises(ImportError, match=r"hstrat-audit\[torch\]"):
         ds[0]
 
 
