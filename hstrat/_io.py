@@ -159,8 +159,11 @@ def replace_folder(directory: str | os.PathLike[str], files: Mapping[str, bytes]
             "write into a folder inside it."
         )
     for name in files:
-        if not name or Path(name).name != name or name.startswith("."):
-            raise ValueError(f"file names must be plain names without folders; got {name!r}.")
+        parts = name.split("/")
+        if len(parts) > 2 or any(not p or Path(p).name != p or p.startswith(".") for p in parts):
+            raise ValueError(
+                f"file names must be plain names, with at most one folder; got {name!r}."
+            )
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{glob.escape(target.name)}.*{PARTIAL_SUFFIX}"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a save that was killed
@@ -170,6 +173,7 @@ def replace_folder(directory: str | os.PathLike[str], files: Mapping[str, bytes]
         if mode is not None:
             new.chmod(mode)
         for name, data in files.items():
+            (new / name).parent.mkdir(exist_ok=True)
             _write(_new_file(new / name), data)
         _fsync_folder(new)
         if not target.exists():

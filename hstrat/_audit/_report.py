@@ -490,40 +490,62 @@ class AuditReport:
         dict of str to pathlib.Path
             ``html``, ``json``, ``csv``, ``manifest`` and one entry per figure.
         """
+        identity, files = self.files(images)
+        folder = write_report_folder(
+            directory, identity, files, overwrite, created=self.provenance.get("created")
+        )
+        kinds = {"report.html": "html", "report.json": "json", "table.csv": "csv"}
+        return {
+            kinds.get(n, n.removesuffix(".json").removesuffix(".png")): folder / n
+            for n in [*files, MANIFEST]
+        }
+
+    def files(self, images: Any = None) -> tuple[str, dict[str, bytes]]:
+        """Return the report's identity (a digest of its content) and its folder's files."""
         from ._html import render_page
 
-        out = Path(directory)
         json_text = self.to_json()
-        identity = _identity(json_text)
-        kept = _check_folder(out, identity, overwrite)
         csv_text = spreadsheet_csv(self.table)
         figures = self._figures(images)
-        files = {
+        return _identity(json_text), {
             "report.html": render_page(self, figures, csv_text).encode("utf-8"),
             "report.json": json_text.encode("utf-8"),
             "table.csv": csv_text.encode("utf-8"),
             **{name: figure.png for name, figure in figures.items()},
         }
-        manifest = {
-            "format": "hstrat-report-folder",
-            "report": identity,
-            "created": self.provenance.get("created"),
-            "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-        }
-        files[MANIFEST] = json.dumps(manifest, indent=1).encode("utf-8")
-        if kept:  # other files stay: the report's files are replaced one by one
-            for name, data in sorted(files.items(), key=lambda item: item[0] == MANIFEST):
-                atomic_write_bytes(out / name, data)
-            for entry in out.iterdir():
-                if entry.name not in files and entry.name not in kept and entry.is_file():
-                    entry.unlink()  # a file of the old report
-            folder = out
-        else:
-            folder = replace_folder(out, files)
-        kinds = {"report.html": "html", "report.json": "json", "table.csv": "csv"}
-        return {
-            kinds.get(n, n.removesuffix(".json").removesuffix(".png")): folder / n for n in files
-        }
+
+
+def write_report_folder(
+    directory: str | os.PathLike[str],
+    identity: str,
+    files: dict[str, bytes],
+    overwrite: bool,
+    *,
+    created: Any = None,
+) -> Path:
+    """Write ``files`` (names may hold one folder level) and a manifest as one folder.
+
+    In one atomic step, unless ``overwrite`` keeps other files there (then one by one);
+    what :func:`_check_folder` refuses is refused first.
+    """
+    out = Path(directory)
+    kept = _check_folder(out, identity, overwrite)
+    manifest = {
+        "format": "hstrat-report-folder",
+        "report": identity,
+        "created": created,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    files = {**files, MANIFEST: json.dumps(manifest, indent=1).encode("utf-8")}
+    if not kept:
+        return replace_folder(out, files)
+    for name, data in sorted(files.items(), key=lambda item: item[0] == MANIFEST):
+        atomic_write_bytes(out / name, data)  # other files stay: one by one
+    tops = {name.split("/")[0] for name in files}
+    for entry in out.iterdir():
+        if entry.name not in tops and entry.name not in kept and entry.is_file():
+            entry.unlink()  # a file of the old report
+    return out
 
 
 def _identity(json_text: str) -> str:
@@ -548,7 +570,7 @@ def _check_folder(out: Path, identity: str, overwrite: bool) -> set[str]:
             manifest = {}
     if not isinstance(manifest, dict) or manifest.get("format") != "hstrat-report-folder":
         manifest = {}  # not ours: a user's manifest.json is a file like any other
-    ours = {*manifest.get("files", {}), MANIFEST} if manifest else set()
+    ours = {f.split("/")[0] for f in manifest.get("files", {})} | {MANIFEST} if manifest else set()
     foreign = {e for e in entries if e not in ours and not _REPORT_FILE.fullmatch(e)}
     if not entries or (manifest.get("report") == identity and not foreign) or overwrite:
         return foreign

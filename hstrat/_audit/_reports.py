@@ -10,6 +10,7 @@ which finding hides a failing stratum.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._report import AuditReport
+from ._report import AuditReport, write_report_folder
 
 __all__ = ["SUMMARY_COLUMNS", "AuditReports"]
 
@@ -168,22 +169,36 @@ class AuditReports(Mapping[Any, AuditReport]):
         )
 
     def save(
-        self, directory: str | os.PathLike[str], *, overwrite: bool = False
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        images: Any = None,
+        overwrite: bool = False,
     ) -> dict[str, Path]:
-        """Write ``index.html`` and one report folder per finding into ``directory``.
+        """Write ``index.html`` and a report folder per finding, as one folder, atomically.
 
-        Each finding's folder is written by :meth:`AuditReport.save` (atomically), then
-        the index, atomically; returns the index and each folder by finding name.
+        The same rules as :meth:`AuditReport.save`: built beside ``directory`` and swapped
+        into place (a kill leaves the old folder or the new one); a folder that holds a
+        different report or other files needs ``overwrite=True``. ``images`` (one per
+        case) go to every finding's cluster exemplars.
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+            ``index`` and each finding's folder, by finding name.
         """
-        from .._io import atomic_write_text
-
-        out = Path(directory)
-        written: dict[str, Path] = {}
-        for finding, folder in self.folders().items():
-            self.reports[finding].save(out / folder, overwrite=overwrite)
-            written[str(finding)] = out / folder
-        written["index"] = atomic_write_text(out / "index.html", self.index_html())
-        return written
+        files: dict[str, bytes] = {}
+        identities = []
+        folders = self.folders()
+        for finding, report in self.reports.items():
+            identity, own = report.files(images)
+            identities.append(identity)
+            files.update({f"{folders[finding]}/{name}": data for name, data in own.items()})
+        files["index.html"] = self.index_html().encode("utf-8")
+        identity = hashlib.sha256("".join(identities).encode("ascii")).hexdigest()
+        out = write_report_folder(directory, identity, files, overwrite)
+        written = {str(f): out / folder for f, folder in folders.items()}
+        return {**written, "index": out / "index.html"}
 
 
 def _cell(value: Any) -> str:
