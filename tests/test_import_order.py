@@ -18,12 +18,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "hstrat"
 
 LAYERS = [
-    {"_version", "exceptions", "_validation", "_io", "_parallel", "_show_versions"},
+    {"_version", "exceptions", "_validation", "_io", "_parallel"},
     {"_align", "_stratum", "_predictions"},
     {"metrics"},
     {"strata", "detect", "plot", "adapters", "datasets"},
     {"_audit"},
-    {"_cli_audit", "_demo", "cli", "__main__", ""},
+    {"_cli_audit", "_demo", "cli", "__main__", "_show_versions", ""},
 ]
 
 

@@ -358,4 +358,3 @@ def test_multilabel_tutorial_runs_and_finds_the_undrained_failure(in_tmp: Path) 
     assert summary.loc["pneumothorax", "worst_p_adjusted"] < 1e-6
     assert summary.loc["chest_drain", "auc"] > 0.95
     assert (in_tmp / "audit" / "index.html").is_file()
-

@@ -121,7 +121,8 @@ def audit(
     >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
     >>> loader = DataLoader(TensorDataset(x, y), batch_size=64)
     >>> site = np.arange(200) % 2  # by position: the loader does not shuffle
-    >>> report = hstrat.audit(model, loader, {"site 1": site == 1}, ci="delong", progress=False)
+    >>> report = hstrat.audit(model, loader, {"site 1": site == 1}, ci="delong",
+    ...                       activation="sigmoid", progress=False)
     >>> report.table[["stratum", "n"]]
       stratum    n
     0  overall  200

@@ -236,7 +236,8 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
     >>> g = torch.Generator().manual_seed(0)
     >>> x, y = torch.randn(40, 5, generator=g), (torch.arange(40) % 2).float()
     >>> model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
-    >>> p = hstrat.collect(model, DataLoader(TensorDataset(x, y), batch_size=16), progress=False)
+    >>> loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    >>> p = hstrat.collect(model, loader, activation="sigmoid", progress=False)  # logits
     >>> p
     Predictions(n=40, positives=20, embeddings=40x8, target=None)
     """

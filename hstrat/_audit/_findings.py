@@ -3,7 +3,7 @@
 A **finding** is a stratum (labelled or a detector's cluster) whose AUC is below its
 reference's with an adjusted p-value under ``1 - confidence_level``, and large enough
 for its interval to be reliable; the same rule colours the forest plot
-(:func:`verdicts`). Each finding is one sentence: what the
+(:func:`hstrat.metrics._stratified.verdicts`). Each finding is one sentence: what the
 stratum is, its AUC with interval against its reference, sensitivity or specificity at
 the operating point against the whole population, and the adjusted p-value.
 Clusters get readable names ("cluster 1 of the positives (k-means)") numbered from the
@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Finding", "Findings", "display_names", "findings", "verdicts"]
+from ..metrics._stratified import verdicts
+
+__all__ = ["Finding", "Findings", "display_names", "findings"]
 
 _METHODS = {"kmeans": "k-means", "gaussianmixture": "Gaussian mixture"}
 _CORRECTIONS = {"holm": "Holm-adjusted p", "fdr_bh": "Benjamini-Hochberg-adjusted p"}
@@ -48,47 +50,6 @@ class Findings:
         lines = [*self.headline, "", self.lead]
         lines += [f"- {item.title}: {item.text}" for item in self.items]
         return "\n".join([*lines, *([""] if self.notes else []), *self.notes])
-
-
-def verdicts(table: pd.DataFrame, alpha: float) -> list[str]:
-    """Return each row's verdict ; row 0 is overall.
-
-    A stratum is ``"worse"`` (``"better"``) when its adjusted p-value is below
-    ``alpha`` and its AUC is below (above) its reference's; strata whose note says
-    their interval is unreliable (too few positives or negatives) are never either.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> t = pd.DataFrame({"auc": [0.8, 0.6, 0.9], "auc_diff": [None, -0.2, 0.01],
-    ...                   "p_adjusted": [None, 0.001, 0.6]})
-    >>> verdicts(t, 0.05)
-    ['overall', 'worse', 'no significant difference']
-    """
-    n = len(table)
-    auc = table["auc"].to_numpy(dtype=float)
-    p = _column(table, "p_adjusted", n)
-    diff = _column(table, "auc_diff", n)
-    notes = table["note"].astype(str) if "note" in table else pd.Series([""] * n)
-    out = []
-    for i in range(n):
-        if i == 0:
-            out.append("overall")
-        elif not np.isfinite(auc[i]):
-            out.append("undefined")
-        elif "unreliable" in notes.iloc[i]:
-            out.append("too few cases to test")
-        elif p[i] < alpha and diff[i] != 0:
-            out.append("worse" if diff[i] < 0 else "better")
-        else:
-            out.append("no significant difference")
-    return out
-
-
-def _column(table: pd.DataFrame, name: str, n_rows: int) -> np.ndarray[Any, np.dtype[np.float64]]:
-    if name in table.columns:
-        return table[name].to_numpy(dtype=float)
-    return np.full(n_rows, np.nan)
 
 
 def is_cluster(row: Any) -> bool:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._findings import display_names, is_cluster, verdicts
+from ..metrics._stratified import verdicts
+from ._findings import display_names, is_cluster
 
 if TYPE_CHECKING:
     from ._report import AuditReport, Figure

@@ -28,7 +28,8 @@ from .._io import atomic_write_bytes, atomic_write_text, replace_folder, spreads
 from .._predictions import Predictions
 from .._stratum import Stratum
 from .._validation import check_int
-from ._findings import Findings, display_names, findings, is_cluster, method_name, verdicts
+from ..metrics._stratified import verdicts
+from ._findings import Findings, display_names, findings, is_cluster, method_name
 from ._serialize import (
     decode,
     encode,

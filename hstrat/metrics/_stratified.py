@@ -56,7 +56,7 @@ from ._delong import (
     two_sided_p,
 )
 
-__all__ = ["STRATIFIED_COLUMNS", "AUCOptions", "auc_table", "stratified_auc"]
+__all__ = ["STRATIFIED_COLUMNS", "AUCOptions", "auc_table", "stratified_auc", "verdicts"]
 
 CI_METHODS = ("bootstrap", "delong")
 REFERENCES = ("complement", "overall")
@@ -531,3 +531,44 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="bootstrap", unit="resample", delay=1.0)
+
+
+def verdicts(table: pd.DataFrame, alpha: float) -> list[str]:
+    """Return each row's verdict on its test against the reference; row 0 is overall.
+
+    A stratum is ``"worse"`` (``"better"``) when its adjusted p-value is below
+    ``alpha`` and its AUC is below (above) its reference's; strata whose note says
+    their interval is unreliable (too few positives or negatives) are never either.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"auc": [0.8, 0.6, 0.9], "auc_diff": [None, -0.2, 0.01],
+    ...                   "p_adjusted": [None, 0.001, 0.6]})
+    >>> verdicts(t, 0.05)
+    ['overall', 'worse', 'no significant difference']
+    """
+    n = len(table)
+    auc = table["auc"].to_numpy(dtype=float)
+    p = _column(table, "p_adjusted", n)
+    diff = _column(table, "auc_diff", n)
+    notes = table["note"].astype(str) if "note" in table else pd.Series([""] * n)
+    out = []
+    for i in range(n):
+        if i == 0:
+            out.append("overall")
+        elif not np.isfinite(auc[i]):
+            out.append("undefined")
+        elif "unreliable" in notes.iloc[i]:
+            out.append("too few cases to test")
+        elif p[i] < alpha and diff[i] != 0:
+            out.append("worse" if diff[i] < 0 else "better")
+        else:
+            out.append("no significant difference")
+    return out
+
+
+def _column(table: pd.DataFrame, name: str, n_rows: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+    if name in table.columns:
+        return table[name].to_numpy(dtype=float)
+    return np.full(n_rows, np.nan)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._audit._findings import verdicts
+from ..metrics._stratified import verdicts
 from ._matplotlib import VERDICT_COLOURS, literal, pyplot
 
 __all__ = ["plot_forest"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The colour of each verdict on a stratum (:func:`hstrat._audit._findings.verdicts`),
+#: The colour of each verdict on a stratum (:func:`hstrat.metrics._stratified.verdicts`),
 #: shared by the forest plot and the report's ROC panels.
 VERDICT_COLOURS = {
     "overall": "black",

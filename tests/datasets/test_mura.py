@@ -174,5 +174,5 @@ def test_aggregate_to_study_refuses_bad_input(mura: FakeMURA) -> None:
         aggregate_to_study(np.zeros(len(meta)), broken)
     with pytest.raises(ValueError, match="'study'"):
         aggregate_to_study(np.zeros(len(meta)), meta.drop(columns="study"))
-    with pytest.raises(ValueError, match="different indexes"):
+    with pytest.raises(ValueError, match="positions or ids"):
         aggregate_to_study(pd.Series(np.zeros(len(meta)), index=meta.index + 1), meta)
