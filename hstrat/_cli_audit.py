@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._audit import AuditReport, Predictions, evaluate
+from ._validation import did_you_mean
 
 __all__ = [
     "MAX_LEVELS",
@@ -78,6 +79,11 @@ def add_audit_parser(subparsers: Any) -> None:
         metavar="CSV",
         help="subclass labels, one column per variable, joined to --predictions by id; "
         "cases it does not list are unlabelled",
+    )
+    p.add_argument(
+        "--strata-finding",
+        metavar="NAME",
+        help="with several findings: the one finding the strata belong to (default: all)",
     )
     p.add_argument(
         "--by-row-order",
@@ -316,9 +322,17 @@ def run_audit(args: argparse.Namespace) -> int:
         for label, score in columns
     }
     ids = next(iter(findings.values())).ids
+    subclasses = _strata(args, preds, strata, ids)
+    if args.strata_finding is not None:
+        if args.strata_finding not in findings:
+            raise UsageError(
+                f"--strata-finding {args.strata_finding!r} is not one of the findings "
+                f"{list(findings)}{did_you_mean(args.strata_finding, findings)}"
+            )
+        subclasses = {args.strata_finding: subclasses}
     report = evaluate(
         findings if len(findings) > 1 else findings[columns[0][0]],
-        strata=_strata(args, preds, strata, ids),
+        strata=subclasses,
         groups=args.groups_col,
         threshold=_threshold(args.threshold),
         ci=args.ci,

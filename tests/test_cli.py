@@ -300,3 +300,40 @@ def test_version_and_help():
     bad = subprocess.run([sys.executable, "-m", "hstrat", "audit"], capture_output=True, text=True)
     assert bad.returncode == 2
     assert "--predictions" in bad.stderr
+
+
+def test_several_findings_from_pairs_or_a_list(csvs, capsys):
+    tmp, y, s, drain, ids = csvs
+    rng = np.random.default_rng(2)
+    preds = pd.read_csv(tmp / "preds.csv")
+    preds["effusion"] = (rng.random(len(y)) < 0.3).astype(int)
+    preds["effusion_score"] = preds["effusion"] + rng.normal(size=len(y))
+    preds = preds.rename(columns={"y": "pneumothorax", "p": "pneumothorax_score"})
+    preds.to_csv(tmp / "multi.csv", index=False)
+    argv = audit_argv(tmp, predictions=tmp / "multi.csv", label_col=None, score_col=None)
+    argv += ["--findings", "pneumothorax,effusion", "--strata", str(tmp / "strata.csv")]
+    argv += ["--strata-finding", "pneumothorax"]  # drains are a subclass of pneumothorax
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Audit of 2 findings" in printed
+    index = (tmp / "out" / "index.html").read_text()
+    assert 'href="pneumothorax/report.html"' in index
+    assert 'href="effusion/report.html"' in index
+    table = pd.read_csv(tmp / "out" / "pneumothorax" / "table.csv")
+    direct = hstrat.evaluate(
+        y, s, pd.Series(drain, index=ids, name="drain"), ids=ids, ci="delong", progress=False
+    )
+    assert np.allclose(table["auc"], direct.table["auc"])
+    # the same with explicit pairs
+    pairs = ["--label-col", "pneumothorax", "--score-col", "pneumothorax_score"]
+    pairs += ["--label-col", "effusion", "--score-col", "effusion_score"]
+    argv = audit_argv(
+        tmp, predictions=tmp / "multi.csv", label_col=None, score_col=None, out=tmp / "o2"
+    )
+    assert main([*argv, *pairs]) == 0
+    again = pd.read_csv(tmp / "o2" / "effusion" / "table.csv")
+    assert again["auc"].equals(pd.read_csv(tmp / "out" / "effusion" / "table.csv")["auc"])
+    assert again["stratum"].tolist() == ["overall"]  # no strata were given for effusion
+    # an odd number of pairs is a usage error
+    assert main([*argv, "--label-col", "effusion", "--force"]) == 2
+    assert "one --score-col per --label-col" in capsys.readouterr().err
