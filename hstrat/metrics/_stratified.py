@@ -319,16 +319,29 @@ def auc_table(
 
 
 def adjust_p_values(p_values: FloatArray, correction: str | None) -> FloatArray:
-    """Adjust the finite p-values together; NaN stays NaN."""
+    """Adjust the finite p-values together; NaN stays NaN.
+
+    With the m p-values sorted, ``p_(1) <= ... <= p_(m)``: Holm's step-down adjustment is
+    ``max over j <= i of min(1, (m - j + 1) p_(j))``, Benjamini-Hochberg's step-up
+    ``min over j >= i of min(1, m p_(j) / j)`` (1-based; the same numbers as statsmodels'
+    ``multipletests``, which also collects garbage on every call).
+    """
     out = np.full(len(p_values), np.nan)
     finite = np.isfinite(p_values)
-    if correction is None:
-        out[finite] = p_values[finite]
-    elif finite.any():
-        # statsmodels is imported here: loading it costs more than all of hstrat
-        from statsmodels.stats.multitest import multipletests
-
-        out[finite] = multipletests(p_values[finite], method=correction)[1]
+    p = p_values[finite]
+    m = len(p)
+    if correction is None or m == 0:
+        out[finite] = p
+        return out
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    if correction == "holm":
+        adjusted = np.maximum.accumulate(ranked * np.arange(m, 0, -1))
+    else:
+        adjusted = np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1]
+    sorted_back = np.empty(m)
+    sorted_back[order] = np.minimum(adjusted, 1.0)
+    out[finite] = sorted_back
     return out
 
 

@@ -339,3 +339,17 @@ def test_zero_width_bootstrap_difference_gives_no_p_value():
     assert np.isnan(row["p_value"])
     assert "does not vary between resamples" in row["note"]
     assert "zero-width interval" in row["note"]
+
+
+@pytest.mark.parametrize("correction", ["holm", "fdr_bh"])
+def test_adjusted_p_values_equal_statsmodels_with_ties_and_nan(correction):
+    from hstrat.metrics._stratified import adjust_p_values
+
+    rng = np.random.default_rng(5)
+    for m in (1, 2, 7, 40):
+        p = rng.random(m) ** 3
+        p[: m // 3] = p[0]  # ties
+        with_nan = np.r_[p, np.nan]
+        got = adjust_p_values(with_nan, correction)
+        assert np.isnan(got[-1])
+        np.testing.assert_allclose(got[:-1], multipletests(p, method=correction)[1], rtol=1e-12)
