@@ -6,6 +6,7 @@ from hstrat.cli import main
 
 # The fast mode's test set is tiny, so some clusters are below the size at which an
 # interval is reliable; that warning is expected here and only here.
+@pytest.mark.slow  # trains a model twice
 @pytest.mark.filterwarnings("ignore::hstrat.exceptions.SmallStratumWarning")
 def test_demo_fast_mode_end_to_end_and_deterministic(tmp_path, capsys):
     assert (

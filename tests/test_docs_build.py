@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# Builds the whole docs site: run in CI.
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("mkdocs", reason="the docs extra is not installed")
 pytest.importorskip("mkdocstrings_handlers.python", reason="the docs extra is not installed")
 

@@ -17,6 +17,9 @@ import pytest
 import hstrat
 from hstrat.datasets import mura_schema
 
+# Every example trained and audited end to end (--smoke): minutes, run in CI.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 REPORT_FILES = {"report.html", "table.csv", "report.json", "forest.png", "roc.png"}
 

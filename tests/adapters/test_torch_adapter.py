@@ -35,6 +35,7 @@ def collect_images(model, n=4, size=32, **kwargs):
     return x, p
 
 
+@pytest.mark.slow  # a full DenseNet-121 forward pass
 def test_densenet121_embeddings_are_the_classifier_input():
     torch.manual_seed(0)
     model = torchvision.models.densenet121(num_classes=1)  # random init, no download

@@ -307,6 +307,7 @@ def assert_same(got, want, shuffled=False):
     assert got["shuffled"] is shuffled
 
 
+@pytest.mark.slow  # torchrun with several processes per scenario
 @pytest.mark.parametrize(
     ("scenario", "kind"),
     [
