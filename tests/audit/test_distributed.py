@@ -328,6 +328,7 @@ def test_every_rank_gets_what_one_process_gets(launched, reference, scenario, ki
         assert_same(launched[rank][scenario], reference[kind])
 
 
+@pytest.mark.slow  # torchrun
 def test_the_cache_assembles_one_memory_mapped_file_and_is_reused(launched):
     for rank in range(2):
         got = launched[rank]

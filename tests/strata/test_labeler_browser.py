@@ -32,16 +32,16 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-# A real browser: run in CI (.ci/run installs Chromium).
-pytestmark = pytest.mark.slow
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
-    reason="Chromium and chromedriver are not installed (run .ci/install-browser)",
-)
+pytestmark = [
+    pytest.mark.slow,  # a real browser: run in CI (.ci/run installs Chromium)
+    pytest.mark.skipif(
+        not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+        reason="Chromium and chromedriver are not installed (run .ci/install-browser)",
+    ),
+]
 
 XSS_ID = "<img src=x onerror=\"document.title='pwned'\">"
 
