@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .._parallel import effective_n_jobs, parallel_map
 from .._validation import (
     RandomState,
     check_confidence_level,
@@ -118,10 +119,15 @@ class Resampler:
 
     def unit_draws(self, replicate: int) -> IntArray:
         """Units drawn for one replicate, as positions in the internal order."""
-        u = np.random.default_rng(self._seeds[replicate]).random(self.n_units)
+        return self._draw(replicate, np.empty(self.n_units), np.empty(self.n_units, np.intp))
+
+    def _draw(self, replicate: int, u: FloatArray, draws: IntArray) -> IntArray:
+        # Into buffers the caller reuses: every numpy call here runs without the GIL,
+        # and no fresh pages are faulted in per replicate.
+        np.random.default_rng(self._seeds[replicate]).random(out=u)
         # floor(u * k) <= k - 1 for every u < 1 and k < 2**53: no clipping needed.
         np.multiply(u, self._slot_size, out=u)
-        draws = u.astype(np.intp)
+        np.copyto(draws, u, casting="unsafe")
         draws += self._slot_start
         return draws if self._members is None else self._members[draws]
 
@@ -138,9 +144,10 @@ class Resampler:
     def counts(self, start: int, stop: int) -> npt.NDArray[np.int64]:
         """Return counts per case (internal order) for replicates ``start..stop-1``."""
         out = np.empty((stop - start, self.n_samples), dtype=np.int64)
+        u, draws = np.empty(self.n_units), np.empty(self.n_units, np.intp)
         for row in range(stop - start):
             # One bincount per row keeps the scatter inside the cache.
-            unit_counts = np.bincount(self.unit_draws(start + row), minlength=self.n_units)
+            unit_counts = np.bincount(self._draw(start + row, u, draws), minlength=self.n_units)
             out[row] = unit_counts if self.groups is None else unit_counts[self.groups]
         return out
 
@@ -163,13 +170,15 @@ class _SharedNegatives:
         self.neg = _as_slice(neg)
         self.n_neg = len(neg)
         self._neg_scores = scores_sorted[neg]
-        self.members: list[tuple[int, slice | IntArray, IntArray, IntArray]] = []
+        self.members: list[tuple[int, slice | IntArray, IntArray, IntArray, IntArray]] = []
 
     def add(self, k: int, pos: IntArray, scores_sorted: FloatArray) -> None:
         sp = scores_sorted[pos]
         lo = np.searchsorted(self._neg_scores, sp, "left").astype(np.intp)
         hi = np.searchsorted(self._neg_scores, sp, "right").astype(np.intp)
-        self.members.append((k, _as_slice(pos), lo, hi))
+        # Positives tied with a negative, and where their tie ends.
+        tied = np.flatnonzero(hi > lo).astype(np.intp)
+        self.members.append((k, _as_slice(pos), lo, tied, hi[tied]))
 
 
 class SubsetPlan:
@@ -203,11 +212,14 @@ class SubsetPlan:
             cum = np.zeros((counts.shape[0], group.n_neg + 1), dtype=np.int64)
             np.cumsum(_columns(counts, group.neg), axis=1, out=cum[:, 1:])
             n_neg = cum[:, -1]
-            for k, pos, lo, hi in group.members:
+            for k, pos, lo, tied, hi_tied in group.members:
                 cp = _columns(counts, pos)
-                reached = np.take(cum, lo, axis=1)
-                reached += np.take(cum, hi, axis=1)
-                two_u = np.einsum("ij,ij->i", cp, reached)
+                # N(< s) + N(<= s) = 2 N(< s) + the negatives tied at s: a second
+                # gather only for the positives that tie with a negative.
+                two_u = 2 * np.einsum("ij,ij->i", cp, np.take(cum, lo, axis=1))
+                if len(tied):
+                    at_tie = np.take(cum, hi_tied, axis=1) - np.take(cum, lo[tied], axis=1)
+                    two_u += np.einsum("ij,ij->i", np.take(cp, tied, axis=1), at_tie)
                 denominator = 2.0 * np.einsum("ij->i", cp) * n_neg
                 with np.errstate(divide="ignore", invalid="ignore"):
                     out[:, k] = np.where(denominator > 0, two_u / denominator, np.nan)
@@ -226,12 +238,15 @@ def bootstrap_aucs(
     chunk_size: int | None = None,
     progress: Callable[[int], object] | None = None,
     plan: SubsetPlan | None = None,
+    n_jobs: int | None = 1,
 ) -> FloatArray:
     """AUC of every subset in every replicate: an array of shape ``(n_resamples, K)``.
 
     Subsets index the caller's cases. A replicate in which a subset has no positive or
-    no negative gives NaN. ``progress`` is called with the number of replicates done in
-    each chunk. ``plan`` reuses a :class:`SubsetPlan` built on ``resampler.order``.
+    no negative gives NaN. Chunks of replicates run on up to ``n_jobs`` threads (see
+    :mod:`hstrat._parallel`); ``progress`` is called in the calling thread with the
+    number of replicates done in each chunk. ``plan`` reuses a :class:`SubsetPlan` built
+    on ``resampler.order``.
     """
     if plan is None:
         plan = SubsetPlan(scores, subsets, resampler.order)
@@ -239,11 +254,13 @@ def bootstrap_aucs(
     if chunk_size is None:
         chunk_size = max(1, CHUNK_ELEMENTS // max(resampler.n_samples, 1))
     out = np.empty((n_resamples, len(subsets)), dtype=np.float64)
-    for start in range(0, n_resamples, chunk_size):
+
+    def fill(start: int) -> int:
         stop = min(n_resamples, start + chunk_size)
         out[start:stop] = plan.aucs(resampler.counts(start, stop))
-        if progress is not None:
-            progress(stop - start)
+        return stop - start
+
+    parallel_map(fill, range(0, n_resamples, chunk_size), n_jobs=n_jobs, on_result=progress)
     return out
 
 
@@ -355,6 +372,7 @@ def bootstrap_ci(
     stratify: bool = True,
     groups: npt.ArrayLike | None = None,
     random_state: RandomState = None,
+    n_jobs: int | None = None,
 ) -> AUCResult:
     """AUC with a bootstrap confidence interval (percentile, basic or BCa).
 
@@ -384,7 +402,14 @@ def bootstrap_ci(
         Cluster ids; resample clusters instead of cases.
     random_state : int, numpy.random.Generator or None
         Seed of the resampling. The same seed gives the same interval, whatever the size
-        of the internal chunks.
+        of the internal chunks and the number of threads.
+    n_jobs : int or None, default None
+        Threads that compute chunks of replicates, in scikit-learn's convention: ``None``
+        or ``-1`` every CPU the process may use (its affinity mask, capped by
+        :mod:`threadpoolctl` limits), ``-k`` all but ``k - 1`` of them, ``1`` the
+        calling thread only. Each thread holds one chunk of about
+        ``CHUNK_ELEMENTS = 2**21`` counts (16 MiB) and a few arrays of its size, so the
+        working memory is about 100 MiB per thread whatever ``n_resamples``.
 
     Returns
     -------
@@ -413,6 +438,7 @@ def bootstrap_ci(
     y, s = check_binary_inputs(y_true, y_score)
     g = None if groups is None else check_groups(groups, len(y))
     rng = check_random_state(random_state)
+    n_jobs = effective_n_jobs(n_jobs)
     pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
     label = f"bootstrap-{method}"
     reason = undefined_reason(len(pos), len(neg))
@@ -425,7 +451,7 @@ def bootstrap_ci(
     cells = resampling_cells(y, g, stratify)
     resampler = Resampler(y, s, n_resamples, rng, cells=cells, groups=g)
     subset = Subset(pos, neg)
-    dist = bootstrap_aucs(s, [subset], resampler)[:, 0]
+    dist = bootstrap_aucs(s, [subset], resampler, n_jobs=n_jobs)[:, 0]
     warn_undefined_replicates(dist, "the AUC")
     estimate = placements(s, pos, neg).theta
     jack = jackknife_aucs(s, subset, len(y), g) if method == "bca" else None

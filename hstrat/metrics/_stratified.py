@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._parallel import effective_n_jobs
 from .._stratum import Stratum, as_strata
 from .._validation import (
     RandomState,
@@ -160,6 +161,7 @@ def stratified_auc(
     method: str = "percentile",
     random_state: RandomState = None,
     progress: bool = False,
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """AUC of every stratum with its interval and a test against a reference.
 
@@ -195,6 +197,9 @@ def stratified_auc(
         :func:`bootstrap_ci` with the same seed.
     progress : bool, default False
         Show a progress bar over the bootstrap replicates.
+    n_jobs : int or None, default None
+        Threads for the bootstrap, as in :func:`bootstrap_ci`; the table is the same
+        for every value.
 
     Returns
     -------
@@ -235,6 +240,7 @@ def stratified_auc(
     y, s = check_binary_inputs(y_true, y_score)
     g = None if groups is None else check_groups(groups, len(y))
     rng = check_random_state(random_state)
+    n_jobs = effective_n_jobs(n_jobs)
     rows = _plan(y, as_strata(strata, len(y)), reference)
     if undefined_reason(len(rows[0].subset.pos), len(rows[0].subset.neg)):
         raise ValueError(
@@ -244,7 +250,9 @@ def stratified_auc(
     if ci == "delong":
         records = _delong_rows(rows, s, g, level)
     else:
-        records = _bootstrap_rows(rows, y, s, g, level, method, n_resamples, rng, progress)
+        records = _bootstrap_rows(
+            rows, y, s, g, level, method, n_resamples, rng, progress, n_jobs=n_jobs
+        )
     table = pd.DataFrame(records, columns=STRATIFIED_COLUMNS)
     table["p_adjusted"] = adjust_p_values(table["p_value"].to_numpy(dtype=float), correction)
     _warn(rows)
@@ -361,6 +369,8 @@ def _bootstrap_rows(
     n_resamples: int,
     rng: np.random.Generator,
     progress: bool,
+    *,
+    n_jobs: int,
 ) -> list[dict[str, Any]]:
     n = len(y)
     index: dict[tuple[bytes, bytes], int] = {}
@@ -383,7 +393,12 @@ def _bootstrap_rows(
     bar = _progress_bar(n_resamples, progress)
     try:
         dist = bootstrap_aucs(
-            s, subsets, resampler, progress=None if bar is None else bar.update, plan=plan
+            s,
+            subsets,
+            resampler,
+            progress=None if bar is None else bar.update,
+            plan=plan,
+            n_jobs=n_jobs,
         )
     finally:
         if bar is not None:
