@@ -53,7 +53,7 @@ CHUNK_ELEMENTS = 2**21
 
 @dataclass(frozen=True)
 class Subset:
-    """The cases (indices into the samples) one AUC is computed on."""
+    """The cases (distinct indices into the samples) one AUC is computed on."""
 
     pos: IntArray
     neg: IntArray
@@ -174,11 +174,12 @@ class _SharedNegatives:
 
     def add(self, k: int, pos: IntArray, scores_sorted: FloatArray) -> None:
         sp = scores_sorted[pos]
-        lo = np.searchsorted(self._neg_scores, sp, "left").astype(np.intp)
-        hi = np.searchsorted(self._neg_scores, sp, "right").astype(np.intp)
+        lo = np.searchsorted(self._neg_scores, sp, "left")
         # Positives tied with a negative, and where their tie ends.
-        tied = np.flatnonzero(hi > lo).astype(np.intp)
-        self.members.append((k, _as_slice(pos), lo, tied, hi[tied]))
+        tied = np.flatnonzero(lo < self.n_neg)
+        tied = tied[self._neg_scores[lo[tied]] == sp[tied]]
+        hi_tied = np.searchsorted(self._neg_scores, sp[tied], "right")
+        self.members.append((k, _as_slice(pos), lo, tied, hi_tied))
 
 
 class SubsetPlan:
@@ -196,12 +197,20 @@ class SubsetPlan:
         self.n_samples = n
         self.n_subsets = len(subsets)
         self._groups: dict[bytes, _SharedNegatives] = {}
+        chosen = np.zeros(n, dtype=bool)
+
+        def positions(cases: IntArray) -> IntArray:
+            # Internal positions of the cases, ascending: a scatter, not a sort.
+            chosen[:] = False
+            chosen[rank[cases]] = True
+            return np.flatnonzero(chosen)
+
         for k, sub in enumerate(subsets):
-            neg = np.sort(rank[sub.neg])
+            neg = positions(sub.neg)
             key = neg.tobytes()
             if key not in self._groups:
                 self._groups[key] = _SharedNegatives(neg, scores_sorted)
-            self._groups[key].add(k, np.sort(rank[sub.pos]), scores_sorted)
+            self._groups[key].add(k, positions(sub.pos), scores_sorted)
 
     def aucs(self, counts: npt.NDArray[np.int64]) -> FloatArray:
         """Return every subset's AUC for each row of counts: ``(rows, K)``, NaN if undefined."""
