@@ -219,7 +219,11 @@ class SubsetPlan:
         out = np.empty((counts.shape[0], self.n_subsets), dtype=np.float64)
         for group in self._groups.values():
             cum = np.zeros((counts.shape[0], group.n_neg + 1), dtype=np.int64)
-            np.cumsum(_columns(counts, group.neg), axis=1, out=cum[:, 1:])
+            neg_counts = _columns(counts, group.neg)
+            for row in range(counts.shape[0]):
+                # Row by row: numpy keeps the GIL through a cumsum along axis 1 of a
+                # few rows (its threshold counts rows), not along one long row.
+                np.cumsum(neg_counts[row], out=cum[row, 1:])
             n_neg = cum[:, -1]
             for k, pos, lo, tied, hi_tied in group.members:
                 cp = _columns(counts, pos)
