@@ -6,8 +6,8 @@ counts). For cases sorted by class and then by score, the AUC of a resample is
     2U = sum over positives i of  c_i * (N(< s_i) + N(<= s_i))
 
 where N counts resampled negatives below the positive's score: a cumulative sum of the
-negatives' counts read at two precomputed positions (the mid-rank trick of Sun & Xu,
-applied to counts). Everything is integer arithmetic on a ``(chunk, n)`` array, so a
+negatives' counts read at precomputed positions (the mid-rank trick of Sun & Xu,
+applied to counts; the second read only for positives tied with a negative). Everything is integer arithmetic on a ``(chunk, n)`` array, so a
 chunk of resamples costs a handful of numpy passes and the result is bit-identical
 whatever the chunk size. Strata that share their negatives (every stratum of positives,
 the overall AUC) share the cumulative sum, so adding such a stratum costs only its own
@@ -15,7 +15,9 @@ positives.
 
 Randomness: replicate ``r`` always draws from its own child stream
 ``SeedSequence.spawn(n_resamples)[r]`` of the generator made from ``random_state``,
-which is what makes the output independent of chunking.
+which is what makes the output independent of chunking, and of threads: chunks run on
+``n_jobs`` threads (:mod:`hstrat._parallel`), each writing its own rows. Every numpy
+call of the loop runs without the GIL, bar ``bincount``'s range check.
 """
 
 from __future__ import annotations
