@@ -55,6 +55,8 @@ IntArray = npt.NDArray[np.intp]
 BOOTSTRAP_METHODS = ("percentile", "basic", "bca")
 #: Elements per working array; bounds memory at about 8 bytes times this, per array.
 CHUNK_ELEMENTS = 2**21
+#: Units drawn per block (256 KiB of uniforms): the draw works inside the CPU cache.
+DRAW_BLOCK = 2**15
 
 
 @dataclass(frozen=True)
@@ -135,23 +137,29 @@ class Resampler:
             unit_cells = np.zeros(self.n_units, dtype=np.intp)
         members = np.argsort(unit_cells, kind="stable").astype(np.intp)
         self._members = None if np.array_equal(members, np.arange(self.n_units)) else members
-        sorted_cells = unit_cells[members]
-        levels, starts, sizes = np.unique(sorted_cells, return_index=True, return_counts=True)
-        cell_rank = np.searchsorted(levels, sorted_cells)
-        self._slot_start = starts[cell_rank].astype(np.intp)
-        self._slot_size = sizes[cell_rank].astype(np.float64)
+        _, starts, sizes = np.unique(unit_cells[members], return_index=True, return_counts=True)
+        # Each cell's slots in blocks that fit the cache: (first, stop, cell size, cell start).
+        self._blocks = [
+            (first, min(first + DRAW_BLOCK, start + size), float(size), int(start))
+            for start, size in zip(starts.tolist(), sizes.tolist(), strict=True)
+            for first in range(start, start + size, DRAW_BLOCK)
+        ]
         self._seeds = rng.bit_generator.seed_seq.spawn(n_resamples)  # type: ignore[attr-defined]
 
     def unit_draws(self, replicate: int, scratch: Scratch | None = None) -> IntArray:
         """Units drawn for one replicate, as positions in the internal order."""
         scratch = Scratch() if scratch is None else scratch
-        u = scratch.array("u", (self.n_units,), np.float64)
-        np.random.default_rng(self._seeds[replicate]).random(out=u)
-        # floor(u * k) <= k - 1 for every u < 1 and k < 2**53: no clipping needed.
-        np.multiply(u, self._slot_size, out=u)
+        rng = np.random.default_rng(self._seeds[replicate])
+        u = scratch.array("u", (min(DRAW_BLOCK, self.n_units),), np.float64)
         draws = scratch.array("draws", (self.n_units,), np.intp)
-        np.copyto(draws, u, casting="unsafe")
-        draws += self._slot_start
+        for first, stop, size, start in self._blocks:
+            # Block by block, in stream order: the uniforms never leave the cache.
+            block = u[: stop - first]
+            rng.random(out=block)
+            # floor(u * k) <= k - 1 for every u < 1 and k < 2**53: no clipping needed.
+            np.multiply(block, size, out=block)
+            np.copyto(draws[first:stop], block, casting="unsafe")
+            draws[first:stop] += start
         if self._members is None:
             return draws
         # Indices valid by construction; "clip" lets take write straight into the buffer.
