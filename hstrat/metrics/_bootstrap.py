@@ -214,15 +214,38 @@ def _columns(
 
 
 class _SharedNegatives:
-    """Subsets that use the same negatives, with their positions into the cumulative sums."""
+    """Subsets that use the same negatives, with their positions into the cumulative sums.
+
+    A subset whose positives are another member's less a third's (a stratum's complement
+    among the positives: all positives less the stratum's) is not counted again: U and
+    the count of positives are sums over positives, so its are the difference of theirs.
+    """
 
     def __init__(self, neg: IntArray, scores_sorted: FloatArray) -> None:
         self.neg = _as_slice(neg)
         self.n_neg = len(neg)
         self._neg_scores = scores_sorted[neg]
         self.members: list[tuple[int, slice | IntArray, IntArray, IntArray, IntArray]] = []
+        self.differences: list[tuple[int, int, int]] = []  # (subset, whole, part)
+        self._positives: dict[int, IntArray] = {}
+        self._by_size: dict[int, list[int]] = {}
+
+    def _difference(self, pos: IntArray) -> tuple[int, int] | None:
+        """Members ``(whole, part)`` whose positives differ by exactly ``pos``, if any."""
+        for whole, whole_pos in self._positives.items():
+            for part in self._by_size.get(len(whole_pos) - len(pos), []) if len(pos) else []:
+                # Sizes add up, so an equal union means the two are disjoint.
+                if np.array_equal(np.union1d(pos, self._positives[part]), whole_pos):
+                    return whole, part
+        return None
 
     def add(self, k: int, pos: IntArray, scores_sorted: FloatArray) -> None:
+        found = self._difference(pos)
+        self._positives[k] = pos
+        self._by_size.setdefault(len(pos), []).append(k)
+        if found is not None:
+            self.differences.append((k, *found))
+            return
         sp = scores_sorted[pos]
         lo = np.searchsorted(self._neg_scores, sp, "left")
         # Positives tied with a negative, and where their tie ends.
@@ -279,19 +302,26 @@ class SubsetPlan:
                 # few rows (its threshold counts rows), not along one long row.
                 np.cumsum(neg_counts[row], out=cum[row, 1:])
             n_neg = cum[:, -1]
+            two_u: dict[int, npt.NDArray[np.int64]] = {}
+            n_pos: dict[int, npt.NDArray[np.int64]] = {}
             for k, pos, lo, tied, hi_tied in group.members:
                 cp = _columns(counts, pos, scratch, "pos")
                 below = scratch.array("below", (rows, len(lo)), np.int64)
                 np.take(cum, lo, axis=1, out=below, mode="clip")
                 # N(< s) + N(<= s) = 2 N(< s) + the negatives tied at s: a second
                 # gather only for the positives that tie with a negative.
-                two_u = 2 * np.einsum("ij,ij->i", cp, below)
+                two_u[k] = 2 * np.einsum("ij,ij->i", cp, below)
                 if len(tied):
                     at_tie = np.take(cum, hi_tied, axis=1) - np.take(cum, lo[tied], axis=1)
-                    two_u += np.einsum("ij,ij->i", np.take(cp, tied, axis=1), at_tie)
-                denominator = 2.0 * np.einsum("ij->i", cp) * n_neg
+                    two_u[k] += np.einsum("ij,ij->i", np.take(cp, tied, axis=1), at_tie)
+                n_pos[k] = np.einsum("ij->i", cp)
+            for k, whole, part in group.differences:
+                two_u[k] = two_u[whole] - two_u[part]
+                n_pos[k] = n_pos[whole] - n_pos[part]
+            for k in two_u:
+                denominator = 2.0 * n_pos[k] * n_neg
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    out[:, k] = np.where(denominator > 0, two_u / denominator, np.nan)
+                    out[:, k] = np.where(denominator > 0, two_u[k] / denominator, np.nan)
         return out
 
     def observed(self) -> FloatArray:

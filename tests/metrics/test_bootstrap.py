@@ -28,6 +28,7 @@ from hstrat.metrics import bootstrap_ci, delong_ci, stratified_auc
 from hstrat.metrics._bootstrap import (
     Resampler,
     Subset,
+    SubsetPlan,
     bootstrap_aucs,
     jackknife_aucs,
     resampling_cells,
@@ -178,8 +179,11 @@ def test_many_subsets_sharing_negatives_equal_sklearn_loop():
         for m in masks.values()
     ]
     resampler = build_resampler(y, s, 120, 12, stratify=False)
+    # positives-b is overall less positives-a: its sums are taken as that difference.
+    plan = SubsetPlan(s.astype(float), subsets, resampler.order)
+    assert [g.differences for g in plan._groups.values() if g.differences] == [[(2, 0, 1)]]
     with np.errstate(all="ignore"):
-        got = bootstrap_aucs(s.astype(float), subsets, resampler)
+        got = bootstrap_aucs(s.astype(float), subsets, resampler, plan=plan)
     for k, mask in enumerate(masks.values()):
         expected = reference_distribution(y, s, resampler, subset_mask=mask)
         np.testing.assert_allclose(got[:, k], expected, rtol=0, atol=1e-12)
