@@ -18,9 +18,16 @@ detectors' bootstrap and stability refits are to use the same two functions):
 * A result must not depend on ``n_jobs``: each task draws from its own random stream
   (``SeedSequence.spawn``) and results come back in the order of the tasks.
 
-A detector's stability refits, for instance::
+A detector's bootstrap or stability refits, for instance, take ``n_jobs`` from the caller,
+check it with :func:`effective_n_jobs` before any work, and run::
 
-    fits = parallel_map(refit, seeds, n_jobs=n_jobs)  # one fit per seed, in seed order
+    seeds = rng.bit_generator.seed_seq.spawn(n_refits)  # one stream per refit
+    fits = parallel_map(refit, seeds, n_jobs=n_jobs)    # in seed order, whatever n_jobs
+
+Inside ``refit`` scikit-learn's k-means (OpenMP) and PCA (BLAS) then run on their share
+of the CPUs, and an hstrat bootstrap called there with the default ``n_jobs=None`` runs
+in that worker alone, so nothing needs throttling by problem size. Memory grows with
+the number of workers: each holds its own working arrays.
 """
 
 from __future__ import annotations
