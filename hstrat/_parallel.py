@@ -44,7 +44,7 @@ from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from ._validation import describe
 
-__all__ = ["available_cpus", "effective_n_jobs", "parallel_map"]
+__all__ = ["available_cpus", "check_n_jobs", "effective_n_jobs", "parallel_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,7 +69,28 @@ def available_cpus(controller: Any = None) -> int:
     return max(1, int(min([cpus, *[n for n in limits if n and n > 0]])))
 
 
-def effective_n_jobs(n_jobs: int | None, name: str = "n_jobs") -> int:
+def check_n_jobs(n_jobs: int | None, name: str = "n_jobs") -> int | None:
+    """Check ``n_jobs`` (``None`` or a non-zero integer) without counting CPUs.
+
+    Examples
+    --------
+    >>> check_n_jobs(-1)
+    -1
+    """
+    value: object = n_jobs  # checked as any object: callers pass anything
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be None or a non-zero integer (-1 = every CPU); "
+            f"got {describe(value)} of type {type(value).__name__}."
+        )
+    if value == 0:
+        raise ValueError(f"{name} must be None or a non-zero integer (-1 = every CPU); got 0.")
+    return int(value)
+
+
+def effective_n_jobs(n_jobs: int | None, name: str = "n_jobs", *, cpus: int | None = None) -> int:
     """Return the number of worker threads that ``n_jobs`` asks for (at least 1).
 
     Parameters
@@ -80,6 +101,8 @@ def effective_n_jobs(n_jobs: int | None, name: str = "n_jobs") -> int:
         many. ``0``, booleans and non-integers are refused.
     name : str
         Argument name for error messages.
+    cpus : int, optional
+        Available CPUs, when the caller has counted them.
 
     Examples
     --------
@@ -88,18 +111,11 @@ def effective_n_jobs(n_jobs: int | None, name: str = "n_jobs") -> int:
     >>> effective_n_jobs(None) == effective_n_jobs(-1) >= 1
     True
     """
-    value: object = n_jobs  # checked as any object: callers pass anything
-    if value is None:
-        return available_cpus()
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} must be None or a non-zero integer (-1 = every CPU); "
-            f"got {describe(value)} of type {type(value).__name__}."
-        )
-    count = int(value)
-    if count == 0:
-        raise ValueError(f"{name} must be None or a non-zero integer (-1 = every CPU); got 0.")
-    return count if count > 0 else max(1, available_cpus() + 1 + count)
+    count = check_n_jobs(n_jobs, name)
+    if count is not None and count > 0:
+        return count
+    cpus = available_cpus() if cpus is None else cpus
+    return cpus if count is None else max(1, cpus + 1 + count)
 
 
 class _BlasLimit:
@@ -150,16 +166,21 @@ def parallel_map(
     [0, 1, 4, 9, 16]
     """
     todo = list(items)
-    workers = min(effective_n_jobs(n_jobs), len(todo))
+    n_jobs = check_n_jobs(n_jobs)
     results: list[R] = []
-    if workers <= 1:
+    controller: Any = None
+    workers = cpus = 1
+    if len(todo) > 1 and n_jobs != 1:
+        controller = ThreadpoolController()  # counting CPUs costs milliseconds: only here
+        cpus = available_cpus(controller)
+        workers = min(effective_n_jobs(n_jobs, cpus=cpus), len(todo))
+    if workers == 1:
         for item in todo:
             results.append(func(item))
             if on_result is not None:
                 on_result(results[-1])
         return results
-    controller = ThreadpoolController()
-    inner = max(1, available_cpus(controller) // workers)
+    inner = max(1, cpus // workers)
     openmp = controller.select(user_api="openmp")
     pool = ThreadPoolExecutor(workers, initializer=lambda: openmp.limit(limits=inner))
     with _blas_limit(controller, inner):

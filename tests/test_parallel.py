@@ -50,6 +50,8 @@ def test_available_cpus_honour_threadpool_limits():
 def test_bad_n_jobs_names_the_argument_and_value(n_jobs, error, pattern):
     with pytest.raises(error, match=pattern):
         effective_n_jobs(n_jobs)
+    with pytest.raises(error, match=pattern):
+        parallel_map(abs, [1], n_jobs=n_jobs)  # checked even when one item needs no pool
 
 
 def test_results_and_callbacks_come_in_item_order_from_the_calling_thread():

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._parallel import effective_n_jobs, parallel_map
+from .._parallel import check_n_jobs, parallel_map
 from .._validation import (
     RandomState,
     check_confidence_level,
@@ -540,7 +540,7 @@ def bootstrap_ci(
     y, s = check_binary_inputs(y_true, y_score)
     g = None if groups is None else check_groups(groups, len(y))
     rng = check_random_state(random_state)
-    n_jobs = effective_n_jobs(n_jobs)
+    n_jobs = check_n_jobs(n_jobs)
     pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
     label = f"bootstrap-{method}"
     reason = undefined_reason(len(pos), len(neg))

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._parallel import effective_n_jobs
+from .._parallel import check_n_jobs
 from .._stratum import Stratum, as_strata
 from .._validation import (
     RandomState,
@@ -240,7 +240,7 @@ def stratified_auc(
     y, s = check_binary_inputs(y_true, y_score)
     g = None if groups is None else check_groups(groups, len(y))
     rng = check_random_state(random_state)
-    n_jobs = effective_n_jobs(n_jobs)
+    n_jobs = check_n_jobs(n_jobs)
     rows = _plan(y, as_strata(strata, len(y)), reference)
     if undefined_reason(len(rows[0].subset.pos), len(rows[0].subset.neg)):
         raise ValueError(
@@ -370,7 +370,7 @@ def _bootstrap_rows(
     rng: np.random.Generator,
     progress: bool,
     *,
-    n_jobs: int,
+    n_jobs: int | None,
 ) -> list[dict[str, Any]]:
     n = len(y)
     index: dict[tuple[bytes, bytes], int] = {}
