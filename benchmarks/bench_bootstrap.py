@@ -93,6 +93,7 @@ class Timing:
     seconds_per_2000: float
     iterations: int
     runs: tuple[float, ...] = ()
+    cpu_seconds: float = float("nan")  # process CPU time (all threads) of the best run
 
     def cell(self) -> str:
         """Format the time for the table, with the resamples run when extrapolated."""
@@ -125,16 +126,23 @@ def time_hstrat(
 ) -> tuple[Timing, Timing, tuple[float, float]]:
     """Time n_jobs=1 and the default alternately; check that they give the same interval."""
     runs: dict[int | None, list[float]] = {1: [], None: []}
+    cpu: dict[int | None, list[float]] = {1: [], None: []}
     intervals = set()
     for _ in range(repeats):
         for n_jobs in runs:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             result = bootstrap_ci(y, s, n_resamples=N_RESAMPLES, random_state=0, n_jobs=n_jobs)
             runs[n_jobs].append(time.perf_counter() - start)
+            cpu[n_jobs].append(time.process_time() - start_cpu)
             intervals.add((result.ci_low, result.ci_high))
     if len(intervals) != 1:
         raise AssertionError(f"n_jobs changed the interval: {intervals}")
-    return best_of(runs[1], N_RESAMPLES), best_of(runs[None], N_RESAMPLES), intervals.pop()
+    timings = []
+    for n_jobs in runs:
+        timing = best_of(runs[n_jobs], N_RESAMPLES)
+        timing.cpu_seconds = cpu[n_jobs][int(np.argmin(runs[n_jobs]))]
+        timings.append(timing)
+    return timings[0], timings[1], intervals.pop()
 
 
 def time_sklearn_loop(y: np.ndarray, s: np.ndarray, iterations: int, repeats: int) -> Timing:
@@ -306,6 +314,13 @@ def main() -> None:
     one, ours, sk, sp, pr, ours_ci, pr_ci = results[100_000]
     print(f"Spread at n=1e5: n_jobs=1 {one.spread()}; default {ours.spread()}")
     print(f"                 sklearn loop {sk.spread()}")
+    busy_one = one.cpu_seconds / one.seconds_per_2000
+    busy = ours.cpu_seconds / ours.seconds_per_2000
+    print(
+        f"CPU time of the best runs at n=1e5 (all threads): n_jobs=1 {one.cpu_seconds:.2f} s, "
+        f"default {ours.cpu_seconds:.2f} s; CPU / wall: {busy_one:.2f} and {busy:.2f} "
+        "(2.0 = two busy cores; less: other work held the CPUs)"
+    )
     targets = [
         (f"default ({threads} threads) vs n_jobs=1", one, TARGET_THREADS),
         ("default vs the sklearn loop", sk, TARGET_SKLEARN),
