@@ -198,8 +198,8 @@ def stratified_auc(
     progress : bool, default False
         Show a progress bar over the bootstrap replicates.
     n_jobs : int or None, default None
-        Threads for the bootstrap, as in :func:`bootstrap_ci` (each adds at most about
-        100 MiB); the table is the same for every value.
+        Threads for the bootstrap, as in :func:`bootstrap_ci` (each adds about 40 MiB
+        at a million cases); the table is the same for every value.
 
     Returns
     -------
