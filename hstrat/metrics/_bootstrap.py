@@ -136,9 +136,11 @@ class Resampler:
             unit_cells = None if cells is None else np.asarray(cells, np.intp)
         if unit_cells is None:
             unit_cells = np.zeros(self.n_units, dtype=np.intp)
-        members = np.argsort(unit_cells, kind="stable").astype(np.intp)
-        self._members = None if np.array_equal(members, np.arange(self.n_units)) else members
-        _, starts, sizes = np.unique(unit_cells[members], return_index=True, return_counts=True)
+        self._members = None  # units of each cell are already contiguous (class order)
+        if np.any(unit_cells[1:] < unit_cells[:-1]):
+            self._members = np.argsort(unit_cells, kind="stable").astype(np.intp)
+            unit_cells = unit_cells[self._members]
+        _, starts, sizes = np.unique(unit_cells, return_index=True, return_counts=True)
         # Each cell's slots in blocks that fit the cache: (first, stop, cell size, cell start).
         self._blocks = [
             (first, min(first + DRAW_BLOCK, start + size), float(size), int(start))
@@ -236,7 +238,8 @@ class _SharedNegatives:
         for whole, whole_pos in self._positives.items():
             for part in self._by_size.get(len(whole_pos) - len(pos), []) if len(pos) else []:
                 # Sizes add up, so an equal union means the two are disjoint.
-                if np.array_equal(np.union1d(pos, self._positives[part]), whole_pos):
+                union = np.sort(np.concatenate((pos, self._positives[part])))
+                if np.array_equal(union, whole_pos):
                     return whole, part
         return None
 
