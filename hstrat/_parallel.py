@@ -1,7 +1,7 @@
 """One rule for parallel work: how many worker threads, and how many BLAS threads each.
 
 Every parallel part of hstrat follows it (the bootstrap's chunks of replicates; the
-detectors' bootstrap and stability refits are to use the same two functions):
+detectors' bootstrap and stability refits are to use the same functions):
 
 * ``n_jobs`` reads as in scikit-learn: a positive count is that many workers, ``-1``
   every available CPU, ``-2`` all but one, and so on; ``None`` is every available CPU
@@ -36,7 +36,7 @@ import numbers
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -184,7 +184,6 @@ def parallel_map(
     openmp = controller.select(user_api="openmp")
     pool = ThreadPoolExecutor(workers, initializer=lambda: openmp.limit(limits=inner))
     with _blas_limit(controller, inner):
-        futures: list[Future[R]] = []
         try:
             futures = [pool.submit(func, item) for item in todo]
             for future in futures:
