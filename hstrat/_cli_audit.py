@@ -133,6 +133,12 @@ def add_audit_parser(subparsers: Any) -> None:
     p.add_argument(
         "--seed", type=int, default=0, help="random seed of the bootstrap (default %(default)s)"
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="threads for the bootstrap (default: every CPU; the numbers do not depend on it)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -322,7 +328,7 @@ def run_audit(args: argparse.Namespace) -> int:
         for label, score in columns
     }
     ids = next(iter(findings.values())).ids
-    subclasses = _strata(args, preds, strata, ids)
+    subclasses: Any = _strata(args, preds, strata, ids)
     if args.strata_finding is not None:
         if args.strata_finding not in findings:
             raise UsageError(
@@ -343,6 +349,7 @@ def run_audit(args: argparse.Namespace) -> int:
         reference=args.reference,
         random_state=args.seed,
         progress=not args.no_progress,
+        n_jobs=args.jobs,
     )
     paths = report.save(args.out, overwrite=args.force)
     print(report.summary() if isinstance(report, AuditReport) else report)

@@ -131,6 +131,7 @@ def evaluate(
     ids: npt.ArrayLike | pd.Index | None = None,
     metadata: pd.DataFrame | None = None,
     progress: bool = True,
+    n_jobs: int | None = None,
 ) -> AuditReport | AuditReports:
     """Audit scores for hidden stratification: per-stratum AUC, tests, operating point.
 
@@ -190,6 +191,9 @@ def evaluate(
         Per-case information (for callable strata and ``groups``), lined up like the rest.
     progress : bool, default True
         Show a progress bar when the bootstrap takes more than a moment.
+    n_jobs : int or None, default None
+        Threads for the bootstrap: ``None`` or ``-1`` every CPU the process may use,
+        ``1`` one, ``-k`` all but ``k - 1``. The numbers are the same for every value.
 
     Returns
     -------
@@ -228,6 +232,7 @@ def evaluate(
         progress=progress,
         threshold=threshold,
         intersections=intersections,
+        n_jobs=n_jobs,
     )
     if isinstance(detectors, (str, bytes)) or not isinstance(detectors, Sequence):
         detectors = [detectors]

@@ -15,6 +15,7 @@ import types
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import special
 from scipy import stats as sps
@@ -23,10 +24,11 @@ from sklearn.metrics import roc_auc_score
 from hstrat._validation import check_groups, check_random_state
 from hstrat.exceptions import UndefinedMetricWarning
 from hstrat.metrics import _bootstrap as bootstrap_module
-from hstrat.metrics import bootstrap_ci, delong_ci
+from hstrat.metrics import bootstrap_ci, delong_ci, stratified_auc
 from hstrat.metrics._bootstrap import (
     Resampler,
     Subset,
+    SubsetPlan,
     bootstrap_aucs,
     jackknife_aucs,
     resampling_cells,
@@ -177,8 +179,11 @@ def test_many_subsets_sharing_negatives_equal_sklearn_loop():
         for m in masks.values()
     ]
     resampler = build_resampler(y, s, 120, 12, stratify=False)
+    # positives-b is overall less positives-a: its sums are taken as that difference.
+    plan = SubsetPlan(s.astype(float), subsets, resampler.order)
+    assert [g.differences for g in plan._groups.values() if g.differences] == [[(2, 0, 1)]]
     with np.errstate(all="ignore"):
-        got = bootstrap_aucs(s.astype(float), subsets, resampler)
+        got = bootstrap_aucs(s.astype(float), subsets, resampler, plan=plan)
     for k, mask in enumerate(masks.values()):
         expected = reference_distribution(y, s, resampler, subset_mask=mask)
         np.testing.assert_allclose(got[:, k], expected, rtol=0, atol=1e-12)
@@ -256,6 +261,109 @@ def test_random_state_accepts_generator_seedsequence_and_none():
     assert len(seq.bootstrap_distribution) == 50
     fresh = bootstrap_ci(y, s, n_resamples=50, random_state=None)
     assert np.isfinite(fresh.bootstrap_distribution).all()
+
+
+# --------------------------------------------------------------------------- threads
+# Every replicate draws from its own child stream and writes its own row, so neither
+# the number of threads nor the chunk size may change a replicate, interval or table.
+
+N_JOBS = [1, 2, 3, -1, None]
+
+
+def tied_strata_data(seed=0, n=400):
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.35
+    s = np.round(rng.normal(size=n) + y, 1)  # many ties within and across classes
+    strata = {"drain": y & (rng.random(n) < 0.5), "site": rng.random(n) < 0.4}
+    return y, s, strata, rng.integers(0, n // 3, n)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("stratify", [True, False])
+def test_replicates_identical_for_every_n_jobs_and_chunk_size(grouped, stratify):
+    y, s, g = clustered_data(7)
+    resampler = build_resampler(y, s, 61, 3, stratify=stratify, groups=g if grouped else None)
+    subsets = [
+        Subset(np.flatnonzero(y == 1), np.flatnonzero(y == 0)),
+        Subset(np.flatnonzero((y == 1) & (s > 0)), np.flatnonzero(y == 0)),
+    ]
+    with np.errstate(all="ignore"):
+        reference = bootstrap_aucs(s, subsets, resampler)
+        for n_jobs in N_JOBS:
+            for chunk_size in (1, 4, 60, 61):
+                got = bootstrap_aucs(s, subsets, resampler, chunk_size=chunk_size, n_jobs=n_jobs)
+                np.testing.assert_array_equal(got, reference)
+
+
+@pytest.mark.parametrize("method", ["percentile", "bca"])
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("stratify", [True, False])
+def test_bootstrap_ci_identical_for_every_n_jobs(monkeypatch, method, grouped, stratify):
+    y, s, _, g = tied_strata_data(1)
+    kwargs = {
+        "n_resamples": 120,
+        "random_state": 9,
+        "method": method,
+        "stratify": stratify,
+        "groups": g if grouped else None,
+    }
+    reference = bootstrap_ci(y, s, n_jobs=1, **kwargs)
+    # Small chunks: many of them, spread over the threads.
+    monkeypatch.setattr(bootstrap_module, "CHUNK_ELEMENTS", 3000)
+    for n_jobs in N_JOBS:
+        got = bootstrap_ci(y, s, n_jobs=n_jobs, **kwargs)
+        np.testing.assert_array_equal(got.bootstrap_distribution, reference.bootstrap_distribution)
+        assert (got.ci_low, got.ci_high, got.standard_error) == (
+            reference.ci_low,
+            reference.ci_high,
+            reference.standard_error,
+        )
+
+
+@pytest.mark.parametrize("method", ["percentile", "bca"])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_stratified_table_identical_for_every_n_jobs(monkeypatch, method, grouped):
+    y, s, strata, g = tied_strata_data(2)
+    kwargs = {"n_resamples": 100, "random_state": 5, "method": method}
+    kwargs["groups"] = g if grouped else None
+    reference = stratified_auc(y, s, strata, n_jobs=1, **kwargs)
+    monkeypatch.setattr(bootstrap_module, "CHUNK_ELEMENTS", 2000)
+    for n_jobs in N_JOBS:
+        pd.testing.assert_frame_equal(
+            stratified_auc(y, s, strata, n_jobs=n_jobs, **kwargs), reference
+        )
+
+
+def test_progress_counts_every_replicate_with_threads():
+    y, s, _ = clustered_data(8)
+    resampler = build_resampler(y, s, 50, 0)
+    done = []
+    bootstrap_aucs(
+        s,
+        [Subset(np.flatnonzero(y), np.flatnonzero(y == 0))],
+        resampler,
+        chunk_size=8,
+        progress=done.append,
+        n_jobs=2,
+    )
+    assert done == [8] * 6 + [2]
+
+
+@pytest.mark.parametrize(
+    ("n_jobs", "error", "pattern"),
+    [
+        (0, ValueError, r"n_jobs must be None or a non-zero integer .*; got 0\."),
+        (2.0, TypeError, r"n_jobs .*; got 2\.0 of type float"),
+        (True, TypeError, r"n_jobs .*; got True of type bool"),
+    ],
+)
+@pytest.mark.parametrize("ci", ["bootstrap", "delong"])
+def test_bad_n_jobs_names_the_argument_and_value(n_jobs, error, pattern, ci):
+    y, s, strata, _ = tied_strata_data(3, n=60)
+    with pytest.raises(error, match=pattern):
+        bootstrap_ci(y, s, n_resamples=10, n_jobs=n_jobs)
+    with pytest.raises(error, match=pattern):
+        stratified_auc(y, s, strata, ci=ci, n_resamples=10, n_jobs=n_jobs)
 
 
 # --------------------------------------------------------------------------- resamples
