@@ -208,3 +208,13 @@ def test_shuffled_order_refuses_positions_but_joins_ids():
         named, strata=labels.set_axis(named.ids), ci="delong", progress=False
     )
     pd.testing.assert_frame_equal(by_position.table, direct.table)
+
+
+def test_n_jobs_changes_no_number_and_is_checked():
+    y, s, _, site = data()
+    site = pd.Series(site, name="site")
+    one = hstrat.evaluate(y, s, site, n_resamples=300, random_state=4, n_jobs=1, progress=False)
+    every = hstrat.evaluate(y, s, site, n_resamples=300, random_state=4, progress=False)
+    pd.testing.assert_frame_equal(one.table, every.table)
+    with pytest.raises(ValueError, match="n_jobs"):
+        hstrat.evaluate(y, s, site, n_jobs=0, progress=False)
