@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> hstrat.AuditReport:
         loader,
         strata,
         detectors=[KMeansDetector(n_resamples=n_resamples, random_state=args.seed)],
+        activation="sigmoid",  # the model returns logits
         n_resamples=n_resamples,
         random_state=args.seed,
         progress=not args.smoke,

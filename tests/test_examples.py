@@ -78,7 +78,7 @@ def test_quickstart_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     )
 
 
-@pytest.mark.slow  # 14 findings, twice: a minute or two on 2 cores
+@pytest.mark.slow  # 14 findings, each with its figures and detectors, twice: about 2 minutes
 @small_strata
 @one_class_strata
 @pytest.mark.usefixtures("empty_torch_cache")
@@ -163,7 +163,6 @@ def test_a_checkpoint_with_other_outputs_is_refused(tmp_path: Path) -> None:
         recipe.load_checkpoint(args, num_outputs=14)
 
 
-@pytest.mark.slow  # half a minute on 2 cores
 @small_strata
 @one_class_strata
 @pytest.mark.usefixtures("empty_torch_cache")
