@@ -12,7 +12,7 @@ hashes every batch. What it measures, on one CPU process (nothing is downloaded)
 * the data: :func:`hstrat.datasets.make_synthetic_cxr` at 64 px, batches of 64 images
   (``1x64x64`` float32), collated once beforehand so that loading costs the same in every
   timing;
-* the model: the demo's compact DenseNet (:func:`hstrat.datasets.densenet`), random
+* the model: the demo's compact DenseNet (``hstrat._demo.compact_densenet``), random
   weights;
 * **baseline**, the inference pass: ``TorchAdapter.predict`` on every batch — the
   forward pass with the embedding hook, in eval mode under ``inference_mode``, one
@@ -43,8 +43,9 @@ from torch.utils.data import DataLoader
 
 import hstrat
 from hstrat._audit._cache import digest_values
+from hstrat._demo import compact_densenet
 from hstrat.adapters import TorchAdapter
-from hstrat.datasets import densenet, make_synthetic_cxr
+from hstrat.datasets import make_synthetic_cxr
 
 TARGET = 1.05
 
@@ -66,7 +67,7 @@ def main() -> None:
     data = make_synthetic_cxr(n_images, image_size=64, random_state=0)
     loader = DataLoader(data, batch_size=64)
     batches = list(loader)
-    model = densenet("compact", random_state=0)
+    model = compact_densenet(random_state=0)
     adapter = TorchAdapter(model)
     n_bytes = sum(x.numpy().nbytes for x, _, _ in batches)
     print(

@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/bench_findings.py            # 1,024 images, 5 repeats
     python benchmarks/bench_findings.py --quick    # 256 images, 2 repeats, 200 resamples
 
-Part 1, the pass. The model is the demo's compact DenseNet (``hstrat.datasets.densenet``)
+Part 1, the pass. The model is the demo's compact DenseNet (``hstrat._demo.compact_densenet``)
 with a 14-output head, like ChestX-ray14's, on synthetic chest X-rays at 64 px with
 multi-hot labels (14 columns). Timed alternately in one process, after a warm-up:
 
@@ -34,7 +34,8 @@ import pandas as pd
 import torch
 
 import hstrat
-from hstrat.datasets import densenet, make_synthetic_cxr
+from hstrat._demo import compact_densenet
+from hstrat.datasets import make_synthetic_cxr
 
 N_FINDINGS = 14
 TARGET_RATIO = 1.20
@@ -52,7 +53,7 @@ def make_loader(n_images: int) -> torch.utils.data.DataLoader:
 
 
 def make_model() -> torch.nn.Module:
-    model = densenet("compact", random_state=0)
+    model = compact_densenet(random_state=0)
     head = model.net.classifier
     model.net.classifier = torch.nn.Linear(head.in_features, N_FINDINGS)
     return model.eval()

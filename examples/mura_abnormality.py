@@ -1,4 +1,4 @@
-"""Reproduce the paper's MURA audit: DenseNet-169, study-level AUC by body part and subclass.
+"""Reproduce the paper's MURA audit: DenseNet-169, study-level AUC per body part and subclass.
 
     python examples/mura_abnormality.py --root /data/MURA --out mura-audit \
         --checkpoint mura-densenet169.pt --cache mura-cache
@@ -15,8 +15,13 @@ its study's label, then audits MURA's ``valid`` split **per study**, as MURA is 
 
 * each study's score is the mean (the main report) or the maximum (``<out>/max/``) of its
   images' scores (:func:`hstrat.datasets.aggregate_to_study`);
-* strata: ``body_part`` (from the path), and, with ``--labels``, the paper's subclasses
-  ``fracture``, ``hardware`` and ``degenerative_joint_disease`` of abnormal studies
+* **per body part**, always: one stratum per body part — ``body_part=ELBOW``,
+  ``body_part=FINGER``, ``FOREARM``, ``HAND``, ``HUMERUS``, ``SHOULDER``, ``WRIST``, from
+  the ``XR_<BODY PART>`` folder of each study — each an ordinary subgroup (its abnormal
+  against its normal studies) tested against the other body parts; the script prints
+  the abnormality AUC of each body part;
+* with ``--labels``, the paper's subclasses ``fracture``, ``hardware`` and
+  ``degenerative_joint_disease`` of abnormal studies, each against all normal studies
   (:func:`hstrat.datasets.mura_schema`);
 * k-means (the paper's procedure) on each study's mean embedding;
 * bootstrap intervals resampling whole patients (``groups=``).
@@ -31,9 +36,9 @@ Writes the report (``report.html``, ``table.csv``, ``report.json``, figures) and
 ``paper_comparison.csv`` to ``--out``. ``--checkpoint`` saves the trained model, or loads
 it when the file exists; ``--cache`` keeps the scored valid set on disk. Nothing is
 downloaded. ``--smoke`` writes a fake MURA tree with subclass labels
-(:func:`hstrat.datasets.write_fake_mura`) to a temporary folder and runs every step on
-the CPU. What this script shares with ``cxr14_pneumothorax.py`` (the flags, training,
-checkpoints, the paper's table) is in ``paper_recipe.py`` beside it.
+(``fake_datasets.py``) to a temporary folder and runs every step on the CPU. What this
+script shares with ``cxr14_pneumothorax.py`` (the flags, training, checkpoints, the
+paper's table) is in ``paper_recipe.py`` beside it.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from densenet_training import densenet
+from fake_datasets import write_fake_mura
 from paper_recipe import (
     Cell,
     add_recipe_arguments,
@@ -59,7 +66,7 @@ from paper_recipe import (
 )
 
 import hstrat
-from hstrat.datasets import aggregate_to_study, densenet, load_mura, mura_schema, write_fake_mura
+from hstrat.datasets import aggregate_to_study, load_mura, mura_schema
 from hstrat.detect import KMeansDetector
 from hstrat.strata import read_labels
 
@@ -173,7 +180,11 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
     report.save(out, overwrite=True)
     reports["max"].save(out / "max", overwrite=True)
 
-    # 4. Side by side with the paper.
+    # 4. Abnormality per body part: the body_part strata of the study-level audit.
+    print("\nAbnormality by body part (study scores: mean):")
+    print(body_parts(report).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+    # 5. Side by side with the paper.
     comparison = compare_with_paper(
         reports, image_auc, detectors["mean"], study_tables["mean"], labels
     )
@@ -205,6 +216,13 @@ def study_strata(schema: hstrat.Schema, studies: pd.DataFrame, labels: Any) -> l
     )
 
 
+def body_parts(report: hstrat.AuditReport) -> pd.DataFrame:
+    """Return the audit's body-part rows: AUC with interval, p against the other parts."""
+    rows = report.table[report.table["variable"] == "body_part"]
+    columns = ["level", "n_pos", "n_neg", "auc", "auc_low", "auc_high", "p_adjusted"]
+    return rows[columns].rename(columns={"level": "body_part"})
+
+
 def study_embeddings(embeddings: Any, meta: pd.DataFrame, studies: pd.DataFrame) -> Any:
     """Each study's mean image embedding, in the order of ``studies``."""
     frame = pd.DataFrame(np.asarray(embeddings, dtype=np.float64))
@@ -212,7 +230,7 @@ def study_embeddings(embeddings: Any, meta: pd.DataFrame, studies: pd.DataFrame)
 
 
 def train_or_load(args: argparse.Namespace, progress: bool) -> Any:
-    model = load_checkpoint(args)
+    model = load_checkpoint(args, num_outputs=1)
     if model is not None:
         return model
 

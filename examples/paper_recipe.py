@@ -2,7 +2,7 @@
 
 ``cxr14_pneumothorax.py`` and ``mura_abnormality.py`` reproduce two audits from
 Oakden-Rayner et al. (2020) the same way: the same command-line flags, a DenseNet trained
-with :func:`hstrat.datasets.train_classifier` (or loaded from ``--checkpoint``, saved there
+with ``densenet_training.py``'s recipe (or loaded from ``--checkpoint``, saved there
 atomically after training), one scoring loader, and a table of the paper's numbers beside
 the run's, written to ``paper_comparison.csv`` and printed. This module holds those shared
 steps; what belongs to one data set (loading it, its strata, study aggregation, which of
@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from densenet_training import densenet, train_classifier
 
 import hstrat
-from hstrat.datasets import densenet, train_classifier
 
 # One row of the comparison: this run's value, its interval (NaN where there is none), a note.
 Cell = tuple[float, float, float, str]
@@ -94,14 +94,16 @@ def parse_recipe_args(
     return args
 
 
-def load_checkpoint(args: argparse.Namespace) -> Any | None:
+def load_checkpoint(args: argparse.Namespace, num_outputs: int) -> Any | None:
     """Load the model saved at ``args.checkpoint``, if that file exists.
 
     Parameters
     ----------
     args : argparse.Namespace
         The flags of :func:`add_recipe_arguments`: ``checkpoint``, ``image_size`` (which
-        must be the size the model was trained at), ``seed`` and ``device``.
+        must be the size the model was trained at) and ``device``.
+    num_outputs : int
+        The outputs the script's model has (a checkpoint with others is refused).
 
     Returns
     -------
@@ -117,7 +119,12 @@ def load_checkpoint(args: argparse.Namespace) -> Any | None:
             f"{checkpoint} was trained at {saved['image_size']} px, not "
             f"--image-size {args.image_size}; pass the same size or another checkpoint."
         )
-    model = densenet(saved["architecture"], random_state=args.seed)
+    if saved.get("num_outputs", 1) != num_outputs:
+        raise SystemExit(
+            f"{checkpoint} holds a model with {saved.get('num_outputs', 1)} output(s); this "
+            f"script's has {num_outputs}. Pass another --checkpoint to train one."
+        )
+    model = densenet(saved["architecture"], num_outputs=num_outputs)
     model.load_state_dict(saved["state_dict"])
     print(f"model: loaded {checkpoint} (no training)")
     return model.to(args.device)
@@ -167,7 +174,7 @@ def save_checkpoint(model: Any, args: argparse.Namespace, architecture: str) -> 
         The flags of :func:`add_recipe_arguments`: ``checkpoint`` (None saves nothing)
         and ``image_size``, saved with the weights.
     architecture : str
-        The DenseNet's architecture, as :func:`hstrat.datasets.densenet` names it.
+        The DenseNet's architecture, as ``densenet_training.densenet`` names it.
     """
     if not args.checkpoint:
         return
@@ -176,7 +183,12 @@ def save_checkpoint(model: Any, args: argparse.Namespace, architecture: str) -> 
     partial = checkpoint.with_name(checkpoint.name + ".partial")
     state = {k: v.cpu() for k, v in model.state_dict().items()}
     torch.save(
-        {"architecture": architecture, "image_size": args.image_size, "state_dict": state},
+        {
+            "architecture": architecture,
+            "num_outputs": model.net.classifier.out_features,
+            "image_size": args.image_size,
+            "state_dict": state,
+        },
         partial,
     )
     os.replace(partial, checkpoint)  # never a half-written checkpoint

@@ -8,13 +8,10 @@
 * :func:`load_mura` — MURA v1.1 from a local copy; :func:`aggregate_to_study` turns
   image scores into study scores.
 * :func:`cxr14_schema`, :func:`mura_schema` — the paper's subclass schemas.
-* :func:`write_fake_cxr14`, :func:`write_fake_mura` — tiny fake copies of both in the
-  real file formats, to test a pipeline without the data.
-* :func:`densenet`, :func:`train_classifier` — the paper's model and training recipe,
-  for the examples and ``hstrat demo``.
 
 Every dataset yields ``(image, label, index)``: a ``float32`` tensor of shape
-``(1, H, W)`` in [0, 1], a 0-d ``float32`` tensor 0.0/1.0 and the int row of
+``(1, H, W)`` in [0, 1], a 0-d ``float32`` tensor 0.0/1.0 (with
+``load_cxr14(target="all")``, a multi-hot vector of the 14 findings) and the int row of
 ``dataset.metadata``, which holds one row per image with the true or annotated
 subclasses. The datasets work with a default :class:`torch.utils.data.DataLoader`;
 torch is imported only when an item is requested, so ``import hstrat.datasets`` stays
@@ -23,12 +20,10 @@ light. Real data are never downloaded: a missing file raises a
 """
 
 from ._cxr14 import CXR14_FINDINGS, load_cxr14
-from ._fake import write_fake_cxr14, write_fake_mura
 from ._images import ImageFileDataset
 from ._mura import MURA_BODY_PARTS, aggregate_to_study, load_mura
 from ._schemas import CXR14_PNEUMOTHORAX_SCHEMA, MURA_SCHEMA, cxr14_schema, mura_schema
 from ._synthetic import SyntheticCXR, make_synthetic_cxr
-from ._training import densenet, train_classifier
 
 __all__ = [
     "CXR14_FINDINGS",
@@ -39,12 +34,8 @@ __all__ = [
     "SyntheticCXR",
     "aggregate_to_study",
     "cxr14_schema",
-    "densenet",
     "load_cxr14",
     "load_mura",
     "make_synthetic_cxr",
     "mura_schema",
-    "train_classifier",
-    "write_fake_cxr14",
-    "write_fake_mura",
 ]

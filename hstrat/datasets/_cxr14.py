@@ -344,7 +344,9 @@ def load_cxr14(
         with ``random_state``) and ``"train"`` the rest, so no patient is in both.
     target : str, default "Pneumothorax"
         One of the 14 findings (:data:`CXR14_FINDINGS`); an image is positive when the
-        finding is among its pipe-separated ``Finding Labels``.
+        finding is among its pipe-separated ``Finding Labels``. ``"all"``: every finding,
+        for a multi-label model; each item's label is then a multi-hot vector of 14
+        (``dataset.labels`` has shape ``(n, 14)``), in the order of :data:`CXR14_FINDINGS`.
     views : sequence of {"PA", "AP"}, default ("PA", "AP")
         Keep only these view positions (after the validation patients are chosen, so the
         split does not depend on the views).
@@ -375,7 +377,8 @@ def load_cxr14(
         the columns ``id`` (the image name), ``path``, ``patient_id``, ``follow_up``,
         ``view``, ``age``, ``sex``, ``finding_labels``, one 0/1 column per finding
         (``atelectasis`` ... ``pleural_thickening``, ``hernia``), ``label`` (the
-        target's column), ``split``, and the strata:
+        target's column; absent with ``target="all"``, whose labels are the 14 finding
+        columns), ``split``, and the strata:
 
         * ``chest_drain`` (nullable boolean) from ``drain_labels``, ``NA`` where the image
           is not annotated (all ``NA`` without the file); ``chest_drain_source`` is
@@ -406,7 +409,7 @@ def load_cxr14(
     ...
     """
     split = check_option(split, "split", CXR14_SPLITS)
-    target = check_option(target, "target", CXR14_FINDINGS)
+    target = check_option(target, "target", (*CXR14_FINDINGS, "all"))
     if isinstance(views, str) or not isinstance(views, Sequence) or not views:
         raise TypeError(
             f"views must be a non-empty sequence of 'PA' and/or 'AP', e.g. ('PA',); "
@@ -474,7 +477,9 @@ def load_cxr14(
         }
     )
     meta = pd.concat([meta, flags], axis=1)
-    meta["label"] = flags[_column_name(target)].to_numpy()
+    labels = flags.to_numpy() if target == "all" else flags[_column_name(target)].to_numpy()
+    if target != "all":
+        meta["label"] = labels
     meta["split"] = table["split"].to_numpy()
 
     if drain_paths is not None:
@@ -509,7 +514,7 @@ def load_cxr14(
         "sex",
         "finding_labels",
         *flags.columns,
-        "label",
+        *(["label"] if target != "all" else []),
         "split",
         "chest_drain",
         "chest_drain_source",
@@ -520,7 +525,7 @@ def load_cxr14(
     meta = meta[order]
     return ImageFileDataset(
         meta["path"].tolist(),
-        meta["label"].to_numpy(),
+        labels,
         meta,
         transform=transform,
         image_size=image_size,

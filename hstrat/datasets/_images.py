@@ -10,7 +10,9 @@ Every item is the tuple ``(image, label, index)``:
 
 * ``image`` — a ``float32`` tensor of shape ``(1, H, W)`` with values in [0, 1] (or
   whatever a user ``transform`` returns);
-* ``label`` — a 0-d ``float32`` tensor, 0.0 or 1.0, ready for ``BCEWithLogitsLoss``;
+* ``label`` — a 0-d ``float32`` tensor, 0.0 or 1.0, ready for ``BCEWithLogitsLoss``
+  (or, for a multi-label data set, a 1-d multi-hot ``float32`` tensor, one entry per
+  finding);
 * ``index`` — the position of the item, which is also its row in ``dataset.metadata``.
 
 The default collate function turns a batch into ``(Bx1xHxW float32, B float32, B int64)``.
@@ -28,6 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .._validation import check_int, describe
+from ..adapters import require_torch
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -41,25 +44,11 @@ __all__ = [
     "label_tensor",
     "read_grayscale",
     "require_pil",
-    "require_torch",
     "resize",
     "to_grayscale_8bit",
 ]
 
 Transform = Callable[[Any], Any]
-
-
-def require_torch() -> Any:
-    """Import and return :mod:`torch`, or raise an ImportError naming the extra."""
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - torch is installed in the test env
-        raise ImportError(
-            "hstrat.datasets needs PyTorch to return image tensors; install it with "
-            "pip install 'hstrat-audit[torch]'. Without torch, use the numpy accessors "
-            "(dataset.images / dataset.image_array(i))."
-        ) from err
-    return torch
 
 
 def require_pil() -> Any:
@@ -168,16 +157,20 @@ def resize(image: PILImage.Image, image_size: int | None) -> PILImage.Image:
     return image.resize((image_size, image_size), resample=pil.Resampling.BILINEAR)
 
 
+# Without torch, the numpy accessors (dataset.images, dataset.image_array(i)) still work.
+_TENSORS = "An image data set's tensors (without torch: dataset.image_array(i))"
+
+
 def image_tensor(array: npt.NDArray[np.float32]) -> Any:
     """Return a ``float32`` tensor of shape ``(1, H, W)`` that owns a copy of ``array``."""
-    torch = require_torch()
+    torch = require_torch(_TENSORS)
     return torch.from_numpy(np.array(array, dtype=np.float32, copy=True)[None])
 
 
-def label_tensor(label: float) -> Any:
-    """Return a label as a 0-d ``float32`` tensor."""
-    torch = require_torch()
-    return torch.tensor(float(label), dtype=torch.float32)
+def label_tensor(label: Any) -> Any:
+    """Return a label as a ``float32`` tensor: 0-d, or 1-d for a multi-hot row."""
+    torch = require_torch(_TENSORS)
+    return torch.tensor(np.asarray(label, dtype=np.float32))
 
 
 class ImageFileDataset:
@@ -195,8 +188,8 @@ class ImageFileDataset:
     ----------
     paths : sequence of str or path-like
         One image file per item.
-    labels : array-like of 0/1, shape (n_items,)
-        The binary label of each item.
+    labels : array-like of 0/1, shape (n_items,) or (n_items, n_findings)
+        The binary label of each item, or a multi-hot row of labels per item.
     metadata : pandas.DataFrame
         One row per item, in the same order (its index is reset to ``0..n-1``).
     transform : callable, optional
@@ -233,9 +226,9 @@ class ImageFileDataset:
     ) -> None:
         self.paths: list[str] = [os.fspath(p) for p in paths]
         label_array = np.asarray(labels)
-        if label_array.ndim != 1 or len(label_array) != len(self.paths):
+        if label_array.ndim not in (1, 2) or len(label_array) != len(self.paths):
             raise ValueError(
-                f"labels must be 1-D with one entry per path ({len(self.paths)}); "
+                f"labels must be 1-D or 2-D with one entry (row) per path ({len(self.paths)}); "
                 f"got shape {label_array.shape}."
             )
         if label_array.size and not np.isin(label_array, (0, 1)).all():

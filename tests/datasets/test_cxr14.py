@@ -56,6 +56,24 @@ def test_other_target(cxr14: FakeCXR14) -> None:
     assert ds.metadata["label"].sum() >= 1
 
 
+def test_every_finding_as_multi_hot_labels(cxr14: FakeCXR14) -> None:
+    one = load_cxr14(cxr14.root)
+    ds = load_cxr14(cxr14.root, target="all")
+    columns = [f.lower() for f in CXR14_FINDINGS]
+    assert ds.labels.shape == (len(one), 14)
+    assert ds.labels.tolist() == ds.metadata[columns].to_numpy().tolist()
+    assert ds.labels[:, CXR14_FINDINGS.index("Pneumothorax")].tolist() == one.labels.tolist()
+    assert "label" not in ds.metadata.columns  # the labels are the 14 finding columns
+    pd.testing.assert_frame_equal(ds.metadata, one.metadata.drop(columns="label"))
+    # each item's label is the multi-hot row, and a loader batches them (B, 14)
+    _, label, index = ds[2]
+    assert index == 2
+    assert label.dtype == torch.float32
+    assert label.tolist() == ds.labels[2].astype(float).tolist()
+    _, labels, _ = next(iter(DataLoader(ds, batch_size=4)))
+    assert labels.shape == (4, 14)
+
+
 def test_train_val_split_is_patient_disjoint_and_deterministic(cxr14: FakeCXR14) -> None:
     train = load_cxr14(cxr14.root, split="train", validation_fraction=0.25)
     val = load_cxr14(cxr14.root, split="val", validation_fraction=0.25)

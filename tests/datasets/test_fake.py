@@ -6,16 +6,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fake_datasets import write_fake_cxr14, write_fake_mura  # examples/, for tests and smoke runs
 from PIL import Image
 
 import hstrat
-from hstrat.datasets import (
-    load_cxr14,
-    load_mura,
-    mura_schema,
-    write_fake_cxr14,
-    write_fake_mura,
-)
+from hstrat.datasets import CXR14_FINDINGS, load_cxr14, load_mura, mura_schema
 from hstrat.strata import read_labels
 
 
@@ -68,6 +63,22 @@ def test_fake_cxr14_without_annotations(tmp_path: Path) -> None:
     assert not list(root.glob("NIH-CX14_*"))
     test = load_cxr14(root)
     assert (test.metadata["airspace_opacity_source"] == "nih_proxy").all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fake_cxr14_has_every_finding_in_both_lists(tmp_path: Path, seed: int) -> None:
+    """A 14-output model can be trained and audited on the smoke runs' tree (240 images)."""
+    root = write_fake_cxr14(tmp_path / "c", n_images=240, image_size=16, random_state=seed)
+    for split in ("test", "train_val"):
+        data = load_cxr14(root, split=split, target="all", expert_labels=root)
+        assert data.labels.shape[1] == len(CXR14_FINDINGS)
+        assert (data.labels.sum(axis=0) >= 2).all(), split
+        # an opacity finding only where an opacity was drawn: the labels stay true
+        meta = data.metadata
+        proxy = meta[["consolidation", "infiltration", "pneumonia"]].any(axis=1)
+        read = meta["expert_airspace_opacity"].notna()
+        assert read.any()
+        assert proxy[read].tolist() == meta.loc[read, "expert_airspace_opacity"].tolist()
 
 
 def test_fake_trees_are_deterministic(tmp_path: Path) -> None:

@@ -1,18 +1,22 @@
 """Tiny, format-exact fake copies of NIH ChestX-ray14 and MURA v1.1, written to disk.
 
-A pipeline built on :func:`~hstrat.datasets.load_cxr14` or
-:func:`~hstrat.datasets.load_mura` can be tested end to end without the real data (tens
+A pipeline built on :func:`hstrat.datasets.load_cxr14` or
+:func:`hstrat.datasets.load_mura` can be tested end to end without the real data (tens
 of gigabytes behind registration pages): these writers lay out a few dozen images in the
 real folder structure, with the real file names, CSV headers and quirks, so the loaders
-read them exactly as they read the originals. The examples' ``--smoke`` mode runs on them.
+read them exactly as they read the originals. The paper examples' ``--smoke`` mode, the
+tests and the labelling tutorial run on them; they are not part of the hstrat package
+(import them as ``from fake_datasets import write_fake_cxr14`` with ``examples/`` on the
+path, as it is for a script run as ``python examples/<name>.py``).
 
 The images carry a learnable signal, so a model trained for a few seconds on a fake tree
 is better than chance and an audit of it has something to find:
 
-* ChestX-ray14 images are drawn by :func:`~hstrat.datasets.make_synthetic_cxr` — a subtle
+* ChestX-ray14 images are drawn by :func:`hstrat.datasets.make_synthetic_cxr` — a subtle
   pneumothorax, a chest drain on most positives, airspace opacity — and the labels
   (``Finding Labels``, the NEATX drain file, the Google expert labels) tell the truth
-  about what was drawn.
+  about what was drawn. The other findings are labels only (nothing of them is drawn);
+  every finding is in both split lists, so a 14-output model can be trained and audited.
 * MURA images show two bones meeting at a joint; abnormal studies have a fracture line,
   orthopaedic hardware (bright and easy), degenerative joint disease (a narrowed,
   sclerotic joint: subtle) or a faint lucent lesion, with the paper's prevalences.
@@ -29,8 +33,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from PIL import Image
 
-from .._validation import (
+from hstrat._validation import (  # the package's argument checks, for the same messages
     RandomState,
     check_int,
     check_option,
@@ -38,10 +43,8 @@ from .._validation import (
     check_random_state,
     describe,
 )
-from ._cxr14 import CXR14_FINDINGS, DRAIN_FILE, OPACITY_PROXY
-from ._images import require_pil
-from ._mura import MURA_BODY_PARTS
-from ._synthetic import make_synthetic_cxr
+from hstrat.datasets import CXR14_FINDINGS, MURA_BODY_PARTS, make_synthetic_cxr
+from hstrat.datasets._cxr14 import DRAIN_FILE, OPACITY_PROXY
 
 __all__ = ["FAKE_MURA_LABELS_FILE", "write_fake_cxr14", "write_fake_mura"]
 
@@ -89,13 +92,12 @@ def _prepare_root(root: Any) -> Path:
 
 
 def _save_png(path: Path, pixels: npt.NDArray[np.uint8], mode: str = "L") -> None:
-    image = require_pil()
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode == "L":
-        image.fromarray(pixels).save(path)
+        Image.fromarray(pixels).save(path)
     else:  # RGB or RGBA: the radiograph in every colour channel, alpha opaque
         channels = [pixels] * 3 + ([np.full_like(pixels, 255)] if mode == "RGBA" else [])
-        image.fromarray(np.stack(channels, axis=-1), mode=mode).save(path)
+        Image.fromarray(np.stack(channels, axis=-1), mode=mode).save(path)
 
 
 def _to_uint8(image: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.uint8]:
@@ -125,10 +127,10 @@ def write_fake_cxr14(
 ) -> Path:
     """Write a tiny NIH ChestX-ray14 tree in the real formats, for testing pipelines.
 
-    The tree has what :func:`~hstrat.datasets.load_cxr14` reads from a real copy: the
+    The tree has what :func:`hstrat.datasets.load_cxr14` reads from a real copy: the
     ``Data_Entry`` label file, the patient-disjoint split lists and the PNGs, plus
     (optionally) the two annotation files the paper's strata come from. Images are
-    drawn by :func:`~hstrat.datasets.make_synthetic_cxr`, so pneumothorax, chest
+    drawn by :func:`hstrat.datasets.make_synthetic_cxr`, so pneumothorax, chest
     drains and airspace opacity are visible and learnable, and every label file agrees
     with what was drawn.
 
@@ -174,7 +176,7 @@ def write_fake_cxr14(
     Returns
     -------
     pathlib.Path
-        ``root``; pass it to :func:`~hstrat.datasets.load_cxr14`, with
+        ``root``; pass it to :func:`hstrat.datasets.load_cxr14`, with
         ``drain_labels=root`` and ``expert_labels=root`` for the annotation files.
 
     Raises
@@ -185,7 +187,7 @@ def write_fake_cxr14(
     Examples
     --------
     >>> import tempfile
-    >>> from hstrat.datasets import load_cxr14, write_fake_cxr14
+    >>> from hstrat.datasets import load_cxr14
     >>> tmp = tempfile.TemporaryDirectory()
     >>> root = write_fake_cxr14(tmp.name, n_images=40, random_state=0)
     >>> for path in sorted(root.iterdir()):
@@ -329,7 +331,7 @@ def _cxr14_entries(drawn: pd.DataFrame, rng: np.random.Generator) -> list[dict[s
         rows.append(
             {
                 "image": f"{patient[i]:08d}_{follow_up[i]:03d}.png",
-                "findings": "|".join(sorted(findings)) if findings else "No Finding",
+                "findings": findings,
                 "follow_up": int(follow_up[i]),
                 "patient": int(patient[i]),
                 "age": int(first_age[i] + follow_up[i] // 2),
@@ -344,10 +346,34 @@ def _cxr14_entries(drawn: pd.DataFrame, rng: np.random.Generator) -> list[dict[s
                 "chest_drain": bool(case["chest_drain"]),
                 "side": case["side"],
                 "airspace_opacity": bool(case["airspace_opacity"]),
-                "nodule_or_mass": bool({"Nodule", "Mass"} & findings),
             }
         )
+    _every_finding_twice(rows)
+    for row in rows:
+        row["nodule_or_mass"] = bool({"Nodule", "Mass"} & row["findings"])
+        row["findings"] = "|".join(sorted(row["findings"])) or "No Finding"
     return sorted(rows, key=lambda row: str(row["image"]))
+
+
+def _every_finding_twice(rows: list[dict[str, Any]]) -> None:
+    """Give each finding at least two images in each split list, where a tree lacks them.
+
+    A finding that is only a label (nothing of it is drawn) goes to any images; an
+    airspace-opacity finding only to images with a drawn opacity, so the labels stay true.
+    Large trees have them all already and are left as drawn.
+    """
+    for split in ("test", "train_val"):
+        members = [row for row in rows if row["split"] == split]
+        for k, finding in enumerate(f for f in CXR14_FINDINGS if f != "Pneumothorax"):
+            fits = [r for r in members if finding not in OPACITY_PROXY or r["airspace_opacity"]]
+            missing = 2 - sum(finding in r["findings"] for r in fits)
+            for j in range(len(fits)):
+                if missing <= 0:
+                    break
+                row = fits[(k + j) % len(fits)]
+                if finding not in row["findings"]:
+                    row["findings"].add(finding)
+                    missing -= 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -366,7 +392,7 @@ def write_fake_mura(
 ) -> Path:
     """Write a tiny MURA v1.1 tree in the real formats, for testing pipelines.
 
-    ``root/MURA-v1.1/`` gets what :func:`~hstrat.datasets.load_mura` reads from a real
+    ``root/MURA-v1.1/`` gets what :func:`hstrat.datasets.load_mura` reads from a real
     copy: the header-less ``{train,valid}_image_paths.csv`` and
     ``{train,valid}_labeled_studies.csv`` and the PNGs under
     ``{train,valid}/XR_<BODY PART>/patient<NNNNN>/study<k>_<positive|negative>/``.
@@ -405,7 +431,7 @@ def write_fake_mura(
     -------
     pathlib.Path
         ``root`` (the folder that holds ``MURA-v1.1``); pass it to
-        :func:`~hstrat.datasets.load_mura`.
+        :func:`hstrat.datasets.load_mura`.
 
     Raises
     ------
@@ -415,7 +441,7 @@ def write_fake_mura(
     Examples
     --------
     >>> import tempfile
-    >>> from hstrat.datasets import load_mura, write_fake_mura
+    >>> from hstrat.datasets import load_mura
     >>> tmp = tempfile.TemporaryDirectory()
     >>> root = write_fake_mura(tmp.name, n_studies=20, random_state=0)
     >>> for path in sorted((root / "MURA-v1.1").iterdir()):
