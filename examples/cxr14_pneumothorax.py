@@ -46,6 +46,7 @@ from paper_recipe import (
     add_recipe_arguments,
     fit,
     load_checkpoint,
+    paper_pair,
     paper_table,
     parse_recipe_args,
     save_checkpoint,
@@ -132,13 +133,12 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
     # 3. The audit: strata, two k-means detectors, patients resampled together.
     detectors = [
         KMeansDetector(
-            mode=mode,
-            name=f"kmeans_{mode}",
-            n_resamples=args.n_resamples,
+            criterion=criterion,
+            name=f"kmeans_{criterion}",
             min_cluster_size=3 if args.smoke else "auto",
             random_state=args.seed,
         )
-        for mode in ("paper", "rank")
+        for criterion in ("paper", "auc")
     ]
     report = hstrat.audit(
         model,
@@ -232,15 +232,13 @@ def cluster_drain_prevalence(
 ) -> list[Cell]:
     """Drain prevalence in the paper-mode detector's high- and low-error positive clusters."""
     positions = np.asarray(report.predictions.ids, dtype=int)  # the loader's order
-    clusters = detector.clusters_
     out = []
-    for role in ("high-error", "low-error"):
-        chosen = clusters[(clusters["class"] == "positives") & (clusters["role"] == role)]
-        if chosen.empty or not labelled.any():
+    for cluster in paper_pair(detector):
+        if cluster is None or not labelled.any():
             out.append((np.nan, np.nan, np.nan, "no such cluster or no drain labels"))
             continue
         members = np.zeros(len(drained), dtype=bool)
-        members[positions[detector.labels_ == chosen["cluster"].iloc[0]]] = True
+        members[positions[detector.labels_ == cluster]] = True
         members &= labelled
         value = drained[members].mean() if members.any() else np.nan
         out.append((value, np.nan, np.nan, f"{int(members.sum())} labelled positives"))

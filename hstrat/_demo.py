@@ -96,7 +96,7 @@ def run_demo(
     labels = test.metadata[["chest_drain", "airspace_opacity"]]
     strata = schema.to_strata(labels, y_true=test.metadata["label"].to_numpy(), outside="ignore")
     loader: Any = torch.utils.data.DataLoader(test, batch_size=256)
-    detector = KMeansDetector(random_state=seeds[4], n_resamples=s.n_resamples)
+    detector = KMeansDetector(random_state=seeds[4])
     report = audit(
         model,
         loader,
@@ -143,8 +143,8 @@ def _headline(report: AuditReport, detector: Any, metadata: pd.DataFrame) -> str
         f"  sensitivity at the operating point: {drain['sensitivity']:.2f} with a drain, "
         f"{no_drain['sensitivity']:.2f} without",
     ]
-    clusters = detector.clusters_
-    if len(clusters):
+    clusters = report.clusters  # the detector's clusters_ with their measured rows
+    if clusters is not None and len(clusters):
         top = clusters.iloc[0]
         members = detector.labels_ == top["cluster"]
         positives = metadata["label"].to_numpy() == 1

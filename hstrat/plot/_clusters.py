@@ -47,8 +47,8 @@ def plot_cluster_map(
     One panel per class (negatives, positives): the first two principal components of
     that class's embeddings — the space the detector clustered in, flattened. The
     ``top`` worst clusters (as ranked in ``detector.clusters_``) get a colour and a
-    legend entry with their held-out AUC; the others are grey. Cases the model gets
-    wrong at the operating point are drawn as black crosses.
+    legend entry with their size; the others are grey. Cases the model gets wrong at
+    the operating point are drawn as black crosses.
 
     Parameters
     ----------
@@ -80,7 +80,7 @@ def plot_cluster_map(
     >>> y = rng.random(300) < 0.5
     >>> E = rng.normal(size=(300, 5)) + 3 * y[:, None]
     >>> s = rng.normal(size=300) + y
-    >>> det = KMeansDetector(n_resamples=50, n_stability=0, random_state=0)
+    >>> det = KMeansDetector(n_stability=0, random_state=0)
     >>> fig = plot_cluster_map(det.fit(E, y_true=y, y_score=s), E)
     >>> len(fig.axes)
     2
@@ -128,14 +128,13 @@ def plot_cluster_map(
         ax.scatter(xy[grey, 0], xy[grey, 1], s=6, c=_GREY, lw=0, label="other clusters")
         for _, row in shown[shown["class"] == cls].iterrows():
             members = lab == int(row["cluster"])
-            auc_text = "" if not np.isfinite(row["auc"]) else f", AUC {row['auc']:.2f}"
             ax.scatter(
                 xy[members, 0],
                 xy[members, 1],
                 s=8,
                 lw=0,
                 color=colour[int(row["cluster"])],
-                label=f"{row['name']} (n={int(members.sum())}{auc_text})",
+                label=f"{row['name']} (n={int(members.sum())})",
             )
         if errors is not None:
             wrong = errors[rows]
