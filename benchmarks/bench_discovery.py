@@ -1,4 +1,4 @@
-"""Discovery benchmark: does the top cluster find the planted failing subclass?
+"""Discovery benchmark: does the top cluster find the planted failing subclass.
 
 (Docstring with the measured numbers: filled in below.)
 """
@@ -35,8 +35,11 @@ IntArray = npt.NDArray[np.intp]
 
 @dataclass(frozen=True)
 class Found:
-    """What a method returns on a task: ranked cluster ids, and (detectors only) whether
-    any held-out cluster is significant after Holm's adjustment."""
+    """What a method returns on a task.
+
+    Ranked cluster ids and, for the detectors only, whether any held-out cluster is
+    significant after Holm's adjustment.
+    """
 
     labels: IntArray
     significant: bool | None = None
@@ -64,7 +67,7 @@ def _baseline(fn: Callable[..., IntArray]) -> Callable[[Task, int], Found]:
 
 
 def methods() -> dict[str, Callable[[Task, int], Found]]:
-    """The detectors and the baselines, by the name the table prints."""
+    """Return the detectors and the baselines, by the name the table prints."""
     from hstrat.detect import ClusterDetector, GaussianMixtureDetector, KMeansDetector
 
     return {
@@ -89,7 +92,9 @@ def _centrality_order(embeddings: npt.NDArray[np.floating], members: IntArray) -
     return members[np.argsort(distance, kind="stable")]
 
 
-def recovery_scores(task: Task, labels: IntArray, *, top: int = 3, at: int = 10) -> dict[str, float]:
+def recovery_scores(
+    task: Task, labels: IntArray, *, top: int = 3, at: int = 10
+) -> dict[str, float]:
     """Precision, recall, F1 of cluster 0; best F1 and precision-at-``at`` over the top 3.
 
     Precision-at-k (Eyuboglu et al. 2022; dcbench): of the ``at`` members of a cluster
@@ -149,7 +154,7 @@ def run_suite(
 
 
 def summary(results: pd.DataFrame) -> str:
-    """The suite table: method x family (tasks where the model fails), then the others."""
+    """Return the suite table: method x family where the model fails, then the others."""
     planted = results[(results["family"] != "null") & results["fails"]]
     lines = []
     families = sorted(planted["family"].unique())

@@ -287,7 +287,7 @@ def save_comparison(comparison: pd.DataFrame, out: Path, heading: str) -> None:
 
 
 def paper_pair(detector: Any) -> tuple[int | None, int | None]:
-    """The paper's high- and low-error clusters of the positives (discovery error rates)."""
+    """Return the paper's high- and low-error clusters of the positives (discovery error rates)."""
     clusters = detector.clusters_
     eligible = clusters[(clusters["class"] == "positives") & clusters["eligible"]]
     if len(eligible) < 2:

@@ -312,10 +312,12 @@ def _detector_names(detectors: Sequence[Any]) -> list[str]:
 def _run_detector(
     detector: Any, name: str, predictions: Predictions, threshold: float
 ) -> tuple[list[Stratum], pd.DataFrame]:
-    """Fit a detector; return its clusters as strata (named ``<name>:<cluster>``) and its
-    ``clusters_`` table with ``detector`` and ``stratum`` columns first. The detector finds
-    and splits; the measurements of these strata are the report table's rows, joined back
-    by :func:`_join_cluster_measures`."""
+    """Fit a detector; return its clusters as strata and its ``clusters_`` table.
+
+    The strata are named ``<name>:<cluster>``; the table gets ``detector`` and ``stratum``
+    columns first. The detector finds and splits; the measurements of these strata are the
+    report table's rows, joined back by :func:`_join_cluster_measures`.
+    """
     for attr in ("fit", "to_strata"):
         if not callable(getattr(detector, attr, None)):
             raise TypeError(

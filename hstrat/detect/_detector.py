@@ -52,7 +52,7 @@ from .._validation import (
     check_scores,
     describe,
 )
-from ..metrics._threshold import operating_threshold
+from ..metrics._threshold import resolve_threshold
 from ._convergence import fit_capturing_convergence
 from ._discovery import (
     CRITERIA,
@@ -251,6 +251,13 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     [Stratum(name='pos:c0', population='positives', n=40 of 800)]
     """
 
+    # Declared Any: like every scikit-learn estimator, a detector accepts whatever is set
+    # and validates it in fit.
+    holdout: Any
+    min_cluster_size: Any
+    whiten: Any
+    name: Any
+
     def __init__(
         self,
         clusterer: Any = None,
@@ -280,18 +287,22 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- parameters -------------------------------------------------------------------
     def _base_clusterer(self) -> Any:
-        """The unfitted clusterer (presets build theirs from their own parameters)."""
+        """Return the unfitted clusterer (presets build theirs from their own parameters)."""
         return KMeans(n_init=3) if self.clusterer is None else self.clusterer
 
+    #: The parameter that holds the candidate numbers of clusters.
+    _candidates_param = "n_clusters"
+
     def _candidates(self) -> list[int]:
-        value: Any = self.n_clusters
+        name = self._candidates_param
+        value: Any = getattr(self, name)
         if not isinstance(value, bool) and isinstance(value, numbers.Integral):
-            return [check_int(value, "n_clusters", minimum=1)]
+            return [check_int(value, name, minimum=1)]
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
             raise TypeError(
-                f"n_clusters must be an int or a non-empty sequence of ints; got {describe(value)}."
+                f"{name} must be an int or a non-empty sequence of ints; got {describe(value)}."
             )
-        return sorted({check_int(v, "n_clusters", minimum=1) for v in value})
+        return sorted({check_int(v, name, minimum=1) for v in value})
 
     def _detector_name(self) -> str:
         if self.name is not None:
@@ -302,8 +313,8 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         """Check every parameter; return the clusterer, its size parameter, the candidates."""
         base = self._base_clusterer()
         params = base.get_params() if hasattr(base, "get_params") else {}
-        size = next((p for p in ("n_clusters", "n_components") if p in params), None)
-        if size is None or not callable(getattr(base, "predict", None)):
+        size_param = next((p for p in ("n_clusters", "n_components") if p in params), None)
+        if size_param is None or not callable(getattr(base, "predict", None)):
             raise TypeError(
                 "clusterer must be a scikit-learn clusterer with fit, predict and an "
                 f"n_clusters or n_components parameter; got {describe(base)}."
@@ -324,23 +335,22 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             check_int(self.pca_components, "pca_components", minimum=1)
         if not isinstance(self.whiten, (bool, np.bool_)):
             raise TypeError(f"whiten must be True or False; got {describe(self.whiten)}.")
-        min_size = self.min_cluster_size
-        if isinstance(min_size, str):
-            check_option(min_size, "min_cluster_size", ("auto",))
-        elif isinstance(min_size, numbers.Integral) and not isinstance(min_size, bool):
-            check_int(min_size, "min_cluster_size", minimum=1)
-        elif isinstance(min_size, numbers.Real) and not isinstance(min_size, bool):
-            if not 0.0 < float(min_size) < 1.0:
-                raise ValueError(f"{_MIN_SIZE_MESSAGE}; got {min_size!r}.")
-        else:
-            raise TypeError(f"{_MIN_SIZE_MESSAGE}; got {describe(min_size)}.")
+        size = self.min_cluster_size
+        if isinstance(size, str):
+            check_option(size, "min_cluster_size", ("auto",))
+        elif isinstance(size, bool) or not isinstance(size, numbers.Real):
+            raise TypeError(f"{_MIN_SIZE_MESSAGE}; got {describe(size)}.")
+        elif isinstance(size, numbers.Integral):
+            check_int(size, "min_cluster_size", minimum=1)
+        elif not 0.0 < float(size) < 1.0:
+            raise ValueError(f"{_MIN_SIZE_MESSAGE}; got {size!r}.")
         if self.max_fit_samples is not None:
             check_int(self.max_fit_samples, "max_fit_samples", minimum=2)
         check_int(self.n_stability, "n_stability", minimum=0)
         check_random_state(self.random_state)
         if self.name is not None and not isinstance(self.name, str):
             raise TypeError(f"name must be None or a str; got {describe(self.name)}.")
-        return base, size, self._candidates()
+        return base, size_param, self._candidates()
 
     def _min_size(self, n_discovery: int) -> int:
         size = self.min_cluster_size
@@ -490,13 +500,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         if y_bool.all() or not y_bool.any():
             kind = "positives" if y_bool.all() else "negatives"
             raise ValueError(f"y_true must contain both classes; got only {kind} ({n} cases).")
-        if threshold is None:
-            return y_bool, scores, operating_threshold(y_bool, scores)
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-            raise TypeError(f"threshold must be a number or None; got {describe(threshold)}.")
-        if not np.isfinite(threshold):
-            raise ValueError(f"threshold must be finite; got {threshold!r}.")
-        return y_bool, scores, float(threshold)
+        return y_bool, scores, resolve_threshold(threshold or "youden", y_bool, scores)[0]
 
     def _new_model(self, base: Any, size_param: str, k: int, seed: int) -> Any:
         model = clone(base).set_params(**{size_param: k})
@@ -533,8 +537,8 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         best: tuple[float, int] | None = None
         scored: list[tuple[Any, IntArray, IntArray, ClusterStatistics | None, int]] = []
         for k in candidates:
-            row = {"class": label, "k": k, "criterion": np.nan, "n_eligible": 0,
-                   "chosen": False, "note": ""}  # fmt: skip
+            row: dict[str, Any] = {"class": label, "k": k, "criterion": np.nan,
+                                   "n_eligible": 0, "chosen": False, "note": ""}  # fmt: skip
             rows.append(row)
             if k > len(fit_local):
                 row["note"] = f"more clusters than the {len(fit_local)} cases to fit"
@@ -554,7 +558,9 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
                 len(codes) > 1
             )
             row["n_eligible"] = int(eligible.sum())
-            value, why = self._score(model, z[fit_local], local[fit_local], statistics, eligible, seed)
+            value, why = self._score(
+                model, z[fit_local], local[fit_local], statistics, eligible, seed
+            )
             row["criterion"] = value
             row["note"] = "; ".join(filter(None, [row["note"], why]))
             scored.append((model, codes, local, statistics, len(rows) - 1))
@@ -832,12 +838,14 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
 
 def _leader(fitted: _ClassFit, criterion: str) -> int:
-    """The cluster that chose its class's k: the most clearly worse eligible one (-1: none)."""
+    """Return the cluster that chose its class's k: the most clearly worse one (-1: none)."""
     if fitted.statistics is None or not fitted.eligible.any():
         return -1
     metric = ranking_metric(criterion)
-    value = fitted.statistics.error_rate if criterion == "paper" else fitted.statistics.deficit_z(
-        metric
+    value = (
+        fitted.statistics.error_rate
+        if criterion == "paper"
+        else fitted.statistics.deficit_z(metric)
     )
     value = np.where(fitted.eligible & np.isfinite(value), value, -np.inf)
     return int(np.argmax(value)) if np.isfinite(value.max()) else -1

@@ -165,8 +165,10 @@ def cluster_statistics(
 
 
 def ranking_metric(criterion: str) -> str:
-    """The metric clusters are ranked by: the error rate for ``"error_rate"`` and
-    ``"paper"``, the AUC for every other criterion."""
+    """Return the metric clusters are ranked by under ``criterion``.
+
+    The error rate for ``"error_rate"`` and ``"paper"``, the AUC for every other.
+    """
     return "error_rate" if criterion in ("error_rate", "paper") else "auc"
 
 

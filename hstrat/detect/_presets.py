@@ -121,12 +121,12 @@ class GaussianMixtureDetector(ClusterDetector):
         self.random_state = random_state
         self.name = name
 
-    @property
-    def n_clusters(self) -> Any:  # the candidates, under the mixture's own name
-        return self.n_components
+    _candidates_param = "n_components"
 
     def _base_clusterer(self) -> Any:
         return GaussianMixture(
-            covariance_type=check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES),
+            covariance_type=check_option(
+                self.covariance_type, "covariance_type", COVARIANCE_TYPES
+            ),
             n_init=check_int(self.n_init, "n_init", minimum=1),
         )

@@ -280,9 +280,7 @@ def model_fails(task: Task) -> bool:
 
     threshold = operating_threshold(y, s)
     errors = np.where(y, s < threshold, s >= threshold)
-    return bool(
-        auc(sub) <= auc(rest) - 0.02 and errors[sub].mean() >= errors[rest].mean() + 0.10
-    )
+    return bool(auc(sub) <= auc(rest) - 0.02 and errors[sub].mean() >= errors[rest].mean() + 0.10)
 
 
 def _named(task: Task, name: str, **params: Any) -> Task:
@@ -292,16 +290,20 @@ def _named(task: Task, name: str, **params: Any) -> Task:
     )  # fmt: skip
 
 
-def discovery_suite(seed: int = 0, *, quick: bool = False) -> Iterator[Callable[[], Task]]:
+def discovery_suite(
+    seed: int = 0, *, quick: bool = False, family: str | None = None
+) -> Iterator[Callable[[], Task]]:
     """The benchmark's tasks, as makers (each builds its task when called).
 
     With ``seed=0`` (the suite the detectors were designed on) and ``seed=1`` (the fresh
     one they were verified on) the families have the same sizes — 60 digits, 16 chest
     X-ray, 30 Gaussian, 12 tabular and 24 null tasks (142) — but their settings and
-    data seeds are drawn anew. ``quick`` keeps about one task in ten.
+    data seeds are drawn anew. ``quick`` keeps about one task in ten; ``family`` keeps
+    one family (``"digits"``, ``"cxr"``, ``"gaussian"``, ``"tabular"``, ``"null"``).
     """
     rng = np.random.default_rng([seed, 13])
     makers: list[Callable[[], Task]] = []
+    families: list[str] = []
 
     splits = list(DIGIT_SPLITS)
     for i in range(60):
@@ -314,6 +316,7 @@ def discovery_suite(seed: int = 0, *, quick: bool = False) -> Iterator[Callable[
         }
         name = "digits {split} rare {rare_digit} keep {keep_share} h{hidden}".format(**params)
         makers.append(lambda p=params, n=name: _named(digits_task(**p), n, **p))
+    families += ["digits"] * (len(makers) - len(families))
     for i in range(16):
         failure = CXR_FAILURES[i % 4]
         data_seed = int(rng.integers(10_000))
@@ -322,6 +325,7 @@ def discovery_suite(seed: int = 0, *, quick: bool = False) -> Iterator[Callable[
                 cxr_task(f, random_state=s), f"cxr {f} seed {s}", failure=f, random_state=s
             )
         )
+    families += ["cxr"] * (len(makers) - len(families))
     for _ in range(30):
         params = {
             "n": int(rng.choice([1_000, 2_000, 4_000])),
@@ -339,6 +343,7 @@ def discovery_suite(seed: int = 0, *, quick: bool = False) -> Iterator[Callable[
             **params
         )
         makers.append(lambda p=params, n=name: _named(planted_task(**p), n, **p))
+    families += ["gaussian"] * (len(makers) - len(families))
     for i in range(12):
         params = {
             "positives": i % 2 == 0,
@@ -350,6 +355,7 @@ def discovery_suite(seed: int = 0, *, quick: bool = False) -> Iterator[Callable[
             "malignant" if params["positives"] else "benign", **params
         )
         makers.append(lambda p=params, n=name: _named(tabular_task(**p), n, **p))
+    families += ["tabular"] * (len(makers) - len(families))
     for _ in range(24):
         params = {
             "n": int(rng.choice([800, 2_000])),
@@ -360,25 +366,17 @@ def discovery_suite(seed: int = 0, *, quick: bool = False) -> Iterator[Callable[
             "random_state": int(rng.integers(10_000)),
         }
         name = "null sep {separation} modes {n_modes} n {n}".format(**params)
-        makers.append(
-            lambda p=params, n=name: _named(
-                _as_null(planted_task(**p)), n, **p
-            )
-        )
-    if quick:
-        makers = makers[::10]
-    yield from makers
+        makers.append(lambda p=params, n=name: _named(_as_null(planted_task(**p)), n, **p))
+    families += ["null"] * (len(makers) - len(families))
+    chosen = [m for m, f in zip(makers, families, strict=True) if family in (None, f)]
+    yield from chosen[::10] if quick else chosen
 
 
 def _as_null(task: Task) -> Task:
-    return Task(
-        task.y_true, task.y_score, task.embeddings, task.subclass, family="null"
-    )
+    return Task(task.y_true, task.y_score, task.embeddings, task.subclass, family="null")
 
 
-def top_cluster_recovery(
-    labels: npt.NDArray[np.intp], subclass: BoolArray
-) -> tuple[float, float]:
+def top_cluster_recovery(labels: npt.NDArray[np.intp], subclass: BoolArray) -> tuple[float, float]:
     """Precision and recall of cluster 0 (the top-ranked) for the planted subclass."""
     top = labels == 0
     precision = float(subclass[top].mean()) if top.any() else 0.0
