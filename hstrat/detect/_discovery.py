@@ -187,7 +187,7 @@ def selection_value(
     >>> st = cluster_statistics(np.r_[np.full(20, 0.2), np.full(20, 0.9)] + np.arange(40) / 1e3,
     ...                         np.arange(40) < 15, np.repeat([0, 1], 20), 2)
     >>> round(selection_value(st, np.array([True, True]), "auc")[0], 1)
-    347.2
+    384.9
     """
     if criterion == "paper":
         rates = statistics.error_rate[eligible]

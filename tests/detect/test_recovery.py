@@ -101,6 +101,7 @@ def _significant(task, seed: int) -> bool:
     return bool((table["p_adjusted"].iloc[1:] < 0.05).any())
 
 
+@pytest.mark.slow
 def test_null_tasks_are_rarely_significant():
     """The suite's 24 null tasks (structure, no failure): a held-out cluster is
     significant after Holm's adjustment in about the nominal 5% of them (binomial(24,
