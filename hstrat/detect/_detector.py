@@ -61,11 +61,11 @@ from ._discovery import (
     placements_against,
     rank_order,
     ranking_metric,
+    sampled_silhouette,
     selection_value,
 )
 from ._exemplars import EXEMPLAR_COLUMNS, exemplar_table
 from ._projection import fit_projection, project
-from ._silhouette import sampled_silhouette
 from ._split import holdout_split
 from ._stability import clustering_stability
 from ._threads import limited_threads
@@ -600,7 +600,18 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         )
         dist = np.sqrt(np.sum((z - centers[fitted.local]) ** 2, axis=1, dtype=np.float64))
         if fitted.model is not None:
-            self._stability(fitted, z[fit_local], fitted.local[fit_local], stability_rng)
+            k_model = int(fitted.model.get_params()[size_param])
+
+            def refit(train: npt.NDArray[Any], test: npt.NDArray[Any], seed: int) -> IntArray:
+                model = self._new_model(base, size_param, k_model, seed)
+                fit_capturing_convergence(model, train)
+                return np.asarray(model.predict(test), dtype=np.intp)
+
+            result = clustering_stability(
+                z[fit_local], fitted.local[fit_local], fitted.k, refit, self.n_stability,
+                stability_rng,
+            )  # fmt: skip
+            fitted.stability, fitted.ari = result.jaccard, result.mean_ari
         return fitted, rows, dist
 
     def _score(
@@ -624,21 +635,6 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         if statistics is None or self.criterion == "silhouette":
             return sampled_silhouette(fit_data, fit_labels, seed)
         return selection_value(statistics, eligible, self.criterion)
-
-    def _stability(
-        self, fitted: _ClassFit, z_fit: npt.NDArray[Any], fit_labels: IntArray, rng: Any
-    ) -> None:
-        base, size_param, _ = self._validate()
-        k_model = int(fitted.model.get_params()[size_param])
-
-        def refit(train: npt.NDArray[Any], test: npt.NDArray[Any], seed: int) -> IntArray:
-            model = self._new_model(base, size_param, k_model, seed)
-            fit_capturing_convergence(model, train)
-            return np.asarray(model.predict(test), dtype=np.intp)
-
-        result = clustering_stability(z_fit, fit_labels, fitted.k, refit, self.n_stability, rng)
-        fitted.stability = result.jaccard
-        fitted.ari = result.mean_ari
 
     def _cluster_table(
         self, fits: list[_ClassFit], order: list[tuple[int, int]], metric: str

@@ -18,16 +18,20 @@ out). Error rates at the operating point get the pooled two-proportion z.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.metrics import silhouette_score
 
 __all__ = [
     "CRITERIA",
+    "SILHOUETTE_SAMPLES",
     "ClusterStatistics",
     "cluster_statistics",
     "placements_against",
     "rank_order",
+    "sampled_silhouette",
     "selection_value",
 ]
 
@@ -223,3 +227,28 @@ def rank_order(
             keys.append((not bool(ok[j]), j != leader, worse, c, j))
     keys.sort()
     return [(key[3], key[4]) for key in keys]
+
+
+#: The silhouette is computed on at most this many cases (it is quadratic in them).
+SILHOUETTE_SAMPLES = 2_000
+
+
+def sampled_silhouette(
+    data: npt.NDArray[Any], labels: npt.NDArray[np.intp], seed: int
+) -> tuple[float, str]:
+    """Mean silhouette (Rousseeuw 1987) on a random sample; NaN and why if undefined.
+
+    The structure-only criterion, and every detector's criterion without labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.r_[np.zeros((5, 2)), np.ones((5, 2)) * 10]
+    >>> sampled_silhouette(X, np.r_[np.zeros(5, int), np.ones(5, int)], 0)
+    (1.0, '')
+    """
+    n_labels = len(np.unique(labels))
+    if not 2 <= n_labels <= len(data) - 1:
+        return float("nan"), "silhouette needs 2 to n - 1 clusters"
+    sample = min(SILHOUETTE_SAMPLES, len(data))
+    return float(silhouette_score(data, labels, sample_size=sample, random_state=seed)), ""
