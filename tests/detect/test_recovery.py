@@ -79,15 +79,15 @@ def _recovery(tasks) -> tuple[float, float]:
 def test_recovery_on_a_fixed_subset_of_the_suite():
     """One task in four of the design suite where the model fails (about 24 tasks).
 
-    Over the whole suite the default recovers about 0.74 of the subclasses with a mean
-    F1 of 0.72 (see the benchmark); the thresholds leave a margin of 0.15 for the
-    smaller sample.
+    Over the whole suite the default recovers 0.75 of the subclasses with a mean F1 of
+    0.73 (the benchmark, one seed; 0.67 / 0.70 on the fresh suite 2): the thresholds leave
+    a margin of 0.15 below the design suite for the smaller sample.
     """
     tasks = [t for t in _subset(4) if model_fails(t)]
     assert len(tasks) >= 20
     rate, f1 = _recovery(tasks)
-    assert rate >= 0.59
-    assert f1 >= 0.57
+    assert rate >= 0.60
+    assert f1 >= 0.58
 
 
 def _significant(task, seed: int) -> bool:
