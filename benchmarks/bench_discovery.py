@@ -1,7 +1,7 @@
 """Discovery benchmark: does the top cluster find the planted failing subclass.
 
 ``python benchmarks/bench_discovery.py`` (6 minutes on this 2-core machine at load 2, 16
-minutes at load 7.5 with other jobs running; ``--quick``: 15 tasks, under 2 minutes;
+minutes at load 7.5 with other jobs running; ``--quick``: 8 tasks, under a minute;
 ``--seed 2``: a freshly drawn suite; ``--scale 100000``: also time one fit on 100,000 x
 1,024 embeddings). Everything runs on one thread per process.
 
@@ -356,8 +356,8 @@ def scale(n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="about one task in ten")
-    parser.add_argument("--seed", type=int, default=0, help="0: design suite; 1: fresh suite")
+    parser.add_argument("--quick", action="store_true", help="one task in twenty (8 tasks)")
+    parser.add_argument("--seed", type=int, default=0, help="0: design suite; 2: fresh suite")
     parser.add_argument("--csv", help="write every (task, method) row to this file")
     parser.add_argument("--scale", type=int, default=0, help="also time one fit on N cases")
     parser.add_argument("--no-suite", action="store_true", help="only the --scale timing")
