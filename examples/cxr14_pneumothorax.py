@@ -16,8 +16,8 @@ are already in the torch cache, or given as a file), 224 px, BCEWithLogitsLoss, 
 * strata from the paper's schema: ``chest_drain`` (NEATX labels, ``--drain-labels``;
   each drain stratum's positives against all negatives) and ``airspace_opacity``
   (Google's expert labels, ``--expert-labels``, or else a proxy from the NIH labels);
-* k-means on the penultimate features, the paper's procedure (``mode="paper"``) and
-  hstrat's ranking (``mode="rank"``);
+* k-means on the penultimate features, the paper's procedure (``criterion="paper"``) and
+  hstrat's ranking (``criterion="auc"``);
 * bootstrap intervals resampling whole patients (``groups=``).
 
 It writes the audit report (``report.html``, ``table.csv``, ``report.json``, figures) and
@@ -134,11 +134,11 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
     detectors = [
         KMeansDetector(
             criterion=criterion,
-            name=f"kmeans_{criterion}",
+            name=f"kmeans_{label}",
             min_cluster_size=3 if args.smoke else "auto",
             random_state=args.seed,
         )
-        for criterion in ("paper", "auc")
+        for label, criterion in (("paper", "paper"), ("rank", "auc"))
     ]
     report = hstrat.audit(
         model,

@@ -585,7 +585,10 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         else:
             fitted.note = "too few cases to cluster: the whole class is one cluster"
         n_discovery = np.bincount(fitted.local[local_disc], minlength=fitted.k)
-        fitted.eligible = (n_discovery >= min_size) & (fitted.k > 1)
+        held = fitted.local[~discovery[members]] if self.holdout is not None else fitted.local
+        # a candidate needs a held-out case to be measured (sizes only: no outcome is seen)
+        fitted.eligible = (n_discovery >= min_size) & (np.bincount(held, minlength=fitted.k) > 0)
+        fitted.eligible &= fitted.k > 1
         if fitted.statistics is None and errors is not None:  # one cluster: still described
             fitted.statistics = cluster_statistics(
                 placements[disc_rows], errors[disc_rows], fitted.local[local_disc], fitted.k
@@ -650,7 +653,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             if fitted.k == 1 and not note:
                 note = "the whole class is one cluster: not a candidate"
             elif not fitted.eligible[j] and fitted.k > 1:
-                note = "below min_cluster_size: not a candidate"
+                note = "below min_cluster_size (or no held-out case): not a candidate"
             name = f"{_PREFIX[fitted.name]}:c{cluster_id}"
             records.append(
                 {

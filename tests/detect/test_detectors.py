@@ -26,7 +26,7 @@ DETECTORS = [
 ]
 
 
-@pytest.fixture(params=DETECTORS, ids=lambda d: type(d).__name__)
+@pytest.fixture(scope="module", params=DETECTORS, ids=lambda d: type(d).__name__)
 def fitted(request, planted):
     det = request.param
     return det.fit(planted.embeddings, y_true=planted.y_true, y_score=planted.y_score)
