@@ -111,3 +111,20 @@ def test_null_tasks_are_rarely_significant():
     assert all(task.is_null for task in nulls)
     rejected = sum(_significant(task, seed) for seed, task in enumerate(nulls))
     assert rejected <= 4
+
+
+@pytest.mark.slow
+def test_benchmark_quick_subset_runs():
+    """The benchmark's ``--quick`` subset (8 tasks, every method) as a smoke test."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from bench_discovery import methods, run_suite, summary
+
+    results = run_suite(0, True, methods())
+    assert results["task"].nunique() == 8
+    assert set(results["method"]) == set(methods())
+    table = summary(results)
+    assert "| ClusterDetector() (default) |" in table
+    assert "Null tasks" in table
