@@ -1,6 +1,6 @@
 """Discovery benchmark: does the top cluster find the planted failing subclass.
 
-``python benchmarks/bench_discovery.py`` (6 minutes on this 2-core machine at load 2, 16
+``python benchmarks/bench_discovery.py`` (5-6 minutes on this 2-core machine at load 2, 16
 minutes at load 7.5 with other jobs running; ``--quick``: 8 tasks, under a minute;
 ``--seed 2``: a freshly drawn suite; ``--scale 100000``: also time one fit on 100,000 x
 1,024 embeddings). Everything runs on one thread per process.
