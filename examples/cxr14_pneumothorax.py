@@ -17,8 +17,8 @@ patient-level split of ``train_val_list.txt``. It then audits **all 14 findings 
 pass** over the official test list (``hstrat.audit(..., targets="all")``):
 
 * every finding: its AUC with intervals, the operating point, and k-means on the
-  penultimate features, in the paper's procedure (``mode="paper"``) and hstrat's ranking
-  (``mode="rank"``), each finding's clusters its own;
+  penultimate features, in the paper's procedure (``criterion="paper"``) and hstrat's
+  ranking (``criterion="auc"``), each finding's clusters its own;
 * pneumothorax, besides: the strata of the paper's schema, ``chest_drain`` (NEATX labels,
   ``--drain-labels``; each drain stratum's positives against all negatives) and
   ``airspace_opacity`` (Google's expert labels, ``--expert-labels``, or else a proxy from
@@ -56,6 +56,7 @@ from paper_recipe import (
     add_recipe_arguments,
     fit,
     load_checkpoint,
+    paper_pair,
     paper_table,
     parse_recipe_args,
     save_checkpoint,
@@ -179,9 +180,8 @@ def run(args: argparse.Namespace) -> hstrat.AuditReports:
 def make_detector(mode: str, args: argparse.Namespace) -> KMeansDetector:
     """k-means on the penultimate features: the paper's procedure, or hstrat's ranking."""
     return KMeansDetector(
-        mode=mode,
+        criterion={"paper": "paper", "rank": "auc"}[mode],
         name=f"kmeans_{mode}",
-        n_resamples=args.n_resamples,
         min_cluster_size=3 if args.smoke else "auto",
         random_state=args.seed,
     )
@@ -284,15 +284,13 @@ def cluster_drain_prevalence(
     if list(audited["name"]) != list(detector.clusters_["name"]):
         raise RuntimeError("refitting the paper-mode detector found other clusters")
     positions = np.asarray(predictions.ids, dtype=int)  # the loader's order
-    clusters = detector.clusters_
     out = []
-    for role in ("high-error", "low-error"):
-        chosen = clusters[(clusters["class"] == "positives") & (clusters["role"] == role)]
-        if chosen.empty or not labelled.any():
+    for cluster in paper_pair(detector):
+        if cluster is None or not labelled.any():
             out.append((np.nan, np.nan, np.nan, "no such cluster or no drain labels"))
             continue
         members = np.zeros(len(drained), dtype=bool)
-        members[positions[detector.labels_ == chosen["cluster"].iloc[0]]] = True
+        members[positions[detector.labels_ == cluster]] = True
         members &= labelled
         value = drained[members].mean() if members.any() else np.nan
         out.append((value, np.nan, np.nan, f"{int(members.sum())} labelled positives"))

@@ -57,6 +57,7 @@ from paper_recipe import (
     add_recipe_arguments,
     fit,
     load_checkpoint,
+    paper_pair,
     paper_table,
     parse_recipe_args,
     save_checkpoint,
@@ -155,8 +156,7 @@ def run(args: argparse.Namespace) -> hstrat.AuditReport:
     for how in ("mean", "max"):
         studies = study_tables[how] = aggregate_to_study(images.y_score, meta, how=how)
         detectors[how] = KMeansDetector(
-            mode="paper",
-            n_resamples=args.n_resamples,
+            criterion="paper",
             random_state=args.seed,
             min_cluster_size=3 if args.smoke else "auto",
         )
@@ -276,11 +276,11 @@ def compare_with_paper(
         return value, np.nan, np.nan, f"{int(chosen.sum())} labelled abnormal studies"
 
     def cluster(role: str) -> Any:
-        clusters = detector.clusters_
-        chosen = clusters[(clusters["class"] == "positives") & (clusters["role"] == role)]
-        if chosen.empty:
+        high, low = paper_pair(detector)
+        chosen = high if role == "high-error" else low
+        if chosen is None:
             return np.zeros(len(studies), dtype=bool)
-        return detector.labels_ == chosen["cluster"].iloc[0]
+        return detector.labels_ == chosen
 
     ours = [
         auc("mean", "overall"),

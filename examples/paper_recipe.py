@@ -296,3 +296,13 @@ def save_comparison(comparison: pd.DataFrame, out: Path, heading: str) -> None:
     comparison.to_csv(out / "paper_comparison.csv", index=False)
     print(f"\n{heading}")
     print(comparison.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def paper_pair(detector: Any) -> tuple[int | None, int | None]:
+    """Return the paper's high- and low-error clusters of the positives (discovery error rates)."""
+    clusters = detector.clusters_
+    eligible = clusters[(clusters["class"] == "positives") & clusters["eligible"]]
+    if len(eligible) < 2:
+        return None, None
+    ranked = eligible.sort_values("discovery_error_rate", kind="stable")["cluster"]
+    return int(ranked.iloc[-1]), int(ranked.iloc[0])

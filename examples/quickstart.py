@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> hstrat.AuditReport:
         model,
         loader,
         strata,
-        detectors=[KMeansDetector(n_resamples=n_resamples, random_state=args.seed)],
+        detectors=[KMeansDetector(random_state=args.seed)],
         activation="sigmoid",  # the model returns logits
         n_resamples=n_resamples,
         random_state=args.seed,

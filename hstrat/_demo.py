@@ -92,7 +92,7 @@ def run_demo(
     labels = test.metadata[["chest_drain", "airspace_opacity"]]
     strata = schema.to_strata(labels, y_true=test.metadata["label"].to_numpy(), outside="ignore")
     loader: Any = torch.utils.data.DataLoader(test, batch_size=256)
-    detector = KMeansDetector(random_state=seeds[4], n_resamples=s.n_resamples)
+    detector = KMeansDetector(random_state=seeds[4])
     report = audit(
         model,
         loader,

@@ -278,7 +278,7 @@ def _minus(text: str) -> str:
 
 
 def _cluster_row(row: pd.Series) -> list[str]:
-    """A row of ``clusters_`` as the page's table prints it."""
+    """A row of ``report.clusters`` as the page's table prints it."""
     return [
         row["name"],
         str(row["n"]),
@@ -299,14 +299,14 @@ def test_algorithmic_measurement_runs(in_tmp: Path) -> None:
     text = DETECTORS.read_text(encoding="utf-8")
 
     # evaluate() and the detector on its own find the same clusters
-    clusters = report.table[report.table["family"] == "kmeans"]
+    clusters = report.table[report.table["family"] == "cluster"]
     assert len(clusters) >= 2
-    assert clusters["stratum"].iloc[0] == "kmeans:pos:c0"
+    assert clusters["stratum"].iloc[0] == "cluster:pos:c0"
     assert list(report.clusters["name"]) == list(detector.clusters_["name"])
-    # "The AUCs in report.table and in clusters_ are therefore the same numbers"
-    aucs = detector.clusters_.set_index("name")["auc"]
+    # report.clusters takes its measurements from the table's rows
+    aucs = report.clusters.set_index("stratum")["auc"]
     for stratum, auc in zip(clusters["stratum"], clusters["auc"], strict=True):
-        assert auc == pytest.approx(aucs[stratum.removeprefix("kmeans:")])
+        assert auc == aucs[stratum]
 
     # the page's table of the top clusters is what the code gives
     header = "| name | n (held out) | AUC |"
@@ -314,7 +314,7 @@ def test_algorithmic_measurement_runs(in_tmp: Path) -> None:
     rows = itertools.takewhile(lambda line: line.startswith("| "), lines)
     shown = [line.strip("| ").split(" | ") for line in rows]
     assert len(shown) == 3
-    for cells, (_, row) in zip(shown, detector.clusters_.head(3).iterrows(), strict=True):
+    for cells, (_, row) in zip(shown, report.clusters.head(3).iterrows(), strict=True):
         assert cells == _cluster_row(row)
 
     # ... and so are the numbers the prose quotes
@@ -328,7 +328,7 @@ def test_algorithmic_measurement_runs(in_tmp: Path) -> None:
         f"failing cluster has stability {detector.clusters_['stability'].iloc[0]:.2f}",
         f"{detector.class_stability_['negatives']:.2f} overall",
         f"no strong structure at k = {(detector.clusters_['class'] == 'negatives').sum()}",
-        f'"{table.loc["kmeans:pos:c0", "note"]}"',  # the note on every cluster's row
+        f'"{table.loc["cluster:pos:c0", "note"]}"',  # the note on every cluster's row
     ]
     flat = " ".join(text.split())
     for phrase in quoted:

@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT / "tests" / "detect"))  # the planted tasks live wit
 from planted import digits_task, top_cluster_recovery  # noqa: E402
 
 import hstrat  # noqa: E402
-from hstrat.detect import KMeansDetector  # noqa: E402
+from hstrat.detect import ClusterDetector, KMeansDetector  # noqa: E402
+from hstrat.metrics import stratified_auc  # noqa: E402
 from hstrat.plot import plot_cluster_map, plot_forest, plot_image_grid  # noqa: E402
 
 IMG = ROOT / "docs" / "img"
@@ -36,7 +37,7 @@ def _save(fig: object, name: str) -> None:
 def digits_figures() -> None:
     """Cluster map, exemplar grid and forest plot of the digits task."""
     task = digits_task()
-    detector = KMeansDetector(random_state=0)
+    detector = ClusterDetector(random_state=0)
     report = hstrat.evaluate(
         task.y_true,
         task.y_score,
@@ -47,7 +48,7 @@ def digits_figures() -> None:
         progress=False,
     )
     with pd.option_context("display.width", 120, "display.precision", 3):
-        print(detector.clusters_[COLUMNS].head(6).to_string(index=False))
+        print(report.clusters[COLUMNS].head(6).to_string(index=False))
         print(detector.k_selection_.to_string(index=False))
     precision, recall = top_cluster_recovery(detector.labels_, task.subclass)
     print(f"top cluster: precision {precision:.2f}, recall {recall:.2f} for digit 8")
@@ -100,12 +101,13 @@ def null_figure(n_replicates: int = 100) -> None:
                 holdout=holdout,
                 min_cluster_size=30,
                 n_init=1,
-                n_resamples=200,
                 n_stability=0,
                 random_state=seed,
             )
             detector.fit(embeddings, y_true=y, y_score=scores)
-            p_values[label].append(float(detector.clusters_["p_value"].iloc[0]))
+            table = stratified_auc(y, scores, detector.to_strata(top=1), n_resamples=200,
+                                   random_state=seed)  # fmt: skip
+            p_values[label].append(float(table["p_value"].iloc[1]))
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.2), layout="constrained")
     grid = np.linspace(0, 1, 101)

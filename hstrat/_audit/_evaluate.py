@@ -156,8 +156,9 @@ def evaluate(
     embeddings : array-like of shape (n_samples, n_features), optional
         Model features for ``detectors``.
     detectors : sequence of detector estimators, optional
-        E.g. ``[KMeansDetector()]``; each is fitted on ``embeddings`` and its clusters
-        become rows of the table (and ``report.clusters``).
+        E.g. ``[KMeansDetector()]``; each is fitted on ``embeddings`` and its clusters'
+        held-out members become rows of the table, measured like every other stratum.
+        ``report.clusters`` is the detectors' ``clusters_`` joined with those rows.
     groups : array-like of shape (n_samples,) or str, optional
         Cluster ids (patient, study), or the name of a ``metadata`` column holding them.
         Resampled together by the bootstrap; summed within by DeLong.
@@ -303,7 +304,7 @@ def _evaluate_one(
     )
     clusters: pd.DataFrame | None = None
     if cluster_tables:
-        clusters = pd.concat(cluster_tables, ignore_index=True)
+        clusters = _join_cluster_measures(pd.concat(cluster_tables, ignore_index=True), table)
     return AuditReport(
         table,
         clusters=clusters,
@@ -440,8 +441,11 @@ def _resolve_groups(groups: Any, predictions: Predictions, cases: Cases) -> IntA
 
 
 def _detector_names(detectors: Sequence[Any]) -> list[str]:
+    """Name each detector's family as its strata name their method ("kmeans"), uniquely."""
     base = [
-        getattr(d, "name", None) or type(d).__name__.removesuffix("Detector").lower()
+        d._detector_name()
+        if callable(getattr(d, "_detector_name", None))
+        else getattr(d, "name", None) or type(d).__name__.removesuffix("Detector").lower()
         for d in detectors
     ]
     return [b if base.count(b) == 1 else f"{b}{i + 1}" for i, b in enumerate(base)]
@@ -450,12 +454,17 @@ def _detector_names(detectors: Sequence[Any]) -> list[str]:
 def _run_detector(
     detector: Any, name: str, predictions: Predictions, threshold: float
 ) -> tuple[list[Stratum], pd.DataFrame]:
+    """Fit a detector; return its clusters as strata and its ``clusters_`` table.
+
+    The strata are named ``<name>:<cluster>``; the table gets ``detector`` and ``stratum``
+    columns first. The detector finds and splits; the measurements of these strata are the
+    report table's rows, joined back by :func:`_join_cluster_measures`.
+    """
     for attr in ("fit", "to_strata"):
         if not callable(getattr(detector, attr, None)):
             raise TypeError(
                 "detectors must have fit() and to_strata() (e.g. "
-                f"hstrat.detect.KMeansDetector()); "
-                f"got {describe(detector)}."
+                f"hstrat.detect.KMeansDetector()); got {describe(detector)}."
             )
     detector.fit(
         predictions.embeddings,
@@ -463,12 +472,47 @@ def _run_detector(
         y_score=predictions.y_score,
         threshold=threshold,
     )
-    found = []
-    for stratum in detector.to_strata():
-        found.append(stratum.with_name(f"{name}:{stratum.name}"))
+    found = [s.with_name(f"{name}:{s.name}") for s in detector.to_strata()]
     clusters = detector.clusters_.copy()
     clusters.insert(0, "detector", name)
+    if "name" in clusters.columns:
+        clusters.insert(1, "stratum", [f"{name}:{c}" for c in clusters["name"]])
     return found, clusters
+
+
+#: Columns of ``report.clusters`` taken from the report table's row of each cluster.
+CLUSTER_MEASURES = [
+    "auc", "auc_low", "auc_high", "reference_auc", "auc_diff", "diff_low", "diff_high",
+    "p_value", "p_adjusted",
+]  # fmt: skip
+
+
+def _join_cluster_measures(clusters: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Add each cluster's held-out measurements from its row of the report table.
+
+    ``error_rate`` (and its interval and Fisher p-value) is one minus the row's
+    sensitivity for a cluster of positives and one minus its specificity for a cluster of
+    negatives. A cluster without a row (not eligible) gets NaN.
+    """
+    if "stratum" not in clusters.columns:
+        return clusters
+    rows = table.set_index("stratum").reindex(clusters["stratum"])
+    out = clusters.copy()
+    for column in CLUSTER_MEASURES:
+        out[column] = rows[column].to_numpy(dtype=float)
+    positives = (clusters["class"] == "positives").to_numpy()
+    for own, other in (("", ""), ("_low", "_high"), ("_high", "_low")):
+        out[f"error_rate{own}"] = 1.0 - np.where(
+            positives,
+            rows[f"sensitivity{other}"].to_numpy(dtype=float),
+            rows[f"specificity{other}"].to_numpy(dtype=float),
+        )
+    out["error_rate_p_value"] = np.where(
+        positives,
+        rows["sensitivity_p_value"].to_numpy(dtype=float),
+        rows["specificity_p_value"].to_numpy(dtype=float),
+    )
+    return out
 
 
 def _build_table(

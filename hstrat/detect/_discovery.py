@@ -1,9 +1,9 @@
-"""Point statistics of clusters on the discovery half: what k selection and ranking see.
+"""What a detector sees on the discovery half: cluster statistics, choice of k, ranking.
 
 A detector decides *which* clusters exist and *in which order* they are reported from
-the discovery cases alone; their performance is then estimated on held-out cases
-(:mod:`hstrat.detect._inference`). The statistics here are deliberately cheap — one
-sort per class, then ``bincount`` — so that every candidate k can be scored.
+the discovery cases alone; their performance is then measured on the held-out cases by
+:func:`hstrat.evaluate`, like any other stratum. The statistics here are deliberately
+cheap — one sort per class, then ``bincount`` — so that every candidate k can be scored.
 
 For a class (say the positives) each discovery case gets its **placement**: the
 fraction of the other class's discovery cases it is correctly ranked against (ties
@@ -18,11 +18,25 @@ out). Error rates at the operating point get the pooled two-proportion z.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.metrics import silhouette_score
 
-__all__ = ["ClusterStatistics", "cluster_statistics", "placements_against"]
+__all__ = [
+    "CRITERIA",
+    "SILHOUETTE_SAMPLES",
+    "ClusterStatistics",
+    "cluster_statistics",
+    "placements_against",
+    "rank_order",
+    "sampled_silhouette",
+    "selection_value",
+]
+
+#: How a detector chooses the number of clusters of each class (see ClusterDetector).
+CRITERIA = ("auc", "error_rate", "paper", "silhouette", "bic")
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -70,13 +84,13 @@ class ClusterStatistics:
     error_rate_diff: FloatArray
     error_rate_z: FloatArray
 
-    def deficit(self, rank_by: str) -> FloatArray:
+    def deficit(self, metric: str) -> FloatArray:
         """Return how much worse each cluster is than the rest of its class (larger = worse)."""
-        return -self.auc_diff if rank_by == "auc" else self.error_rate_diff
+        return -self.auc_diff if metric == "auc" else self.error_rate_diff
 
-    def deficit_z(self, rank_by: str) -> FloatArray:
+    def deficit_z(self, metric: str) -> FloatArray:
         """Return the deficit in standard errors (larger = more clearly worse)."""
-        return self.auc_z if rank_by == "auc" else self.error_rate_z
+        return self.auc_z if metric == "auc" else self.error_rate_z
 
 
 def _group_means(values: FloatArray, labels: IntArray, k: int) -> tuple[FloatArray, FloatArray]:
@@ -152,3 +166,89 @@ def cluster_statistics(
         error_rate_diff=np.where(rest_n > 0, rate_diff, np.nan),
         error_rate_z=rate_z,
     )
+
+
+def ranking_metric(criterion: str) -> str:
+    """Return the metric clusters are ranked by under ``criterion``.
+
+    The error rate for ``"error_rate"`` and ``"paper"``, the AUC for every other.
+    """
+    return "error_rate" if criterion in ("error_rate", "paper") else "auc"
+
+
+def selection_value(
+    statistics: ClusterStatistics, eligible: BoolArray, criterion: str
+) -> tuple[float, str]:
+    """Score of one candidate clustering of a class (larger is better) and, if NaN, why.
+
+    ``"auc"`` / ``"error_rate"``: the largest deficit z of an eligible cluster;
+    ``"paper"``: the gap between the highest and lowest error rate of eligible clusters
+    (Oakden-Rayner et al. 2020). The structure-only criteria are scored by the detector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> st = cluster_statistics(np.r_[np.full(20, 0.2), np.full(20, 0.9)] + np.arange(40) / 1e3,
+    ...                         np.arange(40) < 15, np.repeat([0, 1], 20), 2)
+    >>> round(selection_value(st, np.array([True, True]), "auc")[0], 1)
+    384.9
+    """
+    if criterion == "paper":
+        rates = statistics.error_rate[eligible]
+        if len(rates) < 2:
+            return float("nan"), "fewer than two clusters of min_cluster_size"
+        return float(np.max(rates) - np.min(rates)), ""
+    z = statistics.deficit_z(ranking_metric(criterion))[eligible]
+    z = z[np.isfinite(z)]
+    if not len(z):
+        return float("nan"), "no cluster of min_cluster_size with a defined deficit"
+    return float(np.max(z)), ""
+
+
+def rank_order(
+    deficits: list[FloatArray], eligible: list[BoolArray], leaders: list[int]
+) -> list[tuple[int, int]]:
+    """Order of every cluster of every class, worst first: ``(class index, local label)``.
+
+    Eligible clusters before the others; among them each class's leader (its index in
+    ``leaders``, -1 for none) before the rest; then by deficit, largest first (NaN last).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rank_order([np.array([0.1, 0.3]), np.array([0.2, 0.05])],
+    ...            [np.array([True, True]), np.array([True, True])], [0, 0])
+    [(1, 0), (0, 0), (0, 1), (1, 1)]
+    """
+    keys = []
+    for c, (deficit, ok, leader) in enumerate(zip(deficits, eligible, leaders, strict=True)):
+        for j, value in enumerate(deficit):
+            worse = -float(value) if np.isfinite(value) else np.inf
+            keys.append((not bool(ok[j]), j != leader, worse, c, j))
+    keys.sort()
+    return [(key[3], key[4]) for key in keys]
+
+
+#: The silhouette is computed on at most this many cases (it is quadratic in them).
+SILHOUETTE_SAMPLES = 2_000
+
+
+def sampled_silhouette(
+    data: npt.NDArray[Any], labels: npt.NDArray[np.intp], seed: int
+) -> tuple[float, str]:
+    """Mean silhouette (Rousseeuw 1987) on a random sample; NaN and why if undefined.
+
+    The structure-only criterion, and every detector's criterion without labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.r_[np.zeros((5, 2)), np.ones((5, 2)) * 10]
+    >>> sampled_silhouette(X, np.r_[np.zeros(5, int), np.ones(5, int)], 0)
+    (1.0, '')
+    """
+    n_labels = len(np.unique(labels))
+    if not 2 <= n_labels <= len(data) - 1:
+        return float("nan"), "silhouette needs 2 to n - 1 clusters"
+    sample = min(SILHOUETTE_SAMPLES, len(data))
+    return float(silhouette_score(data, labels, sample_size=sample, random_state=seed)), ""

@@ -49,8 +49,8 @@ def plot_cluster_map(
     held-out cases are drawn, the ones each cluster's AUC is measured on, so the
     ``n`` in the legend is the ``n`` of the audit table. The ``top`` worst clusters
     (as ranked in ``detector.clusters_``) get a colour and a legend entry with their
-    held-out AUC; the others are grey. Cases the model gets wrong at the operating
-    point are drawn as black crosses.
+    size (and held-out AUC, drawn from a report); the others are grey. Cases the model
+    gets wrong at the operating point are drawn as black crosses.
 
     Parameters
     ----------
@@ -82,7 +82,7 @@ def plot_cluster_map(
     >>> y = rng.random(300) < 0.5
     >>> E = rng.normal(size=(300, 5)) + 3 * y[:, None]
     >>> s = rng.normal(size=300) + y
-    >>> det = KMeansDetector(n_resamples=50, n_stability=0, random_state=0)
+    >>> det = KMeansDetector(n_stability=0, random_state=0)
     >>> fig = plot_cluster_map(det.fit(E, y_true=y, y_score=s), E)
     >>> len(fig.axes)
     2
@@ -103,13 +103,14 @@ def plot_cluster_map(
     top = check_int(top, "top", minimum=0)
     strata = detector.to_strata()
     held_out = strata[0].labelled if strata else np.ones(len(labels), dtype=bool)
-    auc = dict(zip(table["name"], table["auc"], strict=True))
+    measured = "auc" in table  # a report's clusters; a detector alone knows no held-out AUC
+    auc = dict(zip(table["name"], table["auc"], strict=True)) if measured else {}
     panels = [
         (cls, np.isin(labels, table.loc[table["class"] == cls, "cluster"]) & held_out)
         for cls in ("negatives", "positives", "all")
         if cls in set(table["class"])
     ]
-    clusters = [(s.name, s.mask, float(auc[s.name])) for s in strata[:top]]
+    clusters = [(s.name, s.mask, float(auc.get(s.name, np.nan))) for s in strata[:top]]
     return draw_cluster_map(
         data,
         panels,

@@ -82,7 +82,7 @@ class Cases(Dataset):
 def detector():
     from hstrat.detect import KMeansDetector
 
-    return KMeansDetector(n_resamples=100, n_stability=0, random_state=0)
+    return KMeansDetector(n_stability=0, random_state=0)
 
 
 def site_mask():

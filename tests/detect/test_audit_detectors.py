@@ -35,7 +35,7 @@ def _model_and_loader(task):
 
 def test_audit_adds_the_clusters_as_rows(planted):
     model, loader = _model_and_loader(planted)
-    detector = KMeansDetector(n_resamples=200, n_stability=0, random_state=0)
+    detector = KMeansDetector(n_stability=0, random_state=0)
     report = hstrat.audit(
         model, loader, detectors=[detector], n_resamples=200, random_state=0, progress=False
     )

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
-from hstrat import Stratum
-from hstrat.detect._discovery import cluster_statistics, placements_against
-from hstrat.detect._inference import INFERENCE_COLUMNS, cluster_inference
+from hstrat.detect._discovery import (
+    cluster_statistics,
+    placements_against,
+    rank_order,
+    selection_value,
+)
 from hstrat.detect._split import holdout_split
 from hstrat.detect._stability import clustering_stability, jaccard_matches
-from hstrat.metrics import stratified_auc
 
 
 def _auc(pos_scores, neg_scores):
@@ -107,44 +109,33 @@ def test_clustering_stability_of_noise_is_low_and_of_blobs_is_high():
     assert adjusted_rand_score(labels, labels) == 1.0
 
 
-def test_cluster_inference_matches_stratified_auc_and_fisher():
-    from scipy.stats import fisher_exact
-
+def test_selection_value_is_the_largest_eligible_deficit_z():
     rng = np.random.default_rng(0)
-    y = np.r_[np.ones(150, bool), np.zeros(150, bool)]
-    s = rng.normal(size=300) + 1.5 * y
-    held = rng.random(300) < 0.5
-    cluster = y & (np.arange(300) < 50) & held
-    s[y & (np.arange(300) < 50)] -= 1.0
-    errors = np.where(y, s < 0.7, s >= 0.7)
-    stratum = Stratum(cluster, "positives", name="pos:c0", labelled=held)
-    out = cluster_inference(
-        y,
-        s,
-        errors,
-        [stratum],
-        np.array([True]),
-        n_resamples=300,
-        confidence_level=0.9,
-        correction="holm",
-        rng=np.random.default_rng(5),
+    placements = rng.random(90)
+    errors = rng.random(90) < 0.3
+    labels = np.repeat([0, 1, 2], 30)
+    st = cluster_statistics(placements, errors, labels, 3)
+    eligible = np.array([True, False, True])
+    value, why = selection_value(st, eligible, "auc")
+    assert value == pytest.approx(np.nanmax(st.auc_z[eligible]))
+    assert why == ""
+    assert selection_value(st, eligible, "error_rate")[0] == pytest.approx(
+        np.nanmax(st.error_rate_z[eligible])
     )
-    assert list(out.columns) == INFERENCE_COLUMNS
-    ref = stratified_auc(
-        y,
-        s,
-        [stratum],
-        n_resamples=300,
-        confidence_level=0.9,
-        correction=None,
-        random_state=np.random.default_rng(5),
-    ).iloc[1]
-    for column in ("auc", "auc_low", "auc_high", "auc_diff", "p_value"):
-        assert out.loc[0, column] == pytest.approx(ref[column])
-    rest = y & held & ~cluster
-    x1, n1 = errors[cluster].sum(), cluster.sum()
-    x2, n2 = errors[rest].sum(), rest.sum()
-    p = fisher_exact([[x1, n1 - x1], [x2, n2 - x2]]).pvalue
-    assert out.loc[0, "error_rate_p_value"] == pytest.approx(p)
-    assert out.loc[0, "error_rate"] == pytest.approx(x1 / n1)
-    assert out.loc[0, "reference_error_rate"] == pytest.approx(x2 / n2)
+    gap = st.error_rate[eligible].max() - st.error_rate[eligible].min()
+    assert selection_value(st, eligible, "paper")[0] == pytest.approx(gap)
+    value, why = selection_value(st, np.array([True, False, False]), "paper")
+    assert np.isnan(value)
+    assert "fewer than two" in why
+
+
+def test_rank_order_puts_eligible_leaders_first_then_deficits():
+    deficits = [np.array([0.05, 0.30, np.nan]), np.array([0.10, 0.20, 0.50])]
+    eligible = [np.array([True, True, True]), np.array([True, True, False])]
+    # class 0's leader is its cluster 0 (largest z, smaller deficit), class 1's is 1
+    order = rank_order(deficits, eligible, [0, 1])
+    assert order == [(1, 1), (0, 0), (0, 1), (1, 0), (0, 2), (1, 2)]
+    # without leaders: eligible clusters by deficit, NaN last, ineligible after
+    assert rank_order(deficits, eligible, [-1, -1]) == [
+        (0, 1), (1, 1), (1, 0), (0, 0), (0, 2), (1, 2),
+    ]  # fmt: skip

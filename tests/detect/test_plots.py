@@ -11,7 +11,7 @@ from hstrat.plot import plot_cluster_map, plot_image_grid
 
 @pytest.fixture(scope="module")
 def fitted_digits(digits):
-    det = KMeansDetector(n_resamples=100, n_stability=0, random_state=0)
+    det = KMeansDetector(n_stability=0, random_state=0)
     return det.fit(digits.embeddings, y_true=digits.y_true, y_score=digits.y_score)
 
 
