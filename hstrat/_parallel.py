@@ -1,7 +1,7 @@
 """One rule for parallel work: how many worker threads, and how many BLAS threads each.
 
-Every parallel part of hstrat follows it (the bootstrap's chunks of replicates; the
-detectors' bootstrap and stability refits are to use the same functions):
+Every parallel part of hstrat follows it: the bootstrap's chunks of replicates, and the
+detectors' stability refits (``ClusterDetector(n_jobs=)``):
 
 * ``n_jobs`` reads as in scikit-learn: a positive count is that many workers, ``-1``
   every available CPU, ``-2`` all but one, and so on; ``None`` is every available CPU
@@ -26,8 +26,9 @@ check it with :func:`effective_n_jobs` before any work, and run::
 
 Inside ``refit`` scikit-learn's k-means (OpenMP) and PCA (BLAS) then run on their share
 of the CPUs, and an hstrat bootstrap called there with the default ``n_jobs=None`` runs
-in that worker alone, so nothing needs throttling by problem size. Memory grows with
-the number of workers: each holds its own working arrays.
+in that worker alone. A single small fit runs on one thread (:func:`threads_for`), and so
+do the refits around it. Memory grows with the number of workers: each holds its own
+working arrays.
 """
 
 from __future__ import annotations
@@ -37,14 +38,28 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from ._validation import describe
 
-__all__ = ["available_cpus", "check_n_jobs", "effective_n_jobs", "parallel_map"]
+__all__ = [
+    "SMALL_PROBLEM",
+    "available_cpus",
+    "check_n_jobs",
+    "effective_n_jobs",
+    "parallel_map",
+    "threads_for",
+]
+
+#: Cases times dimensions below which one fit (a k-means, a mixture, a PCA) runs on one
+#: thread: at the sizes a detector fits by default (at most 20,000 cases x 50 components
+#: per class) threads gain little and, on a busy machine, lose a lot (measured on a loaded
+#: 2-core machine: two OpenMP threads made a 600-case k-means fifty times slower, two
+#: LAPACK threads a 1,024 x 1,024 eigendecomposition ten times slower, than one).
+SMALL_PROBLEM = 2_000_000
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -143,6 +158,25 @@ class _BlasLimit:
 
 
 _blas_limit = _BlasLimit()
+
+
+def threads_for(n_elements: int) -> AbstractContextManager[Any]:
+    """One BLAS/OpenMP thread for a fit of fewer than :data:`SMALL_PROBLEM` elements.
+
+    Larger fits use the thread pools as configured (or as :func:`parallel_map` limits
+    them while its workers run).
+
+    Examples
+    --------
+    >>> with threads_for(10):
+    ...     pass
+    """
+    if n_elements < SMALL_PROBLEM:
+        from threadpoolctl import threadpool_limits
+
+        limits: AbstractContextManager[Any] = threadpool_limits(limits=1)
+        return limits
+    return nullcontext()
 
 
 def parallel_map(

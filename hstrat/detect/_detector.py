@@ -42,6 +42,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 from typing_extensions import Self
 
+from .._parallel import check_n_jobs, threads_for
 from .._stratum import Stratum
 from .._validation import (
     RandomState,
@@ -68,7 +69,6 @@ from ._exemplars import EXEMPLAR_COLUMNS, exemplar_table
 from ._projection import fit_projection, project
 from ._split import holdout_split
 from ._stability import clustering_stability
-from ._threads import limited_threads
 
 __all__ = ["CLUSTER_COLUMNS", "EXEMPLAR_COLUMNS", "ClusterDetector"]
 
@@ -203,6 +203,9 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         cases per class; every case is then assigned by its ``predict``.
     n_stability : int, default 10
         Bootstrap refits for the stability columns (0 disables them).
+    n_jobs : int or None, default None
+        Refits run at once, by hstrat's one rule for parallel work
+        (:mod:`hstrat._parallel`): the same clusters and columns for every value.
     random_state : int, numpy.random.Generator or None
         Seed of the split, the clusterer and the refits: the same seed, the same clusters.
     name : str, optional
@@ -275,6 +278,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         min_cluster_size: int | float | str = "auto",
         max_fit_samples: int | None = 20_000,
         n_stability: int = 10,
+        n_jobs: int | None = None,
         random_state: RandomState = None,
         name: str | None = None,
     ) -> None:
@@ -287,6 +291,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.min_cluster_size = min_cluster_size
         self.max_fit_samples = max_fit_samples
         self.n_stability = n_stability
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.name = name
 
@@ -352,6 +357,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         if self.max_fit_samples is not None:
             check_int(self.max_fit_samples, "max_fit_samples", minimum=2)
         check_int(self.n_stability, "n_stability", minimum=0)
+        check_n_jobs(self.n_jobs)
         check_random_state(self.random_state)
         if self.name is not None and not isinstance(self.name, str):
             raise TypeError(f"name must be None or a str; got {describe(self.name)}.")
@@ -437,7 +443,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         for (label, mask), (c_rng, s_rng) in zip(classes, rngs, strict=True):
             members = np.flatnonzero(mask)
             fit_size = min(len(members), self.max_fit_samples or len(members))
-            with limited_threads(fit_size * width):
+            with threads_for(fit_size * width):
                 fitted, rows, dist = self._fit_class(
                     data, label, members, discovery, placements, errors,
                     (base, size_param, candidates), c_rng, s_rng,
@@ -612,7 +618,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
             result = clustering_stability(
                 z[fit_local], fitted.local[fit_local], fitted.k, refit, self.n_stability,
-                stability_rng,
+                stability_rng, n_jobs=self.n_jobs,
             )  # fmt: skip
             fitted.stability, fitted.ari = result.jaccard, result.mean_ari
         return fitted, rows, dist
@@ -753,7 +759,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
                 out[rows] = lookup[0]
                 continue
             z = project(data, rows, fitted.projection)
-            with limited_threads(z.size):
+            with threads_for(z.size):
                 component = np.asarray(fitted.model.predict(z))
             position = np.searchsorted(fitted.codes, component).clip(0, fitted.k - 1)
             known = fitted.codes[position] == component

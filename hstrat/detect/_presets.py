@@ -50,6 +50,7 @@ class KMeansDetector(ClusterDetector):
         min_cluster_size: int | float | str = "auto",
         max_fit_samples: int | None = 20_000,
         n_stability: int = 10,
+        n_jobs: int | None = None,
         random_state: RandomState = None,
         name: str | None = None,
     ) -> None:
@@ -62,6 +63,7 @@ class KMeansDetector(ClusterDetector):
         self.min_cluster_size = min_cluster_size
         self.max_fit_samples = max_fit_samples
         self.n_stability = n_stability
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.name = name
 
@@ -105,6 +107,7 @@ class GaussianMixtureDetector(ClusterDetector):
         min_cluster_size: int | float | str = "auto",
         max_fit_samples: int | None = 10_000,
         n_stability: int = 10,
+        n_jobs: int | None = None,
         random_state: RandomState = None,
         name: str | None = None,
     ) -> None:
@@ -118,6 +121,7 @@ class GaussianMixtureDetector(ClusterDetector):
         self.min_cluster_size = min_cluster_size
         self.max_fit_samples = max_fit_samples
         self.n_stability = n_stability
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.name = name
 

@@ -25,6 +25,8 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.metrics import adjusted_rand_score
 
+from .._parallel import parallel_map
+
 __all__ = ["Stability", "clustering_stability", "jaccard_matches"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -86,6 +88,7 @@ def clustering_stability(
     refit: Refit,
     n_refits: int,
     rng: np.random.Generator,
+    n_jobs: int | None = 1,
 ) -> Stability:
     """Refit on ``n_refits`` bootstrap resamples of ``data`` and compare with ``labels``.
 
@@ -103,7 +106,10 @@ def clustering_stability(
     n_refits : int
         Number of bootstrap refits (0 gives empty / NaN results).
     rng : numpy.random.Generator
-        Source of the resamples and of the refits' seeds.
+        Source of the resamples and of the refits' seeds (all drawn first, in order, so
+        the result does not depend on ``n_jobs``).
+    n_jobs : int or None, default 1
+        Refits run at once (:func:`hstrat._parallel.parallel_map`).
 
     Returns
     -------
@@ -123,14 +129,19 @@ def clustering_stability(
     (1.0, [1.0, 1.0])
     """
     n = len(data)
-    aris = np.empty(n_refits)
-    jaccards = np.full((n_refits, k), np.nan)
-    for b in range(n_refits):
-        draw = rng.integers(0, n, n)
+    tasks = [(rng.integers(0, n, n), int(rng.integers(2**31 - 1))) for _ in range(n_refits)]
+
+    def one(task: tuple[IntArray, int]) -> tuple[float, FloatArray]:
+        draw, seed = task
         drawn = np.unique(draw)
-        predicted = refit(data[draw], data[drawn], int(rng.integers(2**31 - 1)))
-        aris[b] = adjusted_rand_score(labels[drawn], predicted)
-        jaccards[b] = jaccard_matches(labels[drawn], predicted, k)
+        predicted = refit(data[draw], data[drawn], seed)
+        return adjusted_rand_score(labels[drawn], predicted), jaccard_matches(
+            labels[drawn], predicted, k
+        )
+
+    done = parallel_map(one, tasks, n_jobs=n_jobs)
+    aris = np.array([a for a, _ in done], dtype=np.float64)
+    jaccards = np.array([j for _, j in done]).reshape(n_refits, k)
     if n_refits == 0:
         return Stability(aris, np.full(k, np.nan))
     present = np.isfinite(jaccards)

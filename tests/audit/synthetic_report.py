@@ -42,7 +42,7 @@ def synthetic_report(n: int = 800, seed: int = 0):
             scores,
             strata,
             embeddings=embeddings,
-            detectors=[KMeansDetector(random_state=seed, n_resamples=200)],
+            detectors=[KMeansDetector(random_state=seed)],
             n_resamples=300,
             random_state=seed,
             progress=False,

@@ -76,7 +76,7 @@ def test_each_finding_equals_its_single_target_audit():
 def test_detectors_are_fitted_per_finding_like_single_audits():
     x, y, _ = make_problem()
     model = Model()
-    detector = KMeansDetector(random_state=0, n_resamples=100)
+    detector = KMeansDetector(random_state=0)
     reports = hstrat.audit(
         model, loader(x, y), targets=[0, "Nodule"], detectors=[detector], **OPTIONS
     )

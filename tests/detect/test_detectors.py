@@ -346,3 +346,20 @@ def test_options_keep_the_contract(params, planted):
         assert held == pytest.approx(0.3, abs=0.01)
         assert np.isnan(det.stability_)
         assert det.clusters_["stability"].isna().all()
+
+
+def test_stability_refits_give_the_same_columns_for_every_n_jobs():
+    from hstrat.detect import KMeansDetector
+
+    rng = np.random.default_rng(0)
+    y = rng.random(400) < 0.5
+    embeddings = rng.normal(size=(400, 6)) + 2.0 * y[:, None]
+    scores = rng.normal(size=400) + y
+    fits = [
+        KMeansDetector(n_stability=4, n_jobs=n_jobs, random_state=1).fit(
+            embeddings, y_true=y, y_score=scores
+        )
+        for n_jobs in (1, 2, None)
+    ]
+    for other in fits[1:]:
+        pd.testing.assert_frame_equal(other.clusters_, fits[0].clusters_)
