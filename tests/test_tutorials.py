@@ -299,9 +299,9 @@ def test_algorithmic_measurement_runs(in_tmp: Path) -> None:
     text = DETECTORS.read_text(encoding="utf-8")
 
     # evaluate() and the detector on its own find the same clusters
-    clusters = report.table[report.table["family"] == "cluster"]
+    clusters = report.table[report.table["family"] == "kmeans"]
     assert len(clusters) >= 2
-    assert clusters["stratum"].iloc[0] == "cluster:pos:c0"
+    assert clusters["stratum"].iloc[0] == "kmeans:pos:c0"
     assert list(report.clusters["name"]) == list(detector.clusters_["name"])
     # report.clusters takes its measurements from the table's rows
     aucs = report.clusters.set_index("stratum")["auc"]
@@ -328,7 +328,7 @@ def test_algorithmic_measurement_runs(in_tmp: Path) -> None:
         f"failing cluster has stability {detector.clusters_['stability'].iloc[0]:.2f}",
         f"{detector.class_stability_['negatives']:.2f} overall",
         f"no strong structure at k = {(detector.clusters_['class'] == 'negatives').sum()}",
-        f'"{table.loc["cluster:pos:c0", "note"]}"',  # the note on every cluster's row
+        f'"{table.loc["kmeans:pos:c0", "note"]}"',  # the note on every cluster's row
     ]
     flat = " ".join(text.split())
     for phrase in quoted:
