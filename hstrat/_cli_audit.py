@@ -52,7 +52,9 @@ def add_audit_parser(subparsers: Any) -> None:
             "Writes report.html, table.csv, report.json and the figures to --out."
         ),
     )
-    p.add_argument("--predictions", required=True, metavar="CSV", help="one row per case")
+    p.add_argument(
+        "--predictions", required=True, metavar="CSV", help="scores, one row per case (required)"
+    )
     p.add_argument(
         "--label-col",
         action="append",
@@ -96,11 +98,17 @@ def add_audit_parser(subparsers: Any) -> None:
         help="comma-separated columns to use as strata (from --strata, else from "
         f"--predictions); default: every --strata column with at most {MAX_LEVELS} levels",
     )
-    p.add_argument("--groups-col", help="column of cluster ids (patient/study) for resampling")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--groups-col",
+        help="column of cluster ids (patient, study) resampled together (default: none)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (required)")
     p.add_argument("--force", action="store_true", help="replace a report already in --out")
     p.add_argument(
-        "--ci", choices=["bootstrap", "delong"], default="bootstrap", help="(default %(default)s)"
+        "--ci",
+        choices=["bootstrap", "delong"],
+        default="bootstrap",
+        help="how intervals and tests are computed (default %(default)s)",
     )
     p.add_argument(
         "--method",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, spreadsheet_csv
 from ._agreement import agreement, disagreements, merge_labels
 from ._schema import Schema, read_labels
 
@@ -165,7 +165,8 @@ def _agreement(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         print(table.drop(columns=["note"]).round(3).to_string(index=False))
     if args.disagreements is not None:
-        atomic_write_text(args.disagreements, disagreements(a, b, schema).to_csv(index=False))
+        # a file for people to adjudicate, in a spreadsheet: formula cells neutralised
+        atomic_write_text(args.disagreements, spreadsheet_csv(disagreements(a, b, schema)))
         print(f"Disagreements written to {args.disagreements}")
     if args.merge is not None:
         merged = merge_labels(a, b, schema, rule=args.rule)
