@@ -34,6 +34,27 @@ from hstrat.metrics._bootstrap import (
     resampling_cells,
 )
 
+
+@pytest.fixture(autouse=True)
+def threads_at_any_size(monkeypatch):
+    """Small test data take the threaded path too (in use it starts at THREADS_FROM cases)."""
+    monkeypatch.setattr(bootstrap_module, "THREADS_FROM", 0)
+
+
+def test_small_data_run_on_one_thread_whatever_n_jobs(monkeypatch):
+    monkeypatch.undo()
+    seen = []
+    real = bootstrap_module.parallel_map
+    monkeypatch.setattr(
+        bootstrap_module, "parallel_map", lambda *a, **k: seen.append(k["n_jobs"]) or real(*a, **k)
+    )
+    rng = np.random.default_rng(0)
+    for n in (1000, bootstrap_module.THREADS_FROM):
+        y = rng.random(n) < 0.3
+        bootstrap_ci(y, rng.normal(size=n) + y, n_resamples=20, random_state=0, n_jobs=2)
+    assert seen == [1, 2]
+
+
 REFERENCE = json.loads(
     (Path(__file__).parents[1] / "reference" / "proc_reference.json").read_text()
 )
