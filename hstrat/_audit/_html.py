@@ -203,10 +203,10 @@ def _how_to_read(report: AuditReport) -> str:
         ),
         "Clusters": any(is_cluster(r) for _, r in report.table.iterrows())
         and (
-            "A detector clusters the model's embeddings of each class on half of the cases "
-            "and measures each cluster on the other, held-out half, so its interval is "
-            "honest; its counts are held-out cases. A cluster is a candidate subclass: look "
-            "at its cases to name it."
+            "A detector clusters the model's embeddings of each class on part of the cases "
+            "and measures each cluster on the held-out rest, so its interval is honest; its "
+            "counts are held-out cases. A cluster is a candidate subclass: look at its "
+            "cases to name it."
         ),
     }
     items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in entries.items() if v)
