@@ -524,14 +524,20 @@ class _Pass:
             return f"target={self.targets[0]!r}"
         return f"targets={list(self.targets)!r}"
 
+    def _resolved(self) -> _Head:
+        """Return the head fixed at the first batch (the pass reads it only after that)."""
+        if self.head is None:
+            raise RuntimeError("the pass has not seen a batch yet")
+        return self.head
+
     def findings(self) -> list[Any]:
         """Names of the audited outputs, in order: class names when known, else indices."""
-        assert self.head is not None
+        head = self._resolved()
         names = self.class_names
-        if names is not None and len(names) == self.head.n_outputs:
-            return [names[c] for c in self.head.columns]
+        if names is not None and len(names) == head.n_outputs:
+            return [names[c] for c in head.columns]
         if self.targets == "all":
-            return list(self.head.columns)
+            return list(head.columns)
         return list(self.targets)
 
     def _target_index(self, target: Target, k: int) -> int:
@@ -561,8 +567,7 @@ class _Pass:
 
     def _labels(self, values: npt.NDArray[Any], index: int) -> npt.NDArray[np.bool_]:
         """Return the labels of the audited targets, shape ``(batch, targets)``."""
-        assert self.head is not None
-        columns = list(self.head.columns)
+        columns = list(self._resolved().columns)
         y = values
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
