@@ -17,49 +17,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from headless_chromium import BROWSER_MARKS, chromium
 from synthetic_report import synthetic_report
 
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed (run .ci/install-browser)"
-)
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
+pytest.importorskip("selenium", reason="selenium is not installed (run .ci/install-browser)")
+from selenium.webdriver.common.by import By
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-pytestmark = [
-    pytest.mark.slow,  # a real browser: run in CI (.ci/run installs Chromium)
-    pytest.mark.skipif(
-        not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
-        reason="Chromium and chromedriver are not installed (run .ci/install-browser)",
-    ),
-]
+pytestmark = BROWSER_MARKS  # a real browser: run in CI (.ci/run installs Chromium)
 
 
 @pytest.fixture
 def browser(tmp_path):
-    options = Options()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path / "chromium-profile", "--window-size=1400,1000")
 
 
 def test_report_reads_at_1400_px(browser, tmp_path):

@@ -12,63 +12,32 @@ Needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium`` package
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from headless_chromium import BROWSER_MARKS, chromium
 from labeler_helpers import SCHEMA, ServerProcess, write_setup
 
 from hstrat import Schema
 from hstrat.strata import read_labels
 
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed (run .ci/install-browser)"
-)
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytest.importorskip("selenium", reason="selenium is not installed (run .ci/install-browser)")
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-pytestmark = [
-    pytest.mark.slow,  # a real browser: run in CI (.ci/run installs Chromium)
-    pytest.mark.skipif(
-        not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
-        reason="Chromium and chromedriver are not installed (run .ci/install-browser)",
-    ),
-]
+pytestmark = BROWSER_MARKS  # a real browser: run in CI (.ci/run installs Chromium)
 
 XSS_ID = "<img src=x onerror=\"document.title='pwned'\">"
 
 
 @pytest.fixture
 def browser(tmp_path):
-    options = Options()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1200,760",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    yield from chromium(
+        tmp_path / "chromium-profile", "--window-size=1200,760", "--hide-scrollbars"
+    )
 
 
 def settle(driver, index=None, timeout=15):
