@@ -43,11 +43,10 @@ A subclass that is *worse* than the reference is what hidden stratification mean
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
-from .._validation import check_option, describe
+from .._validation import check_confidence_level, check_int, check_option
 from ._normal import normal_cdf, normal_quantile
 
 __all__ = ["auc_power", "auc_sample_size", "detectable_auc_gap", "hanley_mcneil_variance"]
@@ -56,32 +55,8 @@ DESIGNS: tuple[str, ...] = ("shared_negatives", "independent")
 _MAX_N = 10**9
 
 
-def _check_auc(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in (0, 1); got {describe(value)}.")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must be in (0, 1); got {value!r}.")
-    return float(value)
-
-
 def _optional_count(value: Any, name: str) -> int | None:
-    return None if value is None else _check_count(value, name)
-
-
-def _check_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= 1; got {describe(value)}.")
-    if value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
-    return int(value)
-
-
-def _check_level(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in (0, 1); got {describe(value)}.")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must be in (0, 1); got {value!r}.")
-    return float(value)
+    return None if value is None else check_int(value, name, minimum=1)
 
 
 def _variance(a: float, m: float, n: float) -> float:
@@ -129,9 +104,9 @@ def hanley_mcneil_variance(auc: float, *, n_pos: int, n_neg: int) -> float:
     >>> round(hanley_mcneil_variance(0.9, n_pos=50, n_neg=50) ** 0.5, 4)
     0.0321
     """
-    a = _check_auc(auc, "auc")
-    m = _check_count(n_pos, "n_pos")
-    n = _check_count(n_neg, "n_neg")
+    a = check_confidence_level(auc, "auc")
+    m = check_int(n_pos, "n_pos", minimum=1)
+    n = check_int(n_neg, "n_neg", minimum=1)
     return _variance(a, m, n)
 
 
@@ -147,8 +122,8 @@ class _Plan:
         design: Any,
         alpha: Any,
     ) -> None:
-        self.a_ref = _check_auc(auc_reference, "auc_reference")
-        self.n = _check_count(n_neg, "n_neg")
+        self.a_ref = check_confidence_level(auc_reference, "auc_reference")
+        self.n = check_int(n_neg, "n_neg", minimum=1)
         self.m_ref = _optional_count(n_pos_reference, "n_pos_reference")
         self.design = check_option(design, "design", DESIGNS)
         n_ref = _optional_count(n_neg_reference, "n_neg_reference")
@@ -158,7 +133,7 @@ class _Plan:
                 f"got n_neg_reference={n_neg_reference!r}."
             )
         self.n_ref = self.n if n_ref is None else n_ref
-        self.alpha = _check_level(alpha, "alpha")
+        self.alpha = check_confidence_level(alpha, "alpha")
         self.z = normal_quantile(1.0 - self.alpha / 2.0)
 
     def variance(self, a_s: float, m: float) -> float:
@@ -248,8 +223,8 @@ def auc_power(
     0.978
     """
     plan = _Plan(auc_reference, n_neg, n_pos_reference, n_neg_reference, design, alpha)
-    a_s = _check_auc(auc_stratum, "auc_stratum")
-    m = _check_count(n_pos, "n_pos")
+    a_s = check_confidence_level(auc_stratum, "auc_stratum")
+    m = check_int(n_pos, "n_pos", minimum=1)
     return plan.power(a_s, m)
 
 
@@ -299,8 +274,8 @@ def auc_sample_size(
     183
     """
     plan = _Plan(auc_reference, n_neg, n_pos_reference, n_neg_reference, design, alpha)
-    a_s = _check_auc(auc_stratum, "auc_stratum")
-    target = _check_level(power, "power")
+    a_s = check_confidence_level(auc_stratum, "auc_stratum")
+    target = check_confidence_level(power, "power")
     if a_s == plan.a_ref:
         raise ValueError("auc_stratum equals auc_reference; there is no gap to detect.")
     if target <= plan.alpha:
@@ -371,8 +346,8 @@ def detectable_auc_gap(
     0.122
     """
     plan = _Plan(auc_reference, n_neg, n_pos_reference, n_neg_reference, design, alpha)
-    m = _check_count(n_pos, "n_pos")
-    target = _check_level(power, "power")
+    m = check_int(n_pos, "n_pos", minimum=1)
+    target = check_confidence_level(power, "power")
     if target <= plan.alpha:
         raise ValueError(f"power must exceed alpha ({plan.alpha}); got {target!r}.")
 

@@ -49,7 +49,6 @@ from ._bootstrap import (
     resampling_cells,
 )
 from ._delong import (
-    Placements,
     delong_covariance,
     difference_test,
     normal_interval,
@@ -321,19 +320,7 @@ def auc_table(
     if options.ci == "delong":
         records = _delong_rows(rows, s, g, level)
     else:
-        rng = check_random_state(options.random_state)
-        records = _bootstrap_rows(
-            rows,
-            y,
-            s,
-            g,
-            level,
-            options.method,
-            options.n_resamples,
-            rng,
-            options.progress,
-            n_jobs=options.n_jobs,
-        )
+        records = _bootstrap_rows(rows, y, s, g, options)
     table = pd.DataFrame(records, columns=STRATIFIED_COLUMNS)
     table["p_adjusted"] = adjust_p_values(
         table["p_value"].to_numpy(dtype=float), options.correction
@@ -370,61 +357,47 @@ def adjust_p_values(p_values: FloatArray, correction: str | None) -> FloatArray:
 
 
 def _warn(rows: list[_Row]) -> None:
-    undefined = [r.name for r in rows if not r.defined]
-    if undefined:
-        warnings.warn(
-            f"AUC undefined (one class only) for strata {undefined!r}; their rows are NaN.",
+    defined = [r for r in rows if r.defined]
+    for names, text, category in [
+        (
+            [r.name for r in rows if not r.defined],
+            "AUC undefined (one class only) for strata {}; their rows are NaN.",
             UndefinedMetricWarning,
-            stacklevel=4,
-        )
-    small = [
-        r.name for r in rows if r.defined and min(len(r.subset.pos), len(r.subset.neg)) < MIN_CASES
-    ]
-    if small:
-        warnings.warn(
-            f"Strata {small!r} have fewer than {MIN_CASES} positives or negatives; "
+        ),
+        (
+            [r.name for r in defined if min(len(r.subset.pos), len(r.subset.neg)) < MIN_CASES],
+            f"Strata {{}} have fewer than {MIN_CASES} positives or negatives; "
             "their intervals and tests are unreliable.",
             SmallStratumWarning,
-            stacklevel=4,
-        )
-    few = [
-        r.name for r in rows if r.defined and r.n_groups is not None and r.n_groups < MIN_GROUPS
-    ]
-    if few:
-        warnings.warn(
-            f"Strata {few!r} have fewer than {MIN_GROUPS} clusters (groups) holding their "
+        ),
+        (
+            [r.name for r in defined if r.n_groups is not None and r.n_groups < MIN_GROUPS],
+            f"Strata {{}} have fewer than {MIN_GROUPS} clusters (groups) holding their "
             "positives or negatives; their intervals and tests are unreliable.",
             SmallStratumWarning,
-            stacklevel=4,
-        )
+        ),
+    ]:
+        if names:
+            warnings.warn(text.format(repr(names)), category, stacklevel=4)
 
 
 def _record(row: _Row, ci_method: str, reference: str | None) -> dict[str, Any]:
-    nan = float("nan")
-    return {
-        "stratum": row.name,
-        "variable": row.variable,
-        "level": row.level,
-        "population": row.population,
-        "n": len(row.subset.pos) + len(row.subset.neg),
-        "n_pos": len(row.subset.pos),
-        "n_neg": len(row.subset.neg),
-        "n_unlabelled": row.n_unlabelled,
-        "auc": nan,
-        "auc_low": nan,
-        "auc_high": nan,
-        "auc_se": nan,
-        "ci_method": ci_method,
-        "reference": reference,
-        "reference_auc": nan,
-        "auc_diff": nan,
-        "diff_low": nan,
-        "diff_high": nan,
-        "p_value": nan,
-        "p_adjusted": nan,
-        "defined": row.defined,
-        "note": "; ".join(row.notes),
-    }
+    record: dict[str, Any] = dict.fromkeys(STRATIFIED_COLUMNS, float("nan"))
+    record.update(
+        stratum=row.name,
+        variable=row.variable,
+        level=row.level,
+        population=row.population,
+        n=len(row.subset.pos) + len(row.subset.neg),
+        n_pos=len(row.subset.pos),
+        n_neg=len(row.subset.neg),
+        n_unlabelled=row.n_unlabelled,
+        ci_method=ci_method,
+        reference=reference,
+        defined=row.defined,
+        note="; ".join(row.notes),
+    )
+    return record
 
 
 def _delong_rows(
@@ -443,22 +416,16 @@ def _delong_rows(
             if row.reference is not None:
                 ref = placements(s, row.reference.pos, row.reference.neg)
                 if ref.defined:
-                    _update_test_delong(rec, p, ref, n, g, level)
+                    test = difference_test(p, ref, n, g, level)
+                    rec.update(
+                        reference_auc=ref.theta,
+                        auc_diff=test.difference,
+                        diff_low=test.ci_low,
+                        diff_high=test.ci_high,
+                        p_value=test.p_value,
+                    )
         records.append(rec)
     return records
-
-
-def _update_test_delong(
-    rec: dict[str, Any], p: Placements, ref: Placements, n: int, g: IntArray | None, level: float
-) -> None:
-    test = difference_test(p, ref, n, g, level)
-    rec.update(
-        reference_auc=ref.theta,
-        auc_diff=test.difference,
-        diff_low=test.ci_low,
-        diff_high=test.ci_high,
-        p_value=test.p_value,
-    )
 
 
 def _reference_name(rows: list[_Row], row: _Row) -> str:
@@ -470,15 +437,10 @@ def _bootstrap_rows(
     y: npt.NDArray[np.bool_],
     s: FloatArray,
     g: IntArray | None,
-    level: float,
-    method: str,
-    n_resamples: int,
-    rng: np.random.Generator,
-    progress: bool,
-    *,
-    n_jobs: int | None,
+    options: AUCOptions,
 ) -> list[dict[str, Any]]:
-    n = len(y)
+    n, n_resamples, method = len(y), options.n_resamples, options.method
+    level = options.confidence_level
     index: dict[tuple[bytes, bytes], int] = {}
     subsets: list[Subset] = []
 
@@ -493,10 +455,11 @@ def _bootstrap_rows(
         (column(r.subset), None if r.reference is None else column(r.reference)) for r in rows
     ]
     cells = resampling_cells(y, g, True)
+    rng = check_random_state(options.random_state)
     resampler = Resampler(y, s, n_resamples, rng, cells=cells, groups=g)
     plan = SubsetPlan(s, subsets, resampler.order)
     estimates = plan.observed()
-    bar = _progress_bar(n_resamples, progress)
+    bar = _progress_bar(n_resamples, options.progress)
     try:
         dist = bootstrap_aucs(
             s,
@@ -504,7 +467,7 @@ def _bootstrap_rows(
             resampler,
             progress=None if bar is None else bar.update,
             plan=plan,
-            n_jobs=n_jobs,
+            n_jobs=options.n_jobs,
         )
     finally:
         if bar is not None:

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._stratum import Stratum, as_strata
+from .._stratum import as_strata
 from .._validation import (
     check_confidence_level,
     check_option,
@@ -316,18 +316,12 @@ def stratified_threshold_metrics(
     everyone = np.ones(len(y), dtype=bool)
     rows = [_threshold_row("overall", y, called, everyone, everyone, None, level)]
     for stratum in items:
-        rows.append(_stratum_threshold_row(stratum, y, called, level))
+        sub = stratum.subsets(y)
+        comp = (sub.complement_pos, sub.complement_neg)
+        rows.append(_threshold_row(str(stratum.name), y, called, sub.pos, sub.neg, comp, level))
     out = pd.DataFrame(rows)
     out.insert(1, "threshold", float(threshold))
     return out
-
-
-def _stratum_threshold_row(
-    stratum: Stratum, y: npt.NDArray[np.bool_], called: npt.NDArray[np.bool_], level: float
-) -> dict[str, Any]:
-    sub = stratum.subsets(y)
-    comp = (sub.complement_pos, sub.complement_neg)
-    return _threshold_row(str(stratum.name), y, called, sub.pos, sub.neg, comp, level)
 
 
 def _threshold_row(
@@ -351,28 +345,20 @@ def _threshold_row(
     if complement is None:
         row["sensitivity_p_value"] = row["specificity_p_value"] = float("nan")
         return row
-    comp_pos, comp_neg = complement[0] & y, complement[1] & ~y
-    own_pos, own_neg = pos & y, neg & ~y
     # A test only compares disjoint sets of cases; overlapping ones (a stratum of
     # positives shares every negative with its complement) get NaN.
-    row["sensitivity_p_value"] = (
-        float("nan")
-        if (own_pos & comp_pos).any()
-        else fisher_exact_p(
-            int((own_pos & called).sum()),
-            int(own_pos.sum()),
-            int((comp_pos & called).sum()),
-            int(comp_pos.sum()),
+    for metric, own, comp, correct in [
+        ("sensitivity", pos & y, complement[0] & y, called),
+        ("specificity", neg & ~y, complement[1] & ~y, ~called),
+    ]:
+        row[f"{metric}_p_value"] = (
+            float("nan")
+            if (own & comp).any()
+            else fisher_exact_p(
+                int((own & correct).sum()),
+                int(own.sum()),
+                int((comp & correct).sum()),
+                int(comp.sum()),
+            )
         )
-    )
-    row["specificity_p_value"] = (
-        float("nan")
-        if (own_neg & comp_neg).any()
-        else fisher_exact_p(
-            int((own_neg & ~called).sum()),
-            int(own_neg.sum()),
-            int((comp_neg & ~called).sum()),
-            int(comp_neg.sum()),
-        )
-    )
     return row
