@@ -53,9 +53,11 @@ __all__ = ["bootstrap_ci"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 BOOTSTRAP_METHODS = ("percentile", "basic", "bca")
-#: Elements per working array (8 bytes each), unless one replicate needs more. Arrays
-#: of a few MiB stay in the cache that the threads share.
-CHUNK_ELEMENTS = 2**19
+#: Elements per working array (8 bytes each), unless one replicate needs more: a pass
+#: over this many counts stays in one core's cache.
+CHUNK_ELEMENTS = 2**17
+#: Counts per task handed to a thread (several passes): enough work to pay for the hand-over.
+TASK_ELEMENTS = 2**21
 #: Units drawn per block (256 KiB of uniforms): the draw works inside the CPU cache.
 DRAW_BLOCK = 2**15
 #: Fewer cases than this run on one thread whatever ``n_jobs`` says: a replicate's arrays
@@ -173,16 +175,6 @@ class Resampler:
         return np.take(
             self._members, draws, out=scratch.array("units", draws.shape, np.intp), mode="clip"
         )
-
-    def sample_draws(self, replicate: int) -> IntArray:
-        """Return the caller's case indices in one replicate, with repeats (for reference)."""
-        units = self.unit_draws(replicate)
-        if self.groups is None:
-            return self.order[units]
-        by_group = np.argsort(self.groups, kind="stable")
-        bounds = np.searchsorted(self.groups[by_group], np.arange(self.n_units + 1))
-        cases = [by_group[bounds[u] : bounds[u + 1]] for u in units]
-        return self.order[np.concatenate(cases).astype(np.intp)]
 
     def counts(
         self, start: int, stop: int, scratch: Scratch | None = None
@@ -358,14 +350,18 @@ def bootstrap_aucs(
     if plan is None:
         plan = SubsetPlan(scores, subsets, resampler.order)
     n_resamples = resampler.n_resamples
+    rows = max(1, CHUNK_ELEMENTS // max(resampler.n_samples, 1))
     if chunk_size is None:
-        chunk_size = max(1, CHUNK_ELEMENTS // max(resampler.n_samples, 1))
+        chunk_size = rows * max(1, TASK_ELEMENTS // (rows * max(resampler.n_samples, 1)))
+    rows = min(rows, chunk_size)
     out = np.empty((n_resamples, len(subsets)), dtype=np.float64)
     scratch = Scratch()  # one set of working arrays per thread
 
     def fill(start: int) -> int:
         stop = min(n_resamples, start + chunk_size)
-        out[start:stop] = plan.aucs(resampler.counts(start, stop, scratch), scratch)
+        for first in range(start, stop, rows):
+            last = min(stop, first + rows)
+            out[first:last] = plan.aucs(resampler.counts(first, last, scratch), scratch)
         return stop - start
 
     if resampler.n_samples < THREADS_FROM:

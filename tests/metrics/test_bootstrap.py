@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from resampling import sample_draws
 from scipy import special
 from scipy import stats as sps
 from sklearn.metrics import roc_auc_score
@@ -103,7 +104,7 @@ def reference_distribution(y, s, resampler, subset_mask=None):
     y, s = np.asarray(y), np.asarray(s, dtype=float)
     out = []
     for r in range(resampler.n_resamples):
-        idx = resampler.sample_draws(r)
+        idx = sample_draws(resampler, r)
         if subset_mask is not None:
             idx = idx[subset_mask[idx]]
         out.append(sklearn_auc_or_nan(y[idx], s[idx]))
@@ -394,7 +395,7 @@ def test_stratified_resamples_keep_class_counts():
     y, s = tied_data(6, n_pos=7, n_neg=19)
     resampler = build_resampler(y, s, 300, 1, stratify=True)
     for r in range(300):
-        idx = resampler.sample_draws(r)
+        idx = sample_draws(resampler, r)
         assert len(idx) == len(y)
         assert y[idx].sum() == 7
 
@@ -404,7 +405,7 @@ def test_unstratified_resamples_vary_class_counts_and_are_uniform():
     n_resamples = 3000
     resampler = build_resampler(y, s, n_resamples, 1, stratify=False)
     counts = np.array(
-        [np.bincount(resampler.sample_draws(r), minlength=len(y)) for r in range(n_resamples)]
+        [np.bincount(sample_draws(resampler, r), minlength=len(y)) for r in range(n_resamples)]
     )
     assert (counts.sum(axis=1) == len(y)).all()
     assert len(np.unique(counts @ y)) > 5  # positives per resample vary
@@ -422,7 +423,7 @@ def test_internal_counts_match_sample_draws():
     by_case[:, resampler.order] = internal
     for r in range(40):
         np.testing.assert_array_equal(
-            by_case[r], np.bincount(resampler.sample_draws(r), minlength=len(y))
+            by_case[r], np.bincount(sample_draws(resampler, r), minlength=len(y))
         )
 
 
@@ -434,7 +435,7 @@ def test_grouped_resampling_keeps_patients_together(stratify):
     resampler = build_resampler(y, s, 300, 4, stratify=stratify, groups=groups)
     drawn_with_pos = set()
     for r in range(300):
-        counts = np.bincount(resampler.sample_draws(r), minlength=len(y))
+        counts = np.bincount(sample_draws(resampler, r), minlength=len(y))
         per_group = []
         for g in names:
             c = counts[groups == g]
