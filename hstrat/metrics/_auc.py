@@ -56,6 +56,16 @@ def undefined_reason(n_pos: int, n_neg: int) -> str | None:
     return None
 
 
+def warn_if_undefined(n_pos: int, n_neg: int) -> bool:
+    """Warn (for the caller's caller) that the AUC is NaN, and why; return whether it is."""
+    reason = undefined_reason(n_pos, n_neg)
+    if reason:
+        warnings.warn(
+            f"AUC is undefined ({reason}); returning NaN.", UndefinedMetricWarning, stacklevel=3
+        )
+    return reason is not None
+
+
 def auc(
     y_true: npt.ArrayLike, y_score: npt.ArrayLike, *, sample_weight: npt.ArrayLike | None = None
 ) -> float:
@@ -96,11 +106,7 @@ def auc(
         return _weighted_auc(y, s, w)
     n_pos = int(y.sum())
     n_neg = len(y) - n_pos
-    reason = undefined_reason(n_pos, n_neg)
-    if reason:
-        warnings.warn(
-            f"AUC is undefined ({reason}); returning NaN.", UndefinedMetricWarning, stacklevel=2
-        )
+    if warn_if_undefined(n_pos, n_neg):
         return float("nan")
     two_u = twice_mann_whitney_u(s[y], np.sort(s[~y]))
     return two_u / (2.0 * n_pos * n_neg)

@@ -43,7 +43,7 @@ from .._validation import (
     check_random_state,
 )
 from ..exceptions import UndefinedMetricWarning
-from ._auc import check_binary_inputs, undefined_reason
+from ._auc import check_binary_inputs, warn_if_undefined
 from ._delong import placements
 from ._normal import normal_cdf, normal_quantile
 from ._results import AUCResult
@@ -549,11 +549,7 @@ def bootstrap_ci(
     n_jobs = check_n_jobs(n_jobs)
     pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
     label = f"bootstrap-{method}"
-    reason = undefined_reason(len(pos), len(neg))
-    if reason:
-        warnings.warn(
-            f"AUC is undefined ({reason}); returning NaN.", UndefinedMetricWarning, stacklevel=2
-        )
+    if warn_if_undefined(len(pos), len(neg)):
         nan = float("nan")
         return AUCResult(nan, nan, nan, nan, level, label, len(pos), len(neg))
     cells = resampling_cells(y, g, stratify)

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from .._validation import check_confidence_level, check_groups, check_scores
 from ..exceptions import UndefinedMetricWarning
-from ._auc import check_binary_inputs, undefined_reason
+from ._auc import check_binary_inputs, undefined_reason, warn_if_undefined
 from ._normal import normal_cdf, normal_quantile
 from ._results import AUCResult, TestResult
 
@@ -203,21 +203,9 @@ def delong_ci(
     g = None if groups is None else check_groups(cases.align(groups, "groups"), len(y))
     pos, neg = _split(y)
     p = placements(s, pos, neg)
-    reason = undefined_reason(len(pos), len(neg))
-    if reason:
-        warnings.warn(
-            f"AUC is undefined ({reason}); returning NaN.", UndefinedMetricWarning, stacklevel=2
-        )
-        return AUCResult(
-            float("nan"),
-            float("nan"),
-            float("nan"),
-            float("nan"),
-            level,
-            "delong",
-            len(pos),
-            len(neg),
-        )
+    if warn_if_undefined(len(pos), len(neg)):
+        nan = float("nan")
+        return AUCResult(nan, nan, nan, nan, level, "delong", len(pos), len(neg))
     variance = delong_covariance(p, p, len(y), g)
     if not np.isfinite(variance):
         need = (
