@@ -366,8 +366,7 @@ def as_strata(
     :class:`Stratum`; a sequence of named strata; a pandas Series or DataFrame of
     categorical labels (one stratum per level per column; NaN = not labelled); or a
     callable that receives ``metadata`` and returns any of these. Each is lined up with
-    the cases by hstrat's one rule (`hstrat._align`): plain arrays by position, pandas
-    objects by their index; labels keyed by id may cover only some cases.
+    the cases by hstrat's one rule ("How hstrat lines up your data" in the docs).
 
     Parameters
     ----------
@@ -419,10 +418,10 @@ def as_strata(
         for key, value in strata.items():
             if not isinstance(key, str):
                 raise TypeError(f"{name} keys must be stratum names (str); got {describe(key)}.")
+            entry = f"{name}[{key!r}]"
             if isinstance(value, Stratum):
-                items.append(_aligned(value.with_name(key), cases, f"{name}[{key!r}]"))
+                items.append(_aligned(value.with_name(key), cases, entry))
             else:
-                entry = f"{name}[{key!r}]"
                 items.append(Stratum(_check_mask(cases.align(value, entry), entry), name=key))
     elif (
         isinstance(strata, Sequence)
