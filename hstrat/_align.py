@@ -1,30 +1,8 @@
-"""How hstrat lines up your data: one rule for every per-case input.
+"""How hstrat lines up your data: one rule for every per-case input, at every entry point.
 
-Every input with one entry per case — scores, strata, ``groups``, ``sample_weight``,
-embeddings, metadata, the CLI's files — is matched to the cases here, by every entry
-point, so the same data give the same numbers everywhere.
-
-The cases are the rows of ``y_true``, in its order. Their **ids** are ``ids=`` when
-given, else the index of ``y_true`` when it is a pandas object, else its positions
-``0..n-1``. Another input is then read as follows:
-
-| input                                                  | read as                      |
-|--------------------------------------------------------|------------------------------|
-| a plain array, list or tensor of length n              | by position                  |
-| pandas, index equal to the cases' ids or to ``y_true``'s | as is                      |
-| pandas, the same ids in another order                  | realigned by id              |
-| pandas, a default ``0..k-1`` index that is not the cases' | **refused**: ids or positions? |
-| pandas, when the cases' ids are ``0..n-1`` and its are not | **refused**: ids or positions? |
-| pandas, ids missing or extra                           | **refused**, except labels   |
-
-A default index ``0..k-1`` is what pandas gives a table built from plain arrays, so it
-cannot tell positions from ids: when it and the other side differ, the call is refused
-and the message says how to state the intent (``.to_numpy()`` for positions; the same
-index or ``ids=`` for identity). Only categorical **labels** keyed by id may cover
-part of the cases (the rest are unlabelled, and counted) or name ids that are not
-among them (a warning says how many). Ids must be unique and not blank. When the
-cases' order is random (a shuffling loader), positions mean nothing: plain arrays are
-refused, and every pandas index is read as ids.
+The cases are the rows of ``y_true``; their ids are ``ids=``, else ``y_true``'s pandas
+index, else positions. Plain arrays are read by position, pandas objects by id, and an
+index that could mean either is refused. The rule and its examples: docs/alignment.md.
 """
 
 from __future__ import annotations
@@ -37,8 +15,6 @@ import numpy as np
 import pandas as pd
 
 from ._validation import describe
-
-__all__ = ["Cases"]
 
 
 def is_default_index(index: pd.Index) -> bool:
@@ -94,8 +70,7 @@ def check_ids(index: pd.Index, name: str) -> pd.Index:
 class Cases:
     """The evaluated cases: their ids, ``y_true``'s own index, and whether order is random.
 
-    Build one with :meth:`of`; :meth:`align` then puts any per-case input in case order
-    (see the module docstring for the rule).
+    Build one with :meth:`of`; :meth:`align` puts any per-case input in case order.
 
     Examples
     --------
@@ -153,8 +128,7 @@ class Cases:
     def locate(self, index: pd.Index, name: str, *, table: bool = False) -> np.ndarray[Any, Any]:
         """Return the case position of each entry of ``index`` (-1: not a case), or refuse.
 
-        Refused: an index that could mean positions or ids, duplicated or blank ids, and
-        an index none of whose ids are the cases'.
+        Refused: an index that could mean positions or ids, bad ids, no id in common.
         """
         if self._is_same_rows(index):
             if self.shuffled and is_default_index(self.ids):
@@ -172,11 +146,10 @@ class Cases:
         return positions
 
     def align(self, values: Any, name: str, *, partial: bool = False) -> Any:
-        """Return ``values`` in case order, or refuse them (see the module docstring).
+        """Return ``values`` in case order (pandas reindexed onto the ids), or refuse them.
 
-        Plain arrays come back as they are after a length check; pandas objects are
-        reindexed onto the cases' ids. With ``partial=True`` (categorical labels) ids may
-        be missing (NaN) or extra (dropped with a warning).
+        With ``partial=True`` (categorical labels) ids may be missing (NaN) or extra
+        (dropped with a warning).
         """
         n = len(self.ids)
         if not isinstance(values, (pd.Series, pd.DataFrame)):

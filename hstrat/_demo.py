@@ -1,15 +1,10 @@
 """``hstrat demo``: watch hidden stratification happen, and be caught, on a laptop.
 
-1. Draw a synthetic chest X-ray set where most pneumothoraces carry a chest drain — a
-   bright, easy shortcut — and the pneumothorax itself is a subtle sign.
-2. Train a compact DenseNet on it on the CPU. Nothing about its performance is built
-   in: the gap between drained and undrained cases is what training produces.
-3. Audit it on a test set with the paper's schema strata (chest drain, airspace
-   opacity) and a k-means detector on its embeddings, and write the report.
-
-The model and its training loop are here, in their smallest form, so that the demo runs
-from an installed wheel; the paper's recipe (DenseNet-121/169, ImageNet weights, mixed
-precision) is in ``examples/densenet_training.py``.
+Synthetic chest X-rays where most pneumothoraces carry a chest drain (a bright, easy
+shortcut); a compact DenseNet trained on them on the CPU (nothing about its performance
+is built in); an audit with the paper's schema strata and a k-means detector. The model
+and training loop are here so that the demo runs from a wheel; the paper's recipe is
+``examples/densenet_training.py``.
 """
 
 from __future__ import annotations
@@ -25,8 +20,6 @@ import pandas as pd
 from ._audit import AuditReport, audit
 from ._validation import RandomState, check_int, check_random_state
 from .adapters import require_torch
-
-__all__ = ["DemoSettings", "compact_densenet", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -55,10 +48,7 @@ def run_demo(
     progress: bool = True,
     overwrite: bool = False,
 ) -> AuditReport:
-    """Generate, train, audit and write the report; return it.
-
-    ``hstrat demo`` calls this; ``tests/test_demo.py`` runs it in the fast mode.
-    """
+    """Generate, train, audit and write the report (``hstrat demo``); return it."""
     from .datasets import cxr14_schema, make_synthetic_cxr
     from .detect import KMeansDetector
     from .strata import Schema
@@ -70,23 +60,19 @@ def run_demo(
     rng = check_random_state(seed)
     seeds = [int(x) for x in rng.integers(2**31 - 1, size=5)]
     started = time.perf_counter()
-    say = print
-
-    say(f"hstrat demo: synthetic chest X-rays, seed {seed}, writing to {out}/")
-    train = make_synthetic_cxr(
-        s.n_train, image_size=s.image_size, split="train", random_state=seeds[0]
+    print(f"hstrat demo: synthetic chest X-rays, seed {seed}, writing to {out}/")
+    train, test = (
+        make_synthetic_cxr(n, image_size=s.image_size, split=split, random_state=r)
+        for n, split, r in ((s.n_train, "train", seeds[0]), (s.n_test, "test", seeds[1]))
     )
-    test = make_synthetic_cxr(
-        s.n_test, image_size=s.image_size, split="test", random_state=seeds[1]
-    )
-    say(
+    print(
         f"  data: {s.n_train} training and {s.n_test} test images; "
         f"{test.metadata['chest_drain'][test.metadata['label'] == 1].mean():.0%} of test "
         "pneumothoraces have a chest drain"
     )
     model = compact_densenet(seeds[2])
     loss = _train(model, train, s, seeds[3], progress)
-    say(f"  trained a compact DenseNet for {s.epochs} epochs (final loss {loss:.3f})")
+    print(f"  trained a compact DenseNet for {s.epochs} epochs (final loss {loss:.3f})")
 
     schema = Schema.from_dict(cxr14_schema())
     labels = test.metadata[["chest_drain", "airspace_opacity"]]
@@ -105,11 +91,8 @@ def run_demo(
     report.provenance["schema"] = schema.provenance()
     report.provenance["demo"] = {"seed": seed, **s.__dict__}
     paths = report.save(out, images=test.images, overwrite=overwrite)
-    say("")
-    say(str(report))
-    say(_cluster_truth(report, test.metadata))
-    say("")
-    say(
+    print(f"\n{report}\n{_cluster_truth(report, test.metadata)}\n")
+    print(
         f"  wrote {', '.join(p.name for p in paths.values())} to {out}/ "
         f"({time.perf_counter() - started:.0f} s)"
     )
@@ -145,10 +128,10 @@ def _generator(random_state: RandomState) -> Any:
 def compact_densenet(random_state: RandomState = None) -> Any:
     """Return the demo's model: a small DenseNet for 1-channel images, one output logit.
 
-    A torchvision DenseNet with growth rate 12 and blocks (3, 3, 3), which trains on a
-    CPU in a minute at 64 px, behind a copy of the gray channel to three and ImageNet's
-    normalisation. Its weights are drawn from ``random_state`` (torch's global random
-    state is left as it was); its last ``Linear`` is ``model.net.classifier``.
+    A torchvision DenseNet (growth rate 12, blocks (3, 3, 3); a minute on a CPU at 64 px)
+    behind a gray-to-RGB copy and ImageNet's normalisation. Its weights are drawn from
+    ``random_state``, not torch's global state; its last ``Linear`` is
+    ``model.net.classifier``.
 
     Examples
     --------

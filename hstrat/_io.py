@@ -1,18 +1,10 @@
 """Writing user files safely: build beside the target, then rename into place.
 
-* **Files** are written to a fresh temporary file beside the target and renamed over it
-  (``os.replace`` is atomic on POSIX and Windows): a crash or kill leaves the previous
-  file intact, never half-written or truncated.
-* **Folders** (a report: its HTML, JSON, CSV and figures) are built in a fresh sibling
-  folder and swapped with the target in one step (``renameat2(RENAME_EXCHANGE)`` on
-  Linux, ``renamex_np(RENAME_SWAP)`` on macOS), so a reader sees the old folder or the
-  new one, whole. Elsewhere the swap is two renames, with a moment in between when the
-  target is missing (the old folder is then restored if the second rename fails).
-* Temporary names are unique and created with ``O_EXCL``, so an existing file or symbolic
-  link there is never followed or overwritten. New files and folders get the usual mode
-  (``0o666`` / ``0o777`` less the umask); a replaced file or folder keeps its mode.
-* Text meant for spreadsheets goes through :func:`spreadsheet_csv`, which stops cells
-  from running as formulas.
+A file is written to a fresh ``O_EXCL`` temporary beside it and renamed over it; a folder
+(a report) is built beside it and swapped in with one ``renameat2(RENAME_EXCHANGE)`` /
+``renamex_np(RENAME_SWAP)``, elsewhere with two renames. A kill leaves the old file or
+folder or the new one, whole; an existing file or link is never followed; a replaced
+file or folder keeps its mode. :func:`spreadsheet_csv` stops cells running as formulas.
 """
 
 from __future__ import annotations
@@ -31,8 +23,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
-
-__all__ = ["atomic_write_bytes", "atomic_write_text", "replace_folder", "spreadsheet_csv"]
 
 _T = TypeVar("_T")
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -131,9 +121,7 @@ def _exchange(a: Path, b: Path) -> bool:
 def replace_folder(directory: str | os.PathLike[str], files: Mapping[str, bytes]) -> Path:
     """Make ``directory`` hold exactly ``files`` (name → content), in one atomic step.
 
-    Whatever the folder held before is removed once the new content is in place; a kill
-    at any moment leaves the old folder or the new one, whole. The caller decides
-    whether the old content may go.
+    The old content is removed once the new is in place (the caller decides it may go).
 
     Returns
     -------

@@ -1,34 +1,18 @@
 """One rule for parallel work: how many worker threads, and how many BLAS threads each.
 
-Every parallel part of hstrat follows it: the bootstrap's chunks of replicates, and the
-detectors' stability refits (``ClusterDetector(n_jobs=)``):
+Followed by the bootstrap's chunks of replicates and the detectors' stability refits:
 
-* ``n_jobs`` reads as in scikit-learn: a positive count is that many workers, ``-1``
-  every available CPU, ``-2`` all but one, and so on; ``None`` is every available CPU
-  (scikit-learn would run one). Available CPUs are those of the process's affinity mask
-  (``os.sched_getaffinity``), capped by the thread count of every BLAS and OpenMP
-  library that :mod:`threadpoolctl` sees, so ``threadpool_limits(1)``,
-  ``OMP_NUM_THREADS=1`` or a call made inside another hstrat worker runs on one thread.
-* Workers are threads (:func:`parallel_map`): numpy releases the GIL inside the kernels
-  that do the work, and threads read the inputs without copying them.
-* While ``W`` workers run, BLAS and OpenMP get ``max(1, available // W)`` threads each,
-  so the process never runs more threads than CPUs. BLAS limits are process-wide: the
-  first pool to start sets them and the last to finish restores them. OpenMP limits
-  are per thread: each worker sets its own.
-* A result must not depend on ``n_jobs``: each task draws from its own random stream
-  (``SeedSequence.spawn``) and results come back in the order of the tasks.
-
-A detector's bootstrap or stability refits, for instance, take ``n_jobs`` from the caller,
-check it with :func:`effective_n_jobs` before any work, and run::
-
-    seeds = rng.bit_generator.seed_seq.spawn(n_refits)  # one stream per refit
-    fits = parallel_map(refit, seeds, n_jobs=n_jobs)    # in seed order, whatever n_jobs
-
-Inside ``refit`` scikit-learn's k-means (OpenMP) and PCA (BLAS) then run on their share
-of the CPUs, and an hstrat bootstrap called there with the default ``n_jobs=None`` runs
-in that worker alone. A single small fit runs on one thread (:func:`threads_for`), and so
-do the refits around it. Memory grows with the number of workers: each holds its own
-working arrays.
+* ``n_jobs`` reads as in scikit-learn (``-1`` every available CPU, ``-2`` all but one),
+  except that ``None`` is every available CPU. Available: the affinity mask, capped by
+  every BLAS/OpenMP thread limit (``threadpool_limits(1)``, ``OMP_NUM_THREADS=1`` or a
+  call inside another hstrat worker run on one thread).
+* Workers are threads (:func:`parallel_map`): numpy releases the GIL in its kernels and
+  threads share the inputs. While ``W`` run, BLAS and OpenMP get ``max(1, CPUs // W)``
+  threads each (BLAS limits are process-wide: the first pool in sets them, the last out
+  restores them; OpenMP limits are per thread).
+* No result depends on ``n_jobs``: each task draws from its own ``SeedSequence.spawn``
+  stream, and results come back in task order, e.g.
+  ``parallel_map(refit, rng.bit_generator.seed_seq.spawn(n), n_jobs=n_jobs)``.
 """
 
 from __future__ import annotations
@@ -45,20 +29,9 @@ from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from ._validation import describe
 
-__all__ = [
-    "SMALL_PROBLEM",
-    "available_cpus",
-    "check_n_jobs",
-    "effective_n_jobs",
-    "parallel_map",
-    "threads_for",
-]
-
-#: Cases times dimensions below which one fit (a k-means, a mixture, a PCA) runs on one
-#: thread: at the sizes a detector fits by default (at most 20,000 cases x 50 components
-#: per class) threads gain little and, on a busy machine, lose a lot (measured on a loaded
-#: 2-core machine: two OpenMP threads made a 600-case k-means fifty times slower, two
-#: LAPACK threads a 1,024 x 1,024 eigendecomposition ten times slower, than one).
+#: Cases times dimensions below which one fit (k-means, mixture, PCA) runs on one thread:
+#: at a detector's sizes (<= 20,000 cases x 50 components) threads gain little, and on a
+#: busy 2-core machine two made a 600-case k-means 50x, a 1,024² eigendecomposition 10x slower.
 SMALL_PROBLEM = 2_000_000
 
 T = TypeVar("T")
@@ -108,16 +81,8 @@ def check_n_jobs(n_jobs: int | None, name: str = "n_jobs") -> int | None:
 def effective_n_jobs(n_jobs: int | None, name: str = "n_jobs", *, cpus: int | None = None) -> int:
     """Return the number of worker threads that ``n_jobs`` asks for (at least 1).
 
-    Parameters
-    ----------
-    n_jobs : int or None
-        ``None`` or ``-1``: every available CPU (see :func:`available_cpus`); a negative
-        count ``-k``: all but ``k - 1`` of them (at least one); a positive count: that
-        many. ``0``, booleans and non-integers are refused.
-    name : str
-        Argument name for error messages.
-    cpus : int, optional
-        Available CPUs, when the caller has counted them.
+    ``None`` or ``-1``: every available CPU (:func:`available_cpus`, or ``cpus`` when the
+    caller has counted them); ``-k``: all but ``k - 1`` of them; ``k > 0``: ``k``.
 
     Examples
     --------
@@ -163,9 +128,6 @@ _blas_limit = _BlasLimit()
 def threads_for(n_elements: int) -> AbstractContextManager[Any]:
     """One BLAS/OpenMP thread for a fit of fewer than :data:`SMALL_PROBLEM` elements.
 
-    Larger fits use the thread pools as configured (or as :func:`parallel_map` limits
-    them while its workers run).
-
     Examples
     --------
     >>> with threads_for(10):
@@ -188,11 +150,9 @@ def parallel_map(
 ) -> list[R]:
     """Return ``[func(item) for item in items]``, computed by up to ``n_jobs`` threads.
 
-    With one worker (``n_jobs=1``, or a single item) the items run in the calling
-    thread, in order, and nothing else happens. Otherwise BLAS and OpenMP are limited as
-    the module docstring says while the workers run. ``on_result`` is called in the
-    calling thread with each result, in the order of ``items`` (for a progress bar). If
-    a call raises, the items not yet started are cancelled and the error is re-raised.
+    One worker (``n_jobs=1``, or one item) runs them in the calling thread. ``on_result``
+    gets each result in the calling thread, in order (for a progress bar). If a call
+    raises, the items not yet started are cancelled and the error is re-raised.
 
     Examples
     --------

@@ -1,8 +1,7 @@
 """Predictions: what one pass of a model over a data set produced.
 
-It sits at the bottom of the package, beside the alignment rule, because everything
-that reads per-case data (metrics aside) can take one: strata, schemas, review samples,
-detectors and reports.
+It sits at the bottom of the package, beside the alignment rule: everything that reads
+per-case data (metrics aside) can take one.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ import pandas as pd
 
 from ._align import Cases, check_ids
 from ._validation import check_labels, check_same_length, check_scores
-
-__all__ = ["Predictions"]
 
 
 class Predictions:

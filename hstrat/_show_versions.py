@@ -1,9 +1,8 @@
 """``hstrat.show_versions()``: what to paste into a bug report.
 
-This project is distributed as ``hstrat-audit`` and imported as ``hstrat``. The package
-index's ``hstrat`` is a different project (phylogenetic inference for digital
-evolution) with the same import name, so the first line says which one is imported,
-from where, and warns when both are installed.
+This project is distributed as ``hstrat-audit``; the package index's ``hstrat`` is a
+different project with the same import name, so the first line says which one is
+imported, from where, and warns when both are installed.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import platform
 import sys
 from importlib import metadata
 from pathlib import Path
-
-__all__ = ["show_versions"]
 
 DISTRIBUTION = "hstrat-audit"
 _PACKAGES = (

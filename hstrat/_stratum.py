@@ -1,16 +1,7 @@
 """What a stratum is: a named boolean mask over the samples plus a population.
 
-This module sits at the bottom of the package (beside ``_validation``) because both the
-statistics in :mod:`hstrat.metrics` and the richer sources of strata in
-:mod:`hstrat.strata` (schemas, callables over metadata, id joins) need it.
-
-| population  | AUC computed on                                         |
-|-------------|---------------------------------------------------------|
-| `positives` | the stratum's positives against **all** negatives       |
-| `negatives` | **all** positives against the stratum's negatives       |
-| `all`       | the positives and negatives inside the stratum          |
-| `auto`      | `positives` if the mask selects only positives,         |
-|             | `negatives` if only negatives, else `all`               |
+It sits at the bottom of the package, beside ``_validation``: both :mod:`hstrat.metrics`
+and the richer sources of strata in :mod:`hstrat.strata` need it.
 """
 
 from __future__ import annotations
@@ -33,15 +24,7 @@ from ._validation import _as_1d, check_option, describe
 Population = Literal["auto", "positives", "negatives", "all"]
 POPULATIONS: tuple[str, ...] = ("auto", "positives", "negatives", "all")
 BoolArray = npt.NDArray[np.bool_]
-
-__all__ = [
-    "POPULATIONS",
-    "Population",
-    "Stratum",
-    "StratumSubsets",
-    "as_strata",
-    "intersections",
-]
+_FIELDS = ("population", "name", "variable", "level", "finding", "mask", "labelled")
 
 
 def _check_mask(mask: Any, name: str) -> BoolArray:
@@ -70,9 +53,11 @@ class Stratum:
         Which samples belong to the subclass. A pandas Series keeps its index, and the
         stratum is lined up with the cases by it (see "How hstrat lines up your data").
     population : {"auto", "positives", "negatives", "all"}, default "auto"
-        How the subclass enters the AUC (see the module docstring). With ``"positives"``
-        the mask's negatives are not used: the stratum's positives are compared with
-        every negative, as the paper does for "pneumothorax with a chest drain".
+        How the subclass enters the AUC: ``"positives"``, its positives against every
+        negative (the paper's "pneumothorax with a chest drain"); ``"negatives"``, every
+        positive against its negatives; ``"all"``, its own positives and negatives;
+        ``"auto"``, ``"positives"`` if the mask selects only positives, ``"negatives"``
+        if only negatives, else ``"all"``.
     name : str, optional
         Label in reports; defaults to the key it was given under.
     variable, level : optional
@@ -157,31 +142,21 @@ class Stratum:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Stratum):
             return NotImplemented
-        return (
-            self.name == other.name
-            and self.population == other.population
-            and self.variable == other.variable
-            and self.level == other.level
-            and self.finding == other.finding
-            and np.array_equal(self.mask, other.mask)
-            and np.array_equal(self.labelled, other.labelled)
+        return all(getattr(self, k) == getattr(other, k) for k in _FIELDS[:5]) and all(
+            np.array_equal(getattr(self, k), getattr(other, k)) for k in ("mask", "labelled")
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable arrays: not hashable
 
     def with_name(self, name: str) -> Stratum:
         """Return a copy named ``name``."""
-        copy = Stratum(
-            self.mask,
-            self.population,
-            name=name,
-            variable=self.variable,
-            level=self.level,
-            labelled=self.labelled,
-            finding=self.finding,
-        )
+        copy = self._replace(name=name)
         copy.index = self.index
         return copy
+
+    def _replace(self, **changes: Any) -> Stratum:
+        """Return a copy, without the pandas index, with some constructor arguments changed."""
+        return Stratum(**{**{k: getattr(self, k) for k in _FIELDS}, **changes})
 
     def __and__(self, other: Stratum) -> Stratum:
         """Return the cases in both strata, e.g. ``no_drain & small``: their intersection.
@@ -375,15 +350,7 @@ def _aligned(stratum: Stratum, cases: Cases, name: str) -> Stratum:
         frame = pd.DataFrame({"m": stratum.mask, "l": stratum.labelled}, index=stratum.index)
         aligned = cases.align(frame, name)
         mask, labelled = aligned["m"].to_numpy(bool), aligned["l"].to_numpy(bool)
-    return Stratum(
-        mask,
-        stratum.population,
-        name=stratum.name,
-        variable=stratum.variable,
-        level=stratum.level,
-        labelled=labelled,
-        finding=stratum.finding,
-    )
+    return stratum._replace(mask=mask, labelled=labelled)
 
 
 def as_strata(
@@ -399,8 +366,7 @@ def as_strata(
     :class:`Stratum`; a sequence of named strata; a pandas Series or DataFrame of
     categorical labels (one stratum per level per column; NaN = not labelled); or a
     callable that receives ``metadata`` and returns any of these. Each is lined up with
-    the cases by hstrat's one rule (`hstrat._align`): plain arrays by position, pandas
-    objects by their index; labels keyed by id may cover only some cases.
+    the cases by hstrat's one rule ("How hstrat lines up your data" in the docs).
 
     Parameters
     ----------
@@ -452,10 +418,10 @@ def as_strata(
         for key, value in strata.items():
             if not isinstance(key, str):
                 raise TypeError(f"{name} keys must be stratum names (str); got {describe(key)}.")
+            entry = f"{name}[{key!r}]"
             if isinstance(value, Stratum):
-                items.append(_aligned(value.with_name(key), cases, f"{name}[{key!r}]"))
+                items.append(_aligned(value.with_name(key), cases, entry))
             else:
-                entry = f"{name}[{key!r}]"
                 items.append(Stratum(_check_mask(cases.align(value, entry), entry), name=key))
     elif (
         isinstance(strata, Sequence)

@@ -42,12 +42,10 @@ class SchemaError(HstratError, ValueError):
 
 
 class CacheError(HstratError, ValueError):
-    """A ``cache=`` directory cannot be used: it is damaged, or holds another pass.
+    """A ``cache=`` directory cannot be used: damaged, or written for another pass.
 
-    Raised when the cache was written for another model, other options or other data
-    (a batch whose inputs differ from the ones cached), and when its files are missing,
-    truncated or not what they should be. The message names the directory and the
-    remedy: delete it, or pass another ``cache=`` directory or ``cache=None``.
+    Another model, other options or other data (a batch unlike the one cached), or files
+    missing or truncated; the message names the directory and the remedy.
     """
 
 

@@ -280,7 +280,7 @@ def test_ctrl_c_exits_130_in_one_line(csvs, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("hstrat._cli_audit.evaluate", interrupted)
+    monkeypatch.setattr("hstrat.cli.evaluate", interrupted)
     assert main(audit_argv(tmp)) == 130
     assert capsys.readouterr().err == "hstrat audit: interrupted; nothing was written\n"
     assert not (tmp / "out").exists()

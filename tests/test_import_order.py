@@ -23,7 +23,7 @@ LAYERS = [
     {"metrics"},
     {"strata", "detect", "plot", "adapters", "datasets"},
     {"_audit"},
-    {"_cli_audit", "_demo", "cli", "__main__", "_show_versions", ""},
+    {"_demo", "cli", "__main__", "_show_versions", ""},
 ]
 
 

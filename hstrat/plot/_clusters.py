@@ -11,10 +11,6 @@ import numpy.typing as npt
 from .._validation import check_int, check_random_state, describe
 from ._matplotlib import literal, pyplot
 
-__all__ = ["plot_cluster_map", "plot_image_grid"]
-
-_GREY = "0.82"
-
 
 def _map_coordinates(
     data: npt.NDArray[Any], rows: npt.NDArray[np.intp], rng: np.random.Generator
@@ -24,12 +20,10 @@ def _map_coordinates(
 
     sub = data[rows].astype(np.float64, copy=False)
     if sub.shape[1] == 1:
-        flat: npt.NDArray[np.float64] = np.c_[sub[:, 0], np.zeros(len(sub))]
-        return flat
+        return np.stack([sub[:, 0], np.zeros(len(sub))], axis=1)
     fit_rows = rng.choice(len(sub), min(len(sub), 20_000), replace=False)
     pca = PCA(2, random_state=int(rng.integers(2**31 - 1))).fit(sub[fit_rows])
-    coordinates: npt.NDArray[np.float64] = np.asarray(pca.transform(sub), dtype=np.float64)
-    return coordinates
+    return np.asarray(pca.transform(sub), dtype=np.float64)
 
 
 def plot_cluster_map(
@@ -44,13 +38,11 @@ def plot_cluster_map(
 ) -> Any:
     """Draw each class's held-out embeddings in 2-D, coloured by cluster, errors marked.
 
-    One panel per class (negatives, positives): the first two principal components of
-    that class's embeddings — the space the detector clustered in, flattened. Only the
-    held-out cases are drawn, the ones each cluster's AUC is measured on, so the
-    ``n`` in the legend is the ``n`` of the audit table. The ``top`` worst clusters
-    (as ranked in ``detector.clusters_``) get a colour and a legend entry with their
-    size (and held-out AUC, drawn from a report); the others are grey. Cases the model
-    gets wrong at the operating point are drawn as black crosses.
+    One panel per class: the first two principal components of the held-out cases'
+    embeddings, the cases each cluster's AUC is measured on (so a legend's ``n`` is the
+    audit table's). The ``top`` worst clusters of ``detector.clusters_`` are coloured,
+    with their size (and held-out AUC, when the detector comes from a report); the
+    others are grey. Black crosses: errors at the operating point.
 
     Parameters
     ----------
@@ -103,24 +95,16 @@ def plot_cluster_map(
     top = check_int(top, "top", minimum=0)
     strata = detector.to_strata()
     held_out = strata[0].labelled if strata else np.ones(len(labels), dtype=bool)
-    measured = "auc" in table  # a report's clusters; a detector alone knows no held-out AUC
-    auc = dict(zip(table["name"], table["auc"], strict=True)) if measured else {}
+    # a report's clusters carry their held-out AUC; a detector alone does not
+    auc = dict(zip(table["name"], table["auc"], strict=True)) if "auc" in table else {}
     panels = [
         (cls, np.isin(labels, table.loc[table["class"] == cls, "cluster"]) & held_out)
         for cls in ("negatives", "positives", "all")
         if cls in set(table["class"])
     ]
     clusters = [(s.name, s.mask, float(auc.get(s.name, np.nan))) for s in strata[:top]]
-    return draw_cluster_map(
-        data,
-        panels,
-        clusters,
-        getattr(detector, "errors_", None),
-        max_points=max_points,
-        axes=axes,
-        random_state=random_state,
-        title=title,
-    )
+    errors = getattr(detector, "errors_", None)
+    return draw_cluster_map(data, panels, clusters, errors, max_points, axes, random_state, title)
 
 
 def draw_cluster_map(
@@ -128,68 +112,52 @@ def draw_cluster_map(
     panels: Sequence[tuple[str, npt.NDArray[np.bool_]]],
     clusters: Sequence[tuple[str, npt.NDArray[np.bool_], float]],
     errors: npt.NDArray[np.bool_] | None,
-    *,
     max_points: int = 5_000,
     axes: Sequence[Any] | None = None,
     random_state: int | np.random.Generator | None = 0,
     title: str | None = None,
 ) -> Any:
-    """Draw the cases of each panel (name, mask) in 2-D; colour the clusters (name, mask, AUC).
+    """Draw each panel's (name, mask) cases in 2-D, the clusters (name, mask, AUC) coloured.
 
-    The drawing behind :func:`plot_cluster_map` and ``AuditReport.plot_clusters``.
+    The drawing behind :func:`plot_cluster_map` and the report's cluster maps.
     """
     max_points = check_int(max_points, "max_points", minimum=1)
     rng = check_random_state(random_state)
     plt = pyplot()
     if axes is None:
-        fig, ax_array = plt.subplots(
-            1, len(panels), figsize=(5.2 * len(panels), 4.6), layout="constrained", squeeze=False
-        )
-        axes = list(ax_array[0])
+        size = (5.2 * len(panels), 4.6)
+        _, grid = plt.subplots(1, len(panels), figsize=size, layout="constrained", squeeze=False)
+        axes = list(grid[0])
     elif len(axes) != len(panels):
         raise ValueError(f"axes must hold one Axes per class ({len(panels)}); got {len(axes)}.")
-    fig = axes[0].figure
     palette = plt.get_cmap("tab10")
     for ax, (panel, in_panel) in zip(axes, panels, strict=True):
         rows = np.flatnonzero(in_panel)
         n_cases = len(rows)
-        if len(rows) > max_points:
+        if n_cases > max_points:
             rows = np.sort(rng.choice(rows, max_points, replace=False))
         xy = _map_coordinates(data, rows, rng)
         coloured = np.zeros(len(rows), dtype=bool)
         drawn = []
         for i, (name, mask, auc) in enumerate(clusters):
-            members = mask[rows]
-            if not members.any():
-                continue
-            auc_text = f", AUC {auc:.2f}" if np.isfinite(auc) else ""
-            label = f"{name}: n={int(mask.sum())}{auc_text}"
-            drawn.append((members, palette(i % 10), label))
-            coloured |= members
-        ax.scatter(xy[~coloured, 0], xy[~coloured, 1], s=6, c=_GREY, lw=0, label="other clusters")
+            if mask[rows].any():
+                auc_text = f", AUC {auc:.2f}" if np.isfinite(auc) else ""
+                label = literal(f"{name}: n={int(mask.sum())}{auc_text}")
+                drawn.append((mask[rows], palette(i % 10), label))
+                coloured |= mask[rows]
+        ax.scatter(*xy[~coloured].T, s=6, c="0.82", lw=0, label="other clusters")
         for members, colour, label in drawn:
-            ax.scatter(
-                xy[members, 0], xy[members, 1], s=8, lw=0, color=colour, label=literal(label)
-            )
+            ax.scatter(*xy[members].T, s=8, lw=0, color=colour, label=label)
         if errors is not None:
-            wrong = errors[rows]
-            ax.scatter(
-                xy[wrong, 0],
-                xy[wrong, 1],
-                s=10,
-                marker="x",
-                lw=0.6,
-                c="black",
-                label="error at operating point",
-            )
+            wrong, label = xy[errors[rows]].T, "error at operating point"
+            ax.scatter(*wrong, s=10, marker="x", lw=0.6, c="black", label=label)
         shown = "" if len(rows) == n_cases else f" ({len(rows):,} shown)"
         ax.set_title(literal(f"{panel}: {n_cases:,} held-out cases{shown}"))
-        ax.set_xlabel("PC 1")
-        ax.set_ylabel("PC 2")
+        ax.set(xlabel="PC 1", ylabel="PC 2")
         ax.legend(loc="best", fontsize=7, markerscale=1.5, framealpha=0.85)
     if title:
-        fig.suptitle(literal(title))
-    return fig
+        axes[0].figure.suptitle(literal(title))
+    return axes[0].figure
 
 
 def _as_image(image: Any) -> npt.NDArray[Any]:
@@ -221,9 +189,8 @@ def plot_image_grid(
         All the images, indexed by case position (channels-first images are accepted).
     indices : sequence of int, or mapping of row label to sequence of int
         Which images to draw: one grid, or one labelled row per mapping entry
-        (e.g. ``{"typical": [...], "errors": [...]}``). Each case is drawn once: a
-        case already in an earlier row is left out of the later one, and a row left
-        empty that way says "all shown above".
+        (e.g. ``{"typical": [...], "errors": [...]}``). A case already drawn in an
+        earlier row is left out of later ones; a row left empty says "all shown above".
     marked : array-like of bool, shape (n,), optional
         Cases to frame in red (e.g. ``detector.errors_``).
     ncols : int, optional
@@ -249,8 +216,8 @@ def plot_image_grid(
     >>> len(fig.axes)
     5
     """
+    rows: list[tuple[str, list[int]]] = []
     if isinstance(indices, Mapping):
-        rows: list[tuple[str, list[int]]] = []
         seen: set[int] = set()
         for key, value in indices.items():
             row = list(dict.fromkeys(int(i) for i in np.asarray(value).ravel()))
@@ -265,19 +232,15 @@ def plot_image_grid(
     if not any(r for _, r in rows):
         raise ValueError("indices selects no image.")
     n_images = len(images)
-    for _, row in rows:
-        bad = [i for i in row if not -n_images <= i < n_images]
-        if bad:
-            raise ValueError(f"indices {bad[:3]!r} are out of range for {n_images} images.")
+    bad = [i for _, row in rows for i in row if not -n_images <= i < n_images]
+    if bad:
+        raise ValueError(f"indices {bad[:3]!r} are out of range for {n_images} images.")
     mark = None if marked is None else np.asarray(marked, dtype=bool)
     if mark is not None and len(mark) != n_images:
         raise ValueError(f"marked must have one entry per image ({n_images}); got {len(mark)}.")
-    if ncols is None:
-        ncols = max(max(len(r) for _, r in rows), 1)
-    ncols = check_int(ncols, "ncols", minimum=1)
-    plt = pyplot()
+    ncols = check_int(max(len(r) for _, r in rows) if ncols is None else ncols, "ncols", minimum=1)
     labelled = any(label for label, _ in rows)
-    fig = plt.figure(
+    fig = pyplot().figure(
         figsize=(image_size * ncols + (1.2 if labelled else 0.2), image_size * len(rows) + 0.4),
         layout="constrained",
     )
@@ -288,15 +251,12 @@ def plot_image_grid(
             ax.set_axis_off()
             ax.text(0.02, 0.5, literal(label), va="center", fontsize=9)
         for c, index in enumerate(row[:ncols]):
-            ax = fig.add_subplot(grid[r, c])
+            ax = fig.add_subplot(grid[r, c], xticks=[], yticks=[])
             image = _as_image(images[index])
             ax.imshow(image, cmap=cmap if image.ndim == 2 else None, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
             if mark is not None and mark[index]:
                 for spine in ax.spines.values():
-                    spine.set_edgecolor("tab:red")
-                    spine.set_linewidth(2.5)
+                    spine.set(edgecolor="tab:red", linewidth=2.5)
             if c == 0 and label:
                 ax.set_ylabel(literal(label), rotation=0, ha="right", va="center", fontsize=9)
     if title:

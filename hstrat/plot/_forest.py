@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics._stratified import verdicts
-from ._matplotlib import VERDICT_COLOURS, literal, pyplot
-
-__all__ = ["plot_forest"]
+from ._matplotlib import VERDICT_COLOURS, figure_and_axes, literal
 
 _REQUIRED = ("stratum", "auc", "auc_low", "auc_high", "n_pos", "n_neg")
 
@@ -57,36 +55,21 @@ def plot_forest(
     missing = [c for c in _REQUIRED if c not in table.columns]
     if missing:
         raise ValueError(f"table is missing the columns {missing!r}; pass an audit table.")
-    plt = pyplot()
     from matplotlib.lines import Line2D
 
     n_rows = len(table)
     own_figure = ax is None
-    if own_figure:
-        fig, ax = plt.subplots(figsize=(8.0, 1.9 + 0.36 * n_rows), layout="constrained")
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, 8.0, 1.9 + 0.36 * n_rows)
     y_pos = np.arange(n_rows)[::-1]
-    auc = table["auc"].to_numpy(dtype=float)
-    low = table["auc_low"].to_numpy(dtype=float)
-    high = table["auc_high"].to_numpy(dtype=float)
+    auc, low, high = (table[c].to_numpy(dtype=float) for c in ("auc", "auc_low", "auc_high"))
     verdict = verdicts(table, alpha)
-    for i in range(n_rows):
-        if verdict[i] == "undefined":
+    for i, kind in enumerate(verdict):
+        if kind == "undefined":
             ax.text(0.5, y_pos[i], "undefined", va="center", ha="center", color="0.5", fontsize=8)
             continue
-        color = VERDICT_COLOURS[verdict[i]]
         if np.isfinite(low[i]) and np.isfinite(high[i]):
-            ax.plot([low[i], high[i]], [y_pos[i], y_pos[i]], color=color, lw=2)
-        hollow = verdict[i] == "too few cases to test"
-        ax.plot(
-            auc[i],
-            y_pos[i],
-            marker="D" if i == 0 else "o",
-            color=color,
-            mfc="white" if hollow else color,
-            ms=7 if i == 0 else 6,
-        )
+            ax.plot([low[i], high[i]], [y_pos[i], y_pos[i]], color=VERDICT_COLOURS[kind], lw=2)
+        ax.plot(auc[i], y_pos[i], ms=7 if i == 0 else 6, **_style(kind))
     ax.set_yticks(y_pos, [literal(s) for s in table["stratum"]])
     sizes = [
         f"{int(p)} pos / {int(n)} neg" for p, n in zip(table["n_pos"], table["n_neg"], strict=True)
@@ -95,24 +78,18 @@ def plot_forest(
     right.set_yticks(y_pos, sizes)
     right.tick_params(length=0, labelsize=8)
     finite = np.concatenate([low[np.isfinite(low)], auc[np.isfinite(auc)]])
-    left = max(0.0, float(finite.min()) - 0.05) if finite.size else 0.0
-    ax.set_xlim(left, 1.0)
+    ax.set_xlim(max(0.0, float(finite.min()) - 0.05) if finite.size else 0.0, 1.0)
     ax.set_ylim(-0.7, n_rows - 0.3)
     ax.set_xlabel("AUC with its confidence interval")
     ax.grid(axis="x", alpha=0.3)
-    handles = []
+    handles = [
+        Line2D([], [], lw=2, label=_LEGEND[kind].format(alpha=f"{alpha:g}"), **_style(kind))
+        for kind in dict.fromkeys(verdict)
+        if kind != "undefined"
+    ]
     if np.isfinite(auc[0]):
-        handles.append(
-            ax.axvline(auc[0], color="0.3", ls="--", lw=1, label=f"overall AUC {auc[0]:.3f}")
-        )
-    for kind in dict.fromkeys(verdict):
-        if kind == "undefined":
-            continue
-        label = _LEGEND.get(kind, kind).format(alpha=f"{alpha:g}")
-        marker = "D" if kind == "overall" else "o"
-        colour = VERDICT_COLOURS[kind]
-        mfc = "white" if kind == "too few cases to test" else colour
-        handles.append(Line2D([], [], color=colour, marker=marker, mfc=mfc, lw=2, label=label))
+        overall = f"overall AUC {auc[0]:.3f}"
+        handles.insert(0, ax.axvline(auc[0], color="0.3", ls="--", lw=1, label=overall))
     if own_figure:  # under the plot, outside the data
         fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     else:
@@ -120,6 +97,13 @@ def plot_forest(
     if title:
         ax.set_title(literal(title))
     return fig
+
+
+def _style(kind: str) -> dict[str, Any]:
+    """Return a verdict's marker: a diamond for overall, hollow when too few cases."""
+    colour = VERDICT_COLOURS[kind]
+    mfc = "white" if kind == "too few cases to test" else colour
+    return {"color": colour, "marker": "D" if kind == "overall" else "o", "mfc": mfc}
 
 
 _LEGEND = {

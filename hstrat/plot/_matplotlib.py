@@ -1,4 +1,4 @@
-"""Lazy access to matplotlib, and what every figure shares: literal text, verdict colours."""
+"""What every figure shares: lazy matplotlib, new axes, literal text, verdict colours."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def figure_and_axes(ax: Any, width: float, height: float) -> tuple[Any, Any]:
+    """Return ``ax``'s figure and ``ax``, or a new figure of that size and its one Axes."""
+    if ax is None:
+        ax = pyplot().figure(figsize=(width, height), layout="constrained").add_subplot()
+    return ax.figure, ax
 
 
 def literal(text: object) -> str:

@@ -10,15 +10,8 @@ import numpy.typing as npt
 
 from .._stratum import Stratum, as_strata
 from .._validation import check_int
-from ..metrics._auc import _cumulative_counts, check_binary_inputs
-from ._matplotlib import literal, pyplot
-
-__all__ = ["plot_roc"]
-
-
-def _curve(y: npt.NDArray[np.bool_], s: npt.NDArray[np.float64]) -> tuple[Any, Any]:
-    _, tp, fp = _cumulative_counts(y, s)
-    return np.r_[0.0, fp / max(int((~y).sum()), 1)], np.r_[0.0, tp / max(int(y.sum()), 1)]
+from ..metrics._auc import check_binary_inputs, roc_curve
+from ._matplotlib import figure_and_axes, literal
 
 
 def plot_roc(
@@ -32,12 +25,10 @@ def plot_roc(
     colors: Mapping[str, Any] | None = None,
     title: str | None = None,
 ) -> Any:
-    """Draw the overall ROC curve and one curve per stratum.
+    """Draw the overall ROC curve and one per stratum, the operating point marked.
 
-    Each stratum's curve uses its population (see :class:`hstrat.Stratum`): a stratum
-    of positives is drawn against every negative. The point each curve reaches at
-    ``threshold`` is marked, so a subclass the model misses at the operating point
-    stands out.
+    Each stratum's curve uses its population (:class:`hstrat.Stratum`): a stratum of
+    positives is drawn against every negative.
 
     Parameters
     ----------
@@ -50,8 +41,7 @@ def plot_roc(
     ax : matplotlib.axes.Axes, optional
         Where to draw.
     max_strata : int, optional
-        Draw at most this many strata (the first ones given); the legend names the
-        ones left out. Default: all.
+        Draw only the first ``max_strata`` strata; the legend names the others.
     colors : mapping of stratum name to colour, optional
         Colours of the strata's curves (default: matplotlib's colour cycle).
     title : str, optional
@@ -72,41 +62,29 @@ def plot_roc(
     5
     """
     y, s, cases = check_binary_inputs(y_true, y_score)
-    every: list[Stratum] = as_strata(strata, cases)
+    every = as_strata(strata, cases)
     if max_strata is not None:
         max_strata = check_int(max_strata, "max_strata", minimum=0)
     items = every[:max_strata]
     left_out = [str(x.name) for x in every[len(items) :]]
     colors = colors or {}
-    plt = pyplot()
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5.5, 5.0), layout="constrained")
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, 5.5, 5.0)
     ax.plot([0, 1], [0, 1], color="0.8", lw=1, ls=":")
-    curves: list[tuple[str, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]] = [("overall", y, ~y)]
-    for stratum in items:
-        sub = stratum.subsets(y)
-        curves.append((str(stratum.name), sub.pos & y, sub.neg & ~y))
+    called = None if threshold is None else s >= threshold
     undefined: list[str] = []
-    for i, (name, pos, neg) in enumerate(curves):
-        members = pos | neg
+    for i, stratum in enumerate([Stratum(np.ones_like(y), "all", name="overall"), *items]):
+        sub, name = stratum.subsets(y), str(stratum.name)
+        pos, neg = sub.pos & y, sub.neg & ~y
         if not (pos.any() and neg.any()):
             undefined.append(name)
             continue
-        fpr, tpr = _curve(y[members], s[members])
+        curve = roc_curve(y[pos | neg], s[pos | neg])
         color = "black" if i == 0 else colors.get(name, f"C{(i - 1) % 10}")
-        (line,) = ax.plot(fpr, tpr, color=color, lw=2 if i == 0 else 1.4, label=literal(name))
-        if threshold is not None:
-            called = s >= threshold
-            ax.plot(
-                (called & neg).sum() / neg.sum(),
-                (called & pos).sum() / pos.sum(),
-                marker="o",
-                color=line.get_color(),
-                ms=6,
-                mec="white",
-            )
+        width = 2 if i == 0 else 1.4
+        (line,) = ax.plot(curve.fpr, curve.tpr, color=color, lw=width, label=literal(name))
+        if called is not None:
+            fpr, tpr = (called & neg).sum() / neg.sum(), (called & pos).sum() / pos.sum()
+            ax.plot(fpr, tpr, marker="o", color=line.get_color(), ms=6, mec="white")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("1 - specificity (false positive rate)")
@@ -119,18 +97,8 @@ def plot_roc(
         ]
         if names
     ]
-    ax.legend(
-        loc="lower right",
-        fontsize=8,
-        frameon=False,
-        title=literal("\n".join(notes)) if notes else None,
-        title_fontsize=7,
-    )
-    ax.set_title(
-        literal(title)
-        if title
-        else (
-            "ROC by stratum; dots: operating point" if threshold is not None else "ROC by stratum"
-        )
-    )
+    heading = literal("\n".join(notes)) if notes else None
+    ax.legend(loc="lower right", fontsize=8, frameon=False, title=heading, title_fontsize=7)
+    dots = "" if threshold is None else "; dots: operating point"
+    ax.set_title(literal(title) if title else f"ROC by stratum{dots}")
     return fig

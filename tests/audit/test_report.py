@@ -486,15 +486,6 @@ def test_text_in_figures_is_never_math(name, tmp_path):
     grid.savefig(tmp_path / "grid.png")
 
 
-def test_image_grid_draws_each_case_once():
-    images = np.random.default_rng(0).random((10, 6, 6))
-    fig = plot_image_grid(images, {"typical": [0, 1, 2, 3], "errors": [2, 3, 4], "again": [0, 1]})
-    drawn = [ax for ax in fig.axes if ax.images]
-    assert len(drawn) == 5  # 0-3, then only 4
-    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert notes == ["again: all shown above"]
-
-
 def test_cluster_map_counts_are_the_tables(demo_like):
     report, _ = demo_like
     (fig,) = report._cluster_maps().values()

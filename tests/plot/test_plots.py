@@ -57,3 +57,12 @@ def test_image_grid_rows_marks_and_errors(fitted_digits, digits):
         plot_image_grid(digits.images, [0], marked=[True])
     with pytest.raises(ValueError, match="selects no image"):
         plot_image_grid(digits.images, {})
+
+
+def test_image_grid_draws_each_case_once():
+    images = np.random.default_rng(0).random((10, 6, 6))
+    fig = plot_image_grid(images, {"typical": [0, 1, 2, 3], "errors": [2, 3, 4], "again": [0, 1]})
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == 5  # 0-3, then only 4
+    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert notes == ["again: all shown above"]
