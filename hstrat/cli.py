@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from ._cli_audit import CommandError, UsageError, add_audit_parser, check_out, run_audit
 from ._version import __version__
 from .exceptions import HstratError
-from .strata._cli_label import add_label_parser, run_label
-from .strata._cli_schema import add_schema_parser, run_schema
+from .strata._cli import add_label_parser, add_schema_parser, run_label, run_schema
 
 
 def build_parser() -> argparse.ArgumentParser:
