@@ -295,7 +295,7 @@ def disagreements(
     """
     ids, columns = _paired(labels_a, labels_b, schema, variables)
     rows = [
-        (ids[i], var, a[i], b[i])
+        (ids[int(i)], var, a[i], b[i])
         for var, a, b in columns
         for i in np.flatnonzero(_present(a) & _present(b) & (a != b))
     ]

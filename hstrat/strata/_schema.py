@@ -14,7 +14,7 @@ import json
 import os
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -283,6 +283,13 @@ def _load_toml(text: str) -> Any:
     return tomllib.loads(text)
 
 
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "json": json.loads,
+    "toml": _load_toml,
+    "yaml": _load_yaml,
+}
+
+
 def _header_problems(name: Any, target: Any, description: Any) -> list[str]:
     """Problems with a schema's name, target and description."""
     problems = []
@@ -495,7 +502,7 @@ class Schema:
         file = Path(path)
         kinds = {".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
         kind = format if format is not None else kinds.get(file.suffix.lower())
-        if kind not in ("json", "toml", "yaml"):
+        if kind not in _PARSERS:
             raise ValueError(
                 f"Cannot tell the format of schema file {str(file)!r} from its suffix "
                 f"{file.suffix!r}; name it .json, .toml, .yaml or .yml, or pass "
@@ -503,12 +510,7 @@ class Schema:
             )
         text = file.read_text(encoding="utf-8")
         try:
-            if kind == "json":
-                data = json.loads(text)
-            elif kind == "toml":
-                data = _load_toml(text)
-            else:
-                data = _load_yaml(text)
+            data = _PARSERS[kind](text)
         except ImportError:
             raise
         except Exception as err:  # each parser has its own error class
