@@ -23,8 +23,7 @@ from ._audit import AuditReport, Predictions, evaluate
 from ._validation import did_you_mean
 from ._version import __version__
 from .exceptions import HstratError
-from .strata._cli_label import add_label_parser, run_label
-from .strata._cli_schema import add_schema_parser, run_schema
+from .strata._cli import add_label_parser, add_schema_parser, run_label, run_schema
 
 #: A strata column with more levels than this is not used unless --strata-cols names it.
 MAX_LEVELS = 20

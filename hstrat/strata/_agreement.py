@@ -1,20 +1,15 @@
 """Agreement between two annotators, their disagreements, and a rule to merge them.
 
-Subclass labels are only as good as the annotators' agreement: the paper lists poor
-label quality among the causes of hidden stratification. Cohen's kappa with its
-large-sample standard error (Fleiss, Cohen & Everitt 1969) says how far two annotators
-agree beyond chance, per variable; :func:`disagreements` lists the cases to adjudicate
-and :func:`merge_labels` combines the two sets by a documented rule.
-
-Labels are compared by sample id; a case counts for a variable only when **both**
-annotators labelled it (``n`` in the table), so unlabelled cells never count as
-disagreement.
+Subclass labels are only as good as the annotators' agreement (the paper lists poor label
+quality among the causes of hidden stratification). Labels are compared by sample id; a
+case counts for a variable only when **both** annotators labelled it, so unlabelled cells
+never count as disagreement.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -48,10 +43,8 @@ class KappaResult:
         Large-sample standard error (Fleiss, Cohen & Everitt 1969), not under the null.
     confidence_level : float
         Coverage of the interval.
-    n : int
-        Cases labelled by both annotators.
-    n_agree : int
-        Cases on which they gave the same value.
+    n, n_agree : int
+        Cases labelled by both annotators, and those given the same value.
     observed_agreement, expected_agreement : float
         ``p_o`` and the chance agreement ``p_e`` from the two annotators' marginals.
 
@@ -78,39 +71,25 @@ class KappaResult:
         return pd.DataFrame([asdict(self)])
 
 
-def _nan_result(level: float, n: int, n_agree: int, p_o: float, p_e: float) -> KappaResult:
-    nan = float("nan")
-    return KappaResult(nan, nan, nan, nan, level, n, n_agree, p_o, p_e)
-
-
 def _kappa(a: npt.NDArray[Any], b: npt.NDArray[Any], level: float, *, warn: bool) -> KappaResult:
+    """Kappa of two label arrays without missing values; undefined is NaN (and a warning)."""
     n = len(a)
-    if n == 0:
-        if warn:
-            warnings.warn(
-                "Cohen's kappa is undefined: no case was labelled by both annotators.",
-                UndefinedMetricWarning,
-                stacklevel=3,
-            )
-        return _nan_result(level, 0, 0, float("nan"), float("nan"))
     categories, codes = np.unique(np.concatenate([a, b]).astype(str), return_inverse=True)
-    k = len(categories)
-    table = np.zeros((k, k))
+    table = np.zeros((len(categories), len(categories)))
     np.add.at(table, (codes[:n], codes[n:]), 1.0)
-    probs = table / n
-    row, col = probs.sum(axis=1), probs.sum(axis=0)
-    p_o = float(np.trace(probs))
-    p_e = float(np.dot(row, col))
     n_agree = round(float(np.trace(table)))
-    if p_e >= 1.0 - 1e-12:
+    nan = float("nan")
+    p_o = n_agree / n if n else nan
+    p_e = float(table.sum(axis=1) @ table.sum(axis=0)) / n**2 if n else nan
+    if n == 0 or p_e >= 1.0 - 1e-12:
         if warn:
+            why = "no case was labelled by both annotators"
+            if n:
+                why = "both annotators gave one value to every case (chance agreement is 1)"
             warnings.warn(
-                "Cohen's kappa is undefined: both annotators gave the same single value to "
-                "every case (chance agreement is 1).",
-                UndefinedMetricWarning,
-                stacklevel=3,
+                f"Cohen's kappa is undefined: {why}.", UndefinedMetricWarning, stacklevel=3
             )
-        return _nan_result(level, n, n_agree, p_o, p_e)
+        return KappaResult(nan, nan, nan, nan, level, n, n_agree, p_o, p_e)
     # statsmodels: Fleiss, Cohen & Everitt's (1969) variance away from kappa = 0
     from statsmodels.stats.inter_rater import cohens_kappa
 
@@ -118,17 +97,8 @@ def _kappa(a: npt.NDArray[Any], b: npt.NDArray[Any], level: float, *, warn: bool
         result = cohens_kappa(table, return_results=True)
     kappa, se = float(result.kappa), float(result.std_kappa)
     z = normal_quantile(0.5 + level / 2.0)
-    return KappaResult(
-        kappa,
-        max(-1.0, kappa - z * se),
-        min(1.0, kappa + z * se),
-        se,
-        level,
-        n,
-        n_agree,
-        p_o,
-        p_e,
-    )
+    low, high = max(-1.0, kappa - z * se), min(1.0, kappa + z * se)
+    return KappaResult(kappa, low, high, se, level, n, n_agree, p_o, p_e)
 
 
 def _present(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
@@ -146,18 +116,16 @@ def cohen_kappa(
     Parameters
     ----------
     labels_a, labels_b : array-like of shape (n_samples,)
-        The two annotators' values, case by case: plain arrays in the same order, or
-        pandas Series matched by id (hstrat's one alignment rule). Missing values (NaN,
-        None, ``""``) mark cases one annotator did not label; only cases labelled by
-        both count.
+        The two annotators' values: plain arrays in the same order, or pandas Series
+        matched by id (hstrat's one alignment rule). Missing values (NaN, None, ``""``)
+        mark cases one annotator did not label; only cases labelled by both count.
     confidence_level : float, default 0.95
         Coverage of the interval.
 
     Returns
     -------
     KappaResult
-        Kappa, interval, standard error and counts. Undefined kappa (no common case,
-        or both annotators used one value throughout) is NaN with an
+        Undefined kappa (no common case, or one value throughout) is NaN with an
         :class:`~hstrat.exceptions.UndefinedMetricWarning`.
 
     Examples
@@ -182,8 +150,8 @@ def _paired(
     labels_b: Any,
     schema: Schema | None,
     variables: Sequence[str] | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Both label sets on the union of their ids (a's order first), and the variables."""
+) -> tuple[pd.Index, Iterator[tuple[str, npt.NDArray[Any], npt.NDArray[Any]]]]:
+    """Return the union of both sets' ids (a's first), and each variable's two columns on it."""
     frames = []
     for name, labels in (("labels_a", labels_a), ("labels_b", labels_b)):
         if schema is not None:
@@ -219,9 +187,9 @@ def _paired(
                 f"{list(frame_a.columns)!r} and {list(frame_b.columns)!r}."
             )
     union = frame_a.index.append(frame_b.index[~frame_b.index.isin(frame_a.index)])
-    aligned_a = frame_a[chosen].reindex(union).astype(object)
-    aligned_b = frame_b[chosen].reindex(union).astype(object)
-    return aligned_a, aligned_b, chosen
+    a, b = (f[chosen].reindex(union).astype(object) for f in (frame_a, frame_b))
+    columns = ((v, a[v].to_numpy(dtype=object), b[v].to_numpy(dtype=object)) for v in chosen)
+    return union, columns
 
 
 def agreement(
@@ -265,11 +233,8 @@ def agreement(
     0    drain  4           1    0.5
     """
     level = check_confidence_level(confidence_level)
-    frame_a, frame_b, chosen = _paired(labels_a, labels_b, schema, variables)
     rows = []
-    for var in chosen:
-        a = frame_a[var].to_numpy(dtype=object)
-        b = frame_b[var].to_numpy(dtype=object)
+    for var, a, b in _paired(labels_a, labels_b, schema, variables)[1]:
         has_a, has_b = _present(a), _present(b)
         both = has_a & has_b
         result = _kappa(a[both], b[both], level, warn=False)
@@ -308,12 +273,8 @@ def disagreements(
 
     Parameters
     ----------
-    labels_a, labels_b : pandas.DataFrame
+    labels_a, labels_b, schema, variables
         As for :func:`agreement`.
-    schema : Schema, optional
-        Check both against it first.
-    variables : sequence of str, optional
-        Only these variables.
 
     Returns
     -------
@@ -332,22 +293,12 @@ def disagreements(
        id variable value_a value_b
     0  p2    drain     yes      no
     """
-    frame_a, frame_b, chosen = _paired(labels_a, labels_b, schema, variables)
-    rows = []
-    for var in chosen:
-        a = frame_a[var].to_numpy(dtype=object)
-        b = frame_b[var].to_numpy(dtype=object)
-        both = _present(a) & _present(b)
-        for i in np.flatnonzero(both):
-            if a[i] != b[i]:
-                rows.append(
-                    {
-                        "id": frame_a.index[int(i)],
-                        "variable": var,
-                        "value_a": a[i],
-                        "value_b": b[i],
-                    }
-                )
+    ids, columns = _paired(labels_a, labels_b, schema, variables)
+    rows = [
+        (ids[int(i)], var, a[i], b[i])
+        for var, a, b in columns
+        for i in np.flatnonzero(_present(a) & _present(b) & (a != b))
+    ]
     return pd.DataFrame(rows, columns=["id", "variable", "value_a", "value_b"])
 
 
@@ -368,22 +319,17 @@ def merge_labels(
     | ``"prefer_a"`` | the value | ``labels_a``'s | that value |
     | ``"prefer_b"`` | the value | ``labels_b``'s | that value |
 
-    ``"agree"`` keeps only consensus labels and sends everything else to adjudication
-    (see :func:`disagreements`): the conservative choice for a published audit.
-    ``"prefer_a"`` suits a senior annotator ``a`` checking a junior ``b``. Fill the
-    missing cells with an adjudicator's labels afterwards, e.g.
-    ``merged.combine_first(adjudicated)``.
+    ``"agree"`` keeps only consensus labels and sends the rest to adjudication (see
+    :func:`disagreements`): the conservative choice for a published audit. ``"prefer_a"``
+    suits a senior annotator ``a`` checking a junior ``b``. Fill the missing cells with an
+    adjudicator's labels afterwards, e.g. ``merged.combine_first(adjudicated)``.
 
     Parameters
     ----------
-    labels_a, labels_b : pandas.DataFrame
+    labels_a, labels_b, schema, variables
         As for :func:`agreement`.
-    schema : Schema, optional
-        Check both against it first.
     rule : {"agree", "either", "prefer_a", "prefer_b"}, default "agree"
         How cells are combined (table above).
-    variables : sequence of str, optional
-        Only these variables.
 
     Returns
     -------
@@ -403,24 +349,16 @@ def merge_labels(
     ['yes', nan, 'no']
     """
     check_option(rule, "rule", MERGE_RULES)
-    frame_a, frame_b, chosen = _paired(labels_a, labels_b, schema, variables)
-    out = pd.DataFrame(index=frame_a.index.copy())
-    for var in chosen:
-        a = frame_a[var].to_numpy(dtype=object)
-        b = frame_b[var].to_numpy(dtype=object)
+    ids, columns = _paired(labels_a, labels_b, schema, variables)
+    out = pd.DataFrame(index=ids.copy())
+    for var, a, b in columns:
         has_a, has_b = _present(a), _present(b)
-        merged = np.full(len(a), np.nan, dtype=object)
-        agree = has_a & has_b & (a == b)
-        merged[agree] = a[agree]
+        merged = np.where(has_a & has_b & (a == b), a, np.nan)
         if rule != "agree":
-            only_a, only_b = has_a & ~has_b, has_b & ~has_a
-            merged[only_a] = a[only_a]
-            merged[only_b] = b[only_b]
-        conflict = has_a & has_b & ~agree
-        if rule == "prefer_a":
-            merged[conflict] = a[conflict]
-        elif rule == "prefer_b":
-            merged[conflict] = b[conflict]
+            merged = np.where(has_a & ~has_b, a, np.where(has_b & ~has_a, b, merged))
+        conflict = has_a & has_b & (a != b)
+        if rule in ("prefer_a", "prefer_b"):
+            merged = np.where(conflict, a if rule == "prefer_a" else b, merged)
         out[var] = pd.Series(merged, index=out.index, dtype=object)
     out.index.name = "id"
     return out

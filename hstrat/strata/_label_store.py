@@ -1,28 +1,19 @@
 """The labels file of the labelling page, shared safely by any number of writers.
 
-The file stays what the rest of hstrat reads (:func:`~hstrat.strata.read_labels`,
-agreement, merging): a CSV with the columns ``id, <variables...>, annotator,
-labelled_at, skipped`` and one row per item and annotator. Several servers, browser tabs
-or processes may write it at once, by **lock, re-read, change one cell, replace**:
-
-1. take an exclusive lock on the sidecar file ``.<name>.lock`` (``flock``; the CSV
-   itself cannot carry the lock, since every write replaces it by another file);
-2. read the file as it is now;
-3. change only what the answer says: one variable (or ``skipped``) and ``labelled_at``
-   of one item's row for this annotator;
-4. write the whole table to a temporary file and rename it over the old one, then
-   release the lock; only then is the answer acknowledged.
-
-So every later writer starts from a file that holds every acknowledged answer; rows of
-other annotators are never touched; two tabs of one annotator answering the same
-question: the later answer wins, and no other cell is reverted; a file edited by hand
-between two answers keeps the edit. A kill -9 leaves the old file or the new one, whole
-(the rename is atomic), and cannot leave a stale lock: the kernel drops a dead process's
-locks. An append-only journal would need no lock, but the file would no longer be a
-plain table for ``read_labels``, spreadsheets and other tools, and it would grow with
-every click; re-reading costs milliseconds for files of thousands of rows, far less than
-a click. Limits: the lock is advisory (an editor that does not take it can still race
-with a write), and ``flock`` may not lock across machines on some network file systems.
+The file stays a plain CSV for :func:`~hstrat.strata.read_labels`, spreadsheets and
+other tools: columns ``id, <variables...>, annotator, labelled_at, skipped``, one row per
+item and annotator. Servers, tabs and processes may write it at once, each answer by
+**lock, re-read, change one cell, replace**: take an exclusive ``flock`` on the sidecar
+``.<name>.lock`` (not on the CSV, which every write replaces), read the file as it is
+now, change one variable (or ``skipped``) and ``labelled_at`` of this annotator's row for
+the item, write the table to a temporary file and rename it over the old one; only then
+is the answer acknowledged. So every writer starts from a file holding every acknowledged
+answer; other annotators' rows are never touched; of two tabs answering one question the
+later wins, reverting no other cell; a hand edit between answers is kept. A kill -9
+leaves the old file or the new one, whole, and no stale lock (the kernel drops a dead
+process's locks). An append-only journal would need no lock but would not be a plain
+table, and would grow with every click; re-reading costs milliseconds. Limits: the lock
+is advisory, and ``flock`` may not lock across machines on some network file systems.
 """
 
 from __future__ import annotations
@@ -39,7 +30,7 @@ from pathlib import Path
 from .._io import atomic_write_text
 from .._validation import describe
 from ..exceptions import SchemaError
-from ._schema import Schema
+from ._schema import RESERVED_COLUMNS, Schema
 
 if sys.platform == "win32":  # pragma: no cover - tested on POSIX only
     import msvcrt
@@ -99,7 +90,7 @@ class LabelStore:
         self.path = Path(path)
         self.schema = schema
         self.annotator = annotator
-        self.columns = ["id", *schema.variables, "annotator", "labelled_at", "skipped"]
+        self.columns = [RESERVED_COLUMNS[0], *schema.variables, *RESERVED_COLUMNS[1:]]
         self._lock = self.path.with_name(f".{self.path.name}.lock")
         self._seen: tuple[tuple[int, int, int] | None, _Rows] = (None, {})
         self._read()  # a file that does not fit is refused now, before anything is served

@@ -1,20 +1,17 @@
 """A local web page for labelling cases with a schema, one image at a time.
 
-``hstrat label serve`` (or :func:`serve_labeler`) starts a small server from the Python
-standard library, bound to 127.0.0.1, that shows each listed image with the schema's
-values as buttons and keyboard shortcuts, and saves **every answer at once** to the
-labels CSV (:mod:`~hstrat.strata._label_store`: atomic, and shared safely by several
-servers, tabs and annotators). Restarting resumes at the first item this annotator has
-neither finished nor skipped.
+``hstrat label serve`` (or :func:`serve_labeler`) starts a small standard-library
+server on 127.0.0.1 that shows each listed image with the schema's values as buttons and
+keyboard shortcuts, and saves **every answer at once** to the labels CSV
+(:mod:`~hstrat.strata._label_store`). Restarting resumes at the first item this annotator
+has neither finished nor skipped. Safety (the HTTP side is
+:mod:`~hstrat.strata._labeler_http`):
 
-Safety (the HTTP side is :mod:`~hstrat.strata._labeler_http`):
-
-* Only the listed items can be fetched, by their position (``/image/3``); no file path
-  ever appears in a URL, and nothing else on disk is served (no directory listing).
-* The page and its API answer only requests addressed to the server's own host name
-  (against DNS rebinding); API calls need a per-run token from the page (against
-  cross-site requests); every value from the items or schema is inserted as text, never
-  as HTML.
+* only the listed items can be fetched, by position (``/image/3``); no file path appears
+  in a URL, and nothing else on disk is served;
+* the page and its API answer only requests for the server's own host name (against DNS
+  rebinding); API calls need a per-run token from the page (against cross-site
+  requests); values from the items or schema are inserted as text, never as HTML.
 """
 
 from __future__ import annotations
@@ -48,11 +45,16 @@ IMAGE_TYPES: Mapping[str, str] = {
     ".bmp": "image/bmp",
     ".webp": "image/webp",
 }
-_TRUE = {"1", "true", "True", "TRUE", "yes"}
-_FALSE = {"0", "false", "False", "FALSE", "no"}
+_BINARY = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-# -- items ------------------------------------------------------------------------------
+def as_binary(value: Any) -> bool | None:
+    """Return a 0/1 cell as a bool (``1``, ``true``, ``yes`` in any case; a bool), else None."""
+    if isinstance(value, bool):
+        return value
+    return _BINARY.get(str(value).lower())
+
+
 @dataclass(frozen=True)
 class Item:
     """One case to label: its id, image file and (if known) its binary label."""
@@ -67,28 +69,13 @@ def load_items(
     items: pd.DataFrame | str | os.PathLike[str],
     images_root: str | os.PathLike[str],
 ) -> list[Item]:
-    """Read and check the list of items to label.
+    """Read and check the list of items to label, listing every problem in one ValueError.
 
-    Parameters
-    ----------
-    items : pandas.DataFrame or path-like
-        A table (or CSV) with an ``id`` and a ``path`` column, ``path`` relative to
-        ``images_root``; an optional ``y_true`` column (0/1) hides the variables that do
-        not apply to a case. Other columns (a review sample's ``reason``) are ignored
-        and never shown.
-    images_root : path-like
-        The folder the paths are relative to.
-
-    Returns
-    -------
-    list of Item
-
-    Raises
-    ------
-    ValueError
-        Listing every problem: missing columns, empty or duplicate ids, absolute paths
-        or paths that leave the root (``..``), missing files, unsupported image types,
-        bad ``y_true`` values.
+    ``items`` is a table (or CSV) with ``id`` and ``path`` columns, ``path`` relative to
+    ``images_root``, and an optional ``y_true`` (0/1) that hides the variables that do not
+    apply to a case; other columns (a review sample's ``reason``) are never shown.
+    Refused: missing columns, empty or duplicate ids, paths that are absolute or leave the
+    root, missing files, types a browser does not show, bad ``y_true`` values.
     """
     root = Path(images_root)
     if not root.is_dir():
@@ -117,50 +104,38 @@ def load_items(
             problems.append(f"{where}: id {item_id!r} appears more than once.")
             continue
         seen.add(item_id)
+        where += f" (id {item_id!r})"
         rel = raw.replace("\\", "/")
         normal = posixpath.normpath(rel) if rel else ""
-        if (
-            not rel
-            or rel.startswith("/")
-            or re.match(r"^[A-Za-z]:", rel)
-            or (normal == ".." or normal.startswith("../"))
-        ):
-            problems.append(
-                f"{where} (id {item_id!r}): path {raw!r} must be relative to images_root and "
-                "stay inside it."
-            )
-            continue
         file = root / normal
-        suffix = file.suffix.lower()
-        if suffix not in IMAGE_TYPES:
+        y = record.get("y_true")
+        y_true = None if is_missing(y) else as_binary(y)
+        escapes = normal == ".." or normal.startswith("../")
+        if not rel or rel.startswith("/") or re.match(r"^[A-Za-z]:", rel) or escapes:
             problems.append(
-                f"{where} (id {item_id!r}): {raw!r} is not an image a browser shows "
+                f"{where}: path {raw!r} must be relative to images_root and stay inside it."
+            )
+        elif file.suffix.lower() not in IMAGE_TYPES:
+            problems.append(
+                f"{where}: {raw!r} is not an image a browser shows "
                 f"({', '.join(IMAGE_TYPES)}); convert it (e.g. DICOM to PNG) first."
             )
-            continue
-        if not file.is_file():
-            problems.append(f"{where} (id {item_id!r}): no file {str(file)!r}.")
-            continue
-        y_true: bool | None = None
-        if "y_true" in frame.columns and not is_missing(record["y_true"]):
-            text = str(record["y_true"])
-            if isinstance(record["y_true"], bool) or text in _TRUE | _FALSE:
-                y_true = text in _TRUE
-            else:
-                problems.append(f"{where} (id {item_id!r}): y_true must be 0 or 1; got {text!r}.")
-                continue
-        out.append(Item(item_id, normal, file, y_true))
+        elif not file.is_file():
+            problems.append(f"{where}: no file {str(file)!r}.")
+        elif y_true is None and not is_missing(y):
+            problems.append(f"{where}: y_true must be 0 or 1; got {str(y)!r}.")
+        else:
+            out.append(Item(item_id, normal, file, y_true))
     if problems:
-        shown = problems[:20] + (
-            [f"... and {len(problems) - 20} more"] if len(problems) > 20 else []
+        more = [f"... and {len(problems) - 20} more"] if len(problems) > 20 else []
+        raise ValueError(
+            "items has problems:\n" + "\n".join(f"  - {p}" for p in problems[:20] + more)
         )
-        raise ValueError("items has problems:\n" + "\n".join(f"  - {p}" for p in shown))
     if not out:
         raise ValueError("items is empty; there is nothing to label.")
     return out
 
 
-# -- the application ------------------------------------------------------------------
 class LabelerApp:
     """The state behind the page: items, schema, labels file and the page's token."""
 
@@ -173,19 +148,16 @@ class LabelerApp:
 
     def applicable(self, item: Item) -> list[str]:
         """Return the variables to ask about ``item`` (all when its label is unknown)."""
-        names = []
-        for name, var in self.schema.variables.items():
-            unknown = item.y_true is None or var.applies_to == "all"
-            if unknown or (var.applies_to == "positives") == item.y_true:
-                names.append(name)
-        return names
+        return [
+            name
+            for name, var in self.schema.variables.items()
+            if item.y_true is None
+            or var.applies_to == "all"
+            or (var.applies_to == "positives") == item.y_true
+        ]
 
     def _progress(self) -> tuple[dict[str, dict[str, str]], int, int, int]:
-        """Return this annotator's rows, the items finished, skipped, and the first to do.
-
-        The first to do is the first item neither finished nor skipped (``len(items)``
-        when none is left).
-        """
+        """Return this annotator's rows, the items done, skipped, and the first of the others."""
         rows = self.store.rows()
         done = skipped = 0
         start = len(self.items)
@@ -205,7 +177,6 @@ class LabelerApp:
     def state(self) -> dict[str, Any]:
         """Return what the page needs to start."""
         _, done, skipped, start = self._progress()
-        schema = self.schema
         variables = [
             {
                 "name": name,
@@ -215,13 +186,13 @@ class LabelerApp:
                     for v in var.values
                 ],
             }
-            for name, var in schema.variables.items()
+            for name, var in self.schema.variables.items()
         ]
         return {
             "schema": {
-                "name": schema.name,
-                "target": schema.target,
-                "description": schema.description,
+                "name": self.schema.name,
+                "target": self.schema.target,
+                "description": self.schema.description,
                 "variables": variables,
             },
             "annotator": self.store.annotator,
@@ -255,8 +226,9 @@ class LabelerApp:
         file = self.items[index].file
         return file.read_bytes(), IMAGE_TYPES[file.suffix.lower()]
 
-    def index_of(self, value: Any) -> int:
-        """Check an item index sent by the page."""
+    def _index(self, payload: Mapping[str, Any]) -> int:
+        """Return the item index the page sent, checked."""
+        value = payload.get("index")
         if (
             isinstance(value, bool)
             or not isinstance(value, int)
@@ -269,7 +241,7 @@ class LabelerApp:
 
     def answer(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Record ``{"index", "variable", "value"}`` and return the item's new state."""
-        index = self.index_of(payload.get("index"))
+        index = self._index(payload)
         variable, value = payload.get("variable"), payload.get("value")
         if not isinstance(variable, str) or not isinstance(value, str):
             raise ValueError("variable and value must be strings.")
@@ -282,7 +254,7 @@ class LabelerApp:
 
     def skip(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Mark ``{"index"}`` skipped and return its new state."""
-        index = self.index_of(payload.get("index"))
+        index = self._index(payload)
         self.store.skip(self.items[index].id)
         return self.item_state(index)
 
@@ -316,9 +288,9 @@ def make_labeler_server(
     """
     if not isinstance(schema, Schema):
         raise TypeError(f"schema must be an hstrat Schema; got {type(schema).__name__}.")
-    loaded = load_items(items, images_root)
-    store = LabelStore(out, schema, annotator=annotator)
-    app = LabelerApp(schema, loaded, store)
+    app = LabelerApp(
+        schema, load_items(items, images_root), LabelStore(out, schema, annotator=annotator)
+    )
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"port must be an integer in [0, 65535]; got {describe(port)}.")
     from ._labeler_http import LabelerServer
@@ -344,7 +316,8 @@ def serve_labeler(
     schema : Schema
         The variables to label; each item is asked the ones that apply to it.
     items : pandas.DataFrame or path-like
-        ``id`` and ``path`` columns (see :func:`~hstrat.strata._labeler.load_items`).
+        ``id`` and ``path`` columns, and an optional 0/1 ``y_true`` (see
+        :func:`~hstrat.strata._labeler.load_items`).
     images_root : path-like
         Folder the item paths are relative to.
     out : path-like

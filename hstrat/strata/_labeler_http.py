@@ -1,12 +1,11 @@
 """The HTTP side of the labelling page: routes, checks and headers.
 
 Imported only when a labelling server is made, so ``import hstrat`` does not load
-:mod:`http.server`; it sees the page's state only through :class:`App`. See
-:mod:`hstrat.strata._labeler` for what is served and why it is safe. Each request is
-also bounded: a silent client is dropped after 30 s; an error answer reads the declared
-body and closes the connection (so a body is never taken for a second request that
-skipped the checks); an index in a URL is ASCII digits; a JSON body is at most 64 KiB
-and 4 levels deep.
+:mod:`http.server`; :mod:`hstrat.strata._labeler` says what is served and why it is safe.
+Each request is also bounded: a silent client is dropped after 30 s; an error answer reads
+the declared body and closes the connection (so a body is never taken for a second
+request that skipped the checks); an index in a URL is ASCII digits; a JSON body is at
+most 64 KiB and 4 levels deep.
 """
 
 from __future__ import annotations
@@ -17,13 +16,16 @@ import itertools
 import json
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["App", "LabelerServer"]
+if TYPE_CHECKING:
+    from ._labeler import LabelerApp
+
+__all__ = ["LabelerServer"]
 
 _STATIC: Mapping[str, str] = {
     "/static/labeler.js": "text/javascript; charset=utf-8",
@@ -36,21 +38,6 @@ _CSP = (
 _MAX_BODY = 64 * 1024
 _MAX_DEPTH = 4  # an answer is a flat JSON object
 _TIMEOUT = 30.0  # seconds a connection may stay silent
-
-
-class App(Protocol):
-    """What the server needs from the page's state (``LabelerApp`` provides it)."""
-
-    token: str
-    title: str
-
-    @property
-    def items(self) -> Sequence[object]: ...
-    def state(self) -> dict[str, Any]: ...
-    def item_state(self, index: int) -> dict[str, Any]: ...
-    def image(self, index: int) -> tuple[bytes, str]: ...
-    def answer(self, payload: Mapping[str, Any]) -> dict[str, Any]: ...
-    def skip(self, payload: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 def _static(name: str) -> bytes:
@@ -224,7 +211,7 @@ class LabelerServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, app: App, *, host: str, port: int) -> None:
+    def __init__(self, app: LabelerApp, *, host: str, port: int) -> None:
         super().__init__((host, port), _Handler)
         self.app = app
         bound = self.server_address[1]

@@ -1,30 +1,4 @@
-"""Which cases a reviewer should look at, and why each was picked.
-
-The paper's second method, *error auditing*, has people look through a model's errors
-for a recognisable subclass it consistently fails; its third reviews the clusters an
-algorithm found. :func:`review_sample` picks those cases reproducibly and records the
-reason for each:
-
-* ``"errors"``: false negatives at the operating point, lowest score first, alternating
-  with false positives, highest score first (``reason`` ``"false negative"``,
-  ``"confident false positive"``); plus a share of correctly classified random controls
-  (``"random control"``);
-* ``"random"``: a simple random sample (``"random"``);
-* ``"stratified"``: random cases from each outcome at the operating point — false
-  negative, false positive, true positive, true negative — in turn
-  (``"stratified random"``);
-* ``"clusters"``: the members nearest each cluster's centre in embedding space (random
-  members without embeddings), clusters in turn, worst AUC first (``"cluster exemplar"``).
-
-**Why controls.** A reviewer shown only errors finds patterns in them whether or not
-they set the errors apart. Controls — true positives for the false negatives, true
-negatives for the false positives, drawn at random — give a baseline: a subclass is a
-failure mode only if it is commoner among the errors than among the controls (the
-comparison the paper makes between high- and low-error clusters). With ``blind=True``
-(the default) rows come in random order, so the order of review does not reveal which
-cases are errors; the ``reason`` column is for the analysis afterwards and should not be
-shown to the reviewer.
-"""
+"""Which cases a reviewer should look at, and why each was picked (:func:`review_sample`)."""
 
 from __future__ import annotations
 
@@ -38,13 +12,13 @@ import pandas as pd
 
 from .._align import Cases
 from .._predictions import Predictions
-from .._stratum import Stratum
 from .._validation import (
     RandomState,
     _as_1d,
     check_int,
     check_option,
     check_random_state,
+    check_real,
     describe,
 )
 
@@ -74,27 +48,20 @@ def _half_up(value: float) -> int:
 def _round_robin(
     queues: Sequence[Sequence[int]], n: int, taken: set[int]
 ) -> list[tuple[int, int]]:
-    """Take from each queue in turn (skipping cases already taken) until ``n`` are taken.
-
-    Returns ``(queue, position)`` pairs in the order taken.
-    """
+    """Return ``(queue, position)`` pairs taken from each queue in turn, skipping ``taken``."""
     cursors = [0] * len(queues)
     out: list[tuple[int, int]] = []
-    while len(out) < n:
+    progressed = True
+    while len(out) < n and progressed:
         progressed = False
         for q, queue in enumerate(queues):
-            if len(out) >= n:
-                break
             while cursors[q] < len(queue) and queue[cursors[q]] in taken:
                 cursors[q] += 1
-            if cursors[q] < len(queue):
-                position = int(queue[cursors[q]])
+            if cursors[q] < len(queue) and len(out) < n:
+                out.append((q, int(queue[cursors[q]])))
+                taken.add(out[-1][1])
                 cursors[q] += 1
-                taken.add(position)
-                out.append((q, position))
                 progressed = True
-        if not progressed:
-            break
     return out
 
 
@@ -119,11 +86,7 @@ def _threshold(
     from ..metrics import operating_threshold
 
     if threshold is not None:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
-            raise TypeError(f"threshold must be a number; got {describe(threshold)}.")
-        if not np.isfinite(threshold):
-            raise ValueError(f"threshold must be finite; got {threshold!r}.")
-        return float(threshold)
+        return check_real(threshold, "threshold")
     if report is not None and np.isfinite(report.threshold):
         return report.threshold
     return operating_threshold(predictions.y_true, predictions.y_score)
@@ -140,17 +103,18 @@ def _clusters_from_labels(labels: Any) -> list[tuple[str, IntArray]]:
 
 
 def _clusters_from_report(report: AuditReport) -> list[tuple[str, IntArray]]:
-    table = report.table
-    if "family" not in table.columns or len(report.strata) == 0:
+    """Return the report's detector clusters, worst AUC first (undefined last)."""
+    if "family" not in report.table.columns:
         return []
-    families = table["family"].iloc[1 : 1 + len(report.strata)].tolist()
-    aucs = table["auc"].iloc[1 : 1 + len(report.strata)].to_numpy(dtype=float)
-    found: list[tuple[float, int, Stratum]] = []
-    for i, (stratum, family) in enumerate(zip(report.strata, families, strict=False)):
-        if family not in ("strata", "overall"):
-            found.append((aucs[i] if np.isfinite(aucs[i]) else np.inf, i, stratum))
-    found.sort(key=lambda item: (item[0], item[1]))
-    return [(str(s.name), np.flatnonzero(s.mask)) for _, _, s in found]
+    rows = report.table.iloc[1 : 1 + len(report.strata)]
+    found = sorted(
+        (auc if np.isfinite(auc) else np.inf, i)
+        for i, (family, auc) in enumerate(
+            zip(rows["family"], rows["auc"].astype(float), strict=True)
+        )
+        if family not in ("strata", "overall")
+    )
+    return [(str(report.strata[i].name), np.flatnonzero(report.strata[i].mask)) for _, i in found]
 
 
 def _exemplar_order(members: IntArray, embeddings: Any, rng: np.random.Generator) -> IntArray:
@@ -182,7 +146,7 @@ def review_sample(
         The audited cases (a report supplies its operating point and its detectors'
         clusters).
     strategy : {"errors", "random", "stratified", "clusters"}, default "errors"
-        How cases are picked (see the module docstring).
+        How cases are picked (see Notes).
     n : int, default 20
         Number of cases; fewer are returned when fewer qualify.
     random_state : int, numpy.random.Generator or None
@@ -214,6 +178,30 @@ def review_sample(
         false negative, the highest-scored false positive, the exemplar nearest the
         centre) and ``stratum`` (the cluster picked from, else None).
 
+    Notes
+    -----
+    The paper's second method, *error auditing*, has people look through a model's
+    errors for a subclass it consistently fails; its third reviews the clusters an
+    algorithm found. The strategies (and each row's ``reason``):
+
+    * ``"errors"``: false negatives at the operating point, lowest score first,
+      alternating with false positives, highest score first (``"false negative"``,
+      ``"confident false positive"``); plus a share of correctly classified random
+      controls (``"random control"``);
+    * ``"random"``: a simple random sample (``"random"``);
+    * ``"stratified"``: random cases from each outcome — FN, FP, TP, TN — in turn
+      (``"stratified random"``);
+    * ``"clusters"``: the members nearest each cluster's centre in embedding space
+      (random members without embeddings), clusters in turn, worst AUC first
+      (``"cluster exemplar"``).
+
+    **Why controls.** A reviewer shown only errors finds patterns in them whether or not
+    they set the errors apart. Random true positives and true negatives give a baseline:
+    a subclass is a failure mode only if it is commoner among the errors than among the
+    controls (the paper's comparison of high- and low-error clusters). With ``blind=True``
+    rows come in random order, so the order does not reveal which cases are errors; do
+    not show the ``reason`` column to the reviewer.
+
     Examples
     --------
     >>> import numpy as np
@@ -230,9 +218,7 @@ def review_sample(
     """
     strategy = check_option(strategy, "strategy", REVIEW_STRATEGIES)
     n = check_int(n, "n", minimum=1)
-    if isinstance(controls, bool) or not isinstance(controls, (int, float, np.floating)):
-        raise TypeError(f"controls must be a number in [0, 1); got {describe(controls)}.")
-    if not 0.0 <= float(controls) < 1.0:
+    if not 0.0 <= check_real(controls, "controls") < 1.0:
         raise ValueError(f"controls must be in [0, 1); got {controls!r}.")
     if clusters is not None and strategy != "clusters":
         raise ValueError(
@@ -313,12 +299,7 @@ def _frame(
     *,
     blind: bool,
 ) -> pd.DataFrame:
-    counters: dict[tuple[str, str | None], int] = {}
-    ranks = []
-    for _, reason, stratum in picks:
-        key = (reason, stratum)
-        counters[key] = counters.get(key, 0) + 1
-        ranks.append(counters[key])
+    """Return the picks as rows, ranked within (reason, stratum), blinded or by reason."""
     positions = np.array([p for p, _, _ in picks], dtype=np.intp)
     frame = pd.DataFrame(
         {
@@ -328,16 +309,13 @@ def _frame(
             "y_score": predictions.y_score[positions],
             "outcome": outcome[positions].astype(object),
             "reason": pd.Series([r for _, r, _ in picks], dtype=object),
-            "rank": np.asarray(ranks, dtype=np.int64),
             "stratum": pd.Series([st for _, _, st in picks], dtype=object),
         }
     )
-    if blind and len(frame):
-        frame = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
-    elif len(frame):
-        first: dict[tuple[str, str | None], int] = {}
-        for i, (_, reason, stratum) in enumerate(picks):
-            first.setdefault((reason, stratum), i)
-        order = sorted(range(len(picks)), key=lambda i: (first[picks[i][1:]], ranks[i]))
-        frame = frame.iloc[order].reset_index(drop=True)
-    return frame[list(REVIEW_COLUMNS)]
+    groups = frame.groupby(["reason", "stratum"], sort=False, dropna=False)
+    frame["rank"] = groups.cumcount().to_numpy(dtype=np.int64) + 1
+    if blind:
+        order = rng.permutation(len(frame))
+    else:  # groups in the order first picked, each by rank
+        order = np.lexsort((frame["rank"].to_numpy(), groups.ngroup().to_numpy()))
+    return frame.iloc[order].reset_index(drop=True)[list(REVIEW_COLUMNS)]

@@ -1,40 +1,8 @@
 """Subclass schemas: what experts label, with which values, on which cases.
 
-The paper's first method, *schema completion*, starts with experts writing down the
-subclasses that matter before anyone looks at the model's errors. A :class:`Schema` is
-that document made checkable:
-
-```json
-{
-  "name": "CXR14 pneumothorax",
-  "target": "Pneumothorax",
-  "description": "Subclasses of pneumothorax from Oakden-Rayner et al. (2020)",
-  "variables": {
-    "chest_drain": {
-      "values": ["yes", "no"],
-      "applies_to": "positives",
-      "description": "Is an intercostal chest drain visible?"
-    },
-    "airspace_opacity": {
-      "values": ["yes", "no"],
-      "applies_to": "all",
-      "rule": {"column": "Finding Labels", "contains": ["Consolidation", "Infiltration"],
-               "sep": "|"}
-    }
-  }
-}
-```
-
-Each variable has allowed ``values`` (a list, or a table of value to description),
-an optional ``description``, ``applies_to`` (``"positives"``, ``"negatives"`` or
-``"all"``, default ``"all"``) and an optional ``rule`` that derives it from metadata
-(see :class:`~hstrat.strata.Rule`). The same content can be written in TOML or YAML.
-
-Labels are a table with one row per case, indexed by sample id (or with an ``id``
-column) and one column per variable; a value must be one of the variable's values, or
-missing (empty / NaN = not labelled). :meth:`Schema.validate` reports every problem at
-once; :meth:`Schema.to_strata` turns valid labels into strata for
-:func:`hstrat.evaluate`, each with the population its variable applies to.
+The paper's first method, *schema completion*, has experts write down the subclasses
+that matter before anyone looks at the model's errors; a :class:`Schema` is that
+document made checkable, and labels are checked against it before they become strata.
 """
 
 from __future__ import annotations
@@ -46,11 +14,11 @@ import json
 import os
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -58,13 +26,11 @@ import pandas as pd
 
 from .._align import Cases, type_hint
 from .._io import atomic_write_text
+from .._predictions import Predictions
 from .._stratum import Stratum
-from .._validation import _preview, check_labels, check_option, describe
+from .._validation import _preview, check_labels, check_option, describe, did_you_mean
 from ..exceptions import SchemaError
 from ._rules import Rule, is_missing, rule_problems
-
-if TYPE_CHECKING:
-    from .._predictions import Predictions
 
 __all__ = [
     "APPLIES_TO",
@@ -85,20 +51,8 @@ _SHOWN = 3  # ids quoted per problem
 _MAX_YAML_NODES = 100_000  # values a YAML schema may expand to (schemas have hundreds)
 
 
-def _closest(value: str, allowed: Iterable[str], cutoff: float = 0.5) -> str | None:
-    options = list(allowed)
-    folded = {o.casefold(): o for o in options}
-    if value.casefold() in folded:
-        return folded[value.casefold()]
-    if value.strip() in options:
-        return value.strip()
-    close = difflib.get_close_matches(value, options, n=1, cutoff=cutoff)
-    return close[0] if close else None
-
-
-def _hint(value: str, allowed: Iterable[str]) -> str:
-    close = _closest(value, allowed)
-    return f" Did you mean {close!r}?" if close is not None else ""
+def _hint(value: Any, allowed: Iterable[Any]) -> str:
+    return did_you_mean(str(value), map(str, allowed), cutoff=0.5)
 
 
 def _ids_text(ids: Sequence[Any]) -> str:
@@ -116,7 +70,8 @@ class Variable:
     name : str
         Column name in the labels (``"chest_drain"``).
     values : tuple of str
-        Allowed values, in the order reports and the labelling tool show them.
+        Allowed values, in the order reports and the labelling tool show them: strings,
+        or the two booleans ``False`` and ``True`` (as in :mod:`hstrat.datasets`).
     description : str
         What the annotator is asked.
     applies_to : {"all", "positives", "negatives"}
@@ -125,9 +80,6 @@ class Variable:
         How to derive the variable from metadata, if it can be.
     value_descriptions : mapping of str to str
         Optional help text per value.
-
-    Values are strings, or the two booleans ``False`` and ``True`` (as in the built-in
-    schemas of :mod:`hstrat.datasets`, whose metadata columns are boolean).
 
     Examples
     --------
@@ -154,8 +106,8 @@ class Variable:
     def normalise(self, value: Any) -> Value | None:
         """Return the allowed value ``value`` stands for, or None if it is not allowed.
 
-        Strings must match exactly. For boolean values a bool (Python or numpy) or the
-        text ``"True"``/``"False"`` (any case, as a CSV holds them) is accepted.
+        Strings must match exactly; a boolean variable also takes numpy bools and the
+        text ``"True"``/``"False"`` in any case (as a CSV holds them).
 
         Examples
         --------
@@ -165,23 +117,19 @@ class Variable:
         >>> schema.variables["drain"].normalise("True"), schema.variables["view"].normalise("pa")
         (True, None)
         """
-        if self.is_boolean:
-            if isinstance(value, (bool, np.bool_)):
-                return bool(value)
-            if isinstance(value, str) and value.lower() in ("true", "false"):
-                return value.lower() == "true"
-            return None
-        if isinstance(value, str) and value in self.values:
-            return value
+        if not self.is_boolean:
+            return value if isinstance(value, str) and value in self.values else None
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
         return None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the variable's dict form (as in a schema file)."""
-        values: list[Value] | dict[str, str]
+        values: list[Value] | dict[str, str] = list(self.values)
         if any(self.value_descriptions.get(str(v)) for v in self.values):
             values = {str(v): self.value_descriptions.get(str(v), "") for v in self.values}
-        else:
-            values = list(self.values)
         out: dict[str, Any] = {
             "values": values,
             "description": self.description,
@@ -193,6 +141,7 @@ class Variable:
 
 
 def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | None:
+    """Check one variable's dict form: its problems go to ``problems``, else it is returned."""
     where = f"variables.{name}"
     start = len(problems)
     if not isinstance(name, str) or not name.strip():
@@ -208,57 +157,51 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
     if not isinstance(spec, Mapping):
         problems.append(f"{where} must be a table/dict with 'values'; got {describe(spec)}.")
         return None
-    for key in spec:
-        if key not in VARIABLE_KEYS:
-            problems.append(
-                f"{where} has an unknown key {describe(key)}.{_hint(str(key), VARIABLE_KEYS)}"
-            )
-    raw_values = spec.get("values")
+    problems += [
+        f"{where} has an unknown key {describe(key)}.{_hint(key, VARIABLE_KEYS)}"
+        for key in spec
+        if key not in VARIABLE_KEYS
+    ]
+    raw = spec.get("values")
     values: list[Any] = []
-    value_descriptions: dict[str, str] = {}
-    if isinstance(raw_values, Mapping):
-        for value, text in raw_values.items():
-            values.append(value)
-            if isinstance(text, str):
-                value_descriptions[value] = text
-            else:
-                problems.append(
-                    f"{where}.values[{describe(value)}] must be a description string; got "
-                    f"{describe(text)}."
-                )
-    elif isinstance(raw_values, Sequence) and not isinstance(raw_values, (str, bytes)):
-        values = list(raw_values)
+    descriptions: dict[str, str] = {}
+    if isinstance(raw, Mapping):
+        values = list(raw)
+        descriptions = {v: text for v, text in raw.items() if isinstance(text, str)}
+        problems += [
+            f"{where}.values[{describe(v)}] must be a description string; got {describe(text)}."
+            for v, text in raw.items()
+            if not isinstance(text, str)
+        ]
+    elif isinstance(raw, Sequence) and not isinstance(raw, (str, bytes)):
+        values = list(raw)
     else:
         problems.append(
             f'{where}.values must be a list of allowed values (e.g. ["yes", "no"]); '
-            f"got {describe(raw_values)}."
+            f"got {describe(raw)}."
         )
-    booleans = [v for v in values if isinstance(v, bool)]
-    if booleans and len(booleans) < len(values):
+    n_bool = sum(isinstance(v, bool) for v in values)
+    if 0 < n_bool < len(values):
         problems.append(
             f"{where}.values mixes booleans and other values: {_preview(values)}; use "
             '[false, true] or strings such as ["yes", "no"].'
         )
     bad = (
-        []
-        if booleans
-        else [v for v in values if not isinstance(v, str) or not v or v != v.strip()]
+        [] if n_bool else [v for v in values if not isinstance(v, str) or v != v.strip() or not v]
     )
     if bad:
         problems.append(
             f"{where}.values must be non-empty strings without surrounding spaces; got "
-            f"{_preview(bad)} (write numbers and booleans as strings, "
-            'e.g. "1", "yes").'
+            f'{_preview(bad)} (write numbers and booleans as strings, e.g. "1", "yes").'
         )
-    if raw_values is not None and not values:
+    if raw is not None and not values:
         problems.append(f"{where}.values is empty; a variable needs at least one value.")
     counts = Counter(v for v in values if isinstance(v, (str, bool)))
     duplicated = sorted(describe(v) for v, n in counts.items() if n > 1)
     if duplicated:
         problems.append(f"{where}.values lists {', '.join(duplicated)} more than once.")
-    description = spec.get("description", "")
-    if description is None:
-        description = ""
+    description = spec.get("description")
+    description = "" if description is None else description
     if not isinstance(description, str):
         problems.append(f"{where}.description must be a string; got {describe(description)}.")
     applies_to = spec.get("applies_to", "all")
@@ -271,41 +214,35 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
     rule = None
     if spec.get("rule") is not None:
         rule_errors = rule_problems(spec["rule"], f"{where}.rule")
-        problems.extend(rule_errors)
+        problems += rule_errors
         if not rule_errors:
-            rule = Rule.from_dict(spec["rule"], where=f"{where}.rule")
-            boolean = bool(booleans) and len(booleans) == len(values)
-            if boolean and rule.is_boolean and ({"true_value", "false_value"} & set(spec["rule"])):
+            rule = Rule.from_dict(spec["rule"])
+            boolean = 0 < n_bool == len(values)
+            if boolean and rule.is_boolean and {"true_value", "false_value"} & set(spec["rule"]):
                 problems.append(
                     f"{where}.rule sets true_value/false_value, but the variable's values are "
                     "booleans: a yes/no rule gives True/False itself."
                 )
-            outputs = rule.outputs(boolean=boolean)
-            if outputs is not None and not bad:
-                for out in outputs:
-                    if out not in values:
-                        problems.append(
-                            f"{where}.rule can produce {out!r}, which is not one of the values "
-                            f"{_preview(values)}.{_hint(str(out), map(str, values))}"
-                        )
+            outputs = [] if bad else rule.outputs(boolean=boolean) or []
+            problems += [
+                f"{where}.rule can produce {out!r}, which is not one of the values "
+                f"{_preview(values)}.{_hint(out, values)}"
+                for out in outputs
+                if out not in values
+            ]
     if len(problems) > start:
         return None
     return Variable(
-        name=name,
-        values=tuple(values),
-        description=description,
-        applies_to=applies_to,
-        rule=rule,
-        value_descriptions=MappingProxyType(value_descriptions),
+        name, tuple(values), description, applies_to, rule, MappingProxyType(descriptions)
     )
 
 
 def _load_yaml(text: str) -> Any:
     """Parse YAML with the safe loader, refusing aliases that expand past ``_MAX_YAML_NODES``.
 
-    Anchors and aliases share one node between places; a few nested ones (a 600-byte
-    "billion laughs" file) expand to millions of values once anything walks the result.
-    The expanded size is counted on the node graph (each node once) before building it.
+    A few nested anchors and aliases (a 600-byte "billion laughs" file) expand to millions
+    of values once anything walks the result, so the size is counted on the node graph
+    before the document is built.
     """
     try:
         yaml = importlib.import_module("yaml")
@@ -341,18 +278,28 @@ def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
 def _load_toml(text: str) -> Any:
     try:
         tomllib = importlib.import_module("tomllib")
-    except ImportError:  # pragma: no cover - Python 3.10
-        tomllib = _import_tomli()
+    except ImportError:  # pragma: no cover - Python 3.10: tomli, a dependency there
+        tomllib = importlib.import_module("tomli")
     return tomllib.loads(text)
 
 
-def _import_tomli() -> Any:  # pragma: no cover - Python 3.10
-    try:
-        return importlib.import_module("tomli")
-    except ImportError:
-        raise ImportError(
-            "Reading a TOML schema on Python 3.10 needs tomli: pip install tomli."
-        ) from None
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "json": json.loads,
+    "toml": _load_toml,
+    "yaml": _load_yaml,
+}
+
+
+def _header_problems(name: Any, target: Any, description: Any) -> list[str]:
+    """Problems with a schema's name, target and description."""
+    problems = []
+    if not isinstance(name, str) or not name:
+        problems.append(f"name must be a non-empty string; got {describe(name)}.")
+    if target is not None and (not isinstance(target, str) or not target):
+        problems.append(f"target must be a non-empty string or absent; got {describe(target)}.")
+    if not isinstance(description, str):
+        problems.append(f"description must be a string; got {describe(description)}.")
+    return problems
 
 
 class Schema:
@@ -403,22 +350,16 @@ class Schema:
         target: str | None = None,
         description: str = "",
     ) -> None:
-        problems = []
-        if not isinstance(name, str) or not name:
-            problems.append(f"name must be a non-empty string; got {describe(name)}.")
-        if target is not None and (not isinstance(target, str) or not target):
-            problems.append(
-                f"target must be a non-empty string or absent; got {describe(target)}."
-            )
         items = list(variables)
         if not all(isinstance(v, Variable) for v in items):
             raise TypeError(
                 "variables must be Variable objects; build schemas with Schema.from_dict."
             )
+        problems = _header_problems(name, target, description)
         if not items:
             problems.append("variables is empty; a schema needs at least one variable.")
-        names = [v.name for v in items]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(v.name for v in items)
+        dup = sorted(n for n, k in counts.items() if k > 1)
         if dup:
             problems.append(f"variables {dup!r} are defined more than once.")
         if problems:
@@ -432,11 +373,8 @@ class Schema:
         )
         self._digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    # -- construction ---------------------------------------------------------------
     def select(self, variables: Sequence[str]) -> Schema:
-        """Return the schema restricted to ``variables`` (e.g. those a rule cannot derive).
-
-        The result is a schema of its own, with its own digest.
+        """Return the schema restricted to ``variables`` (a schema with its own digest).
 
         Examples
         --------
@@ -446,18 +384,8 @@ class Schema:
         >>> list(schema.select(["drain"]).variables)
         ['drain']
         """
-        if isinstance(variables, str):
-            variables = [variables]
-        unknown = [v for v in variables if v not in self._variables]
-        if unknown:
-            raise SchemaError(
-                [
-                    f"variable {v!r} is not in the schema.{_hint(v, self._variables)}"
-                    for v in unknown
-                ]
-            )
         return Schema(
-            [self._variables[v] for v in variables],
+            self._selected(variables),
             name=self._name,
             target=self._target,
             description=self._description,
@@ -470,9 +398,13 @@ class Schema:
         Parameters
         ----------
         spec : mapping
-            ``{"name", "target", "description", "variables": {name: {"values",
-            "description", "applies_to", "rule"}}}``; only ``variables`` is required.
-            ``variables`` may also be a list of tables that each have a ``name``.
+            ``{"name", "target", "description", "variables"}``; only ``variables`` is
+            required: a table of variable name to ``{"values", "description",
+            "applies_to", "rule"}`` (or a list of such tables, each with a ``name``).
+            ``values`` is a list, or a table of value to description; ``applies_to`` is
+            ``"positives"``, ``"negatives"`` or ``"all"`` (the default); ``rule`` derives
+            the variable from metadata (see :class:`~hstrat.strata.Rule`). A schema file
+            holds the same in JSON, TOML or YAML.
 
         Returns
         -------
@@ -500,12 +432,11 @@ class Schema:
             raise TypeError(
                 f"spec must be a dict (the parsed schema file); got {type(spec).__name__}."
             )
-        problems: list[str] = []
-        for key in spec:
-            if key not in SCHEMA_KEYS:
-                problems.append(
-                    f"the schema has an unknown key {describe(key)}.{_hint(str(key), SCHEMA_KEYS)}"
-                )
+        problems = [
+            f"the schema has an unknown key {describe(key)}.{_hint(key, SCHEMA_KEYS)}"
+            for key in spec
+            if key not in SCHEMA_KEYS
+        ]
         raw = spec.get("variables")
         pairs: list[tuple[Any, Any]] = []
         if isinstance(raw, Mapping):
@@ -533,14 +464,7 @@ class Schema:
         target = spec.get("target")
         name = spec.get("name", target if isinstance(target, str) and target else "schema")
         description = spec.get("description", "") or ""
-        if not isinstance(name, str) or not name:
-            problems.append(f"name must be a non-empty string; got {describe(name)}.")
-        if target is not None and (not isinstance(target, str) or not target):
-            problems.append(
-                f"target must be a non-empty string or absent; got {describe(target)}."
-            )
-        if not isinstance(description, str):
-            problems.append(f"description must be a string; got {describe(description)}.")
+        problems += _header_problems(name, target, description)
         if problems:
             raise SchemaError(problems)
         return cls(
@@ -549,12 +473,10 @@ class Schema:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, format: str | None = None) -> Schema:
-        r"""Read a schema from a JSON, TOML or YAML file.
+        r"""Read a schema from a JSON, TOML or YAML file (problems as :meth:`from_dict`'s).
 
-        YAML needs PyYAML and is always read with its safe loader (no arbitrary Python
-        objects); anchors and aliases may not expand to more than 100,000 values (a
-        "billion laughs" file is refused at once). Problems are reported like
-        :meth:`from_dict`'s, prefixed by the path.
+        YAML needs PyYAML and is read with its safe loader (no Python objects); anchors
+        and aliases may not expand to more than 100,000 values ("billion laughs").
 
         Parameters
         ----------
@@ -580,7 +502,7 @@ class Schema:
         file = Path(path)
         kinds = {".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
         kind = format if format is not None else kinds.get(file.suffix.lower())
-        if kind not in ("json", "toml", "yaml"):
+        if kind not in _PARSERS:
             raise ValueError(
                 f"Cannot tell the format of schema file {str(file)!r} from its suffix "
                 f"{file.suffix!r}; name it .json, .toml, .yaml or .yml, or pass "
@@ -588,12 +510,7 @@ class Schema:
             )
         text = file.read_text(encoding="utf-8")
         try:
-            if kind == "json":
-                data = json.loads(text)
-            elif kind == "toml":
-                data = _load_toml(text)
-            else:
-                data = _load_yaml(text)
+            data = _PARSERS[kind](text)
         except ImportError:
             raise
         except Exception as err:  # each parser has its own error class
@@ -607,7 +524,6 @@ class Schema:
         except SchemaError as err:
             raise SchemaError([f"{file}: {p}" for p in err.problems]) from None
 
-    # -- reading ------------------------------------------------------------------------
     @property
     def name(self) -> str:
         """The schema's title."""
@@ -696,7 +612,6 @@ class Schema:
     def __hash__(self) -> int:
         return hash(self._digest)
 
-    # -- labels -------------------------------------------------------------------------
     def _selected(self, variables: Sequence[str] | None) -> list[Variable]:
         if variables is None:
             return list(self._variables.values())
@@ -704,9 +619,11 @@ class Schema:
             variables = [variables]
         unknown = [v for v in variables if v not in self._variables]
         if unknown:
-            raise ValueError(
-                f"variables {unknown!r} are not in the schema; it has {list(self._variables)!r}."
-                f"{_hint(str(unknown[0]), self._variables)}"
+            raise SchemaError(
+                [
+                    f"variables {unknown!r} are not in the schema; it has "
+                    f"{list(self._variables)!r}.{_hint(unknown[0], self._variables)}"
+                ]
             )
         return [self._variables[v] for v in variables]
 
@@ -721,10 +638,10 @@ class Schema:
     ) -> pd.DataFrame:
         """Check labels against the schema and return them in a clean form.
 
-        Every problem is collected and raised together in one :class:`SchemaError`:
-        duplicate ids, a missing column (with the closest unexpected column), a value
-        that is not allowed (with the closest allowed one), a value given for a case the
-        variable does not apply to, labelled ids that are not among the cases.
+        Every problem is raised together in one :class:`SchemaError`: duplicate ids, a
+        missing column (with the closest unexpected column), a value that is not allowed
+        (with the closest allowed one), a value for a case the variable does not apply
+        to, labelled ids that are not among the cases.
 
         Parameters
         ----------
@@ -733,25 +650,23 @@ class Schema:
             per variable. Missing cells (NaN, None, ``""``) mean *not labelled*. Other
             columns (``annotator``, ``labelled_at``, notes) are ignored.
         y_true : array-like or pandas.Series, optional
-            The cases' binary labels, needed to check ``applies_to``: a Series indexed
-            by sample id is joined by id, anything else is taken in the labels' order.
+            The cases' binary labels, to check ``applies_to`` (skipped without them): a
+            Series indexed by sample id is joined by id, anything else is taken in the
+            labels' order.
         predictions : Predictions, optional
             Instead of ``y_true``: labels are joined to its ids.
         variables : sequence of str, optional
             Check only these variables (default: all of the schema's).
         outside : {"error", "ignore"}, default "error"
-            What to do with a value given for a case its variable does not apply to
-            (a drain label on a negative case): report it, or leave it out (for metadata
-            columns that are filled in for every case).
+            A value for a case its variable does not apply to (a drain label on a
+            negative case): report it, or leave it out (for metadata columns filled in
+            for every case).
 
         Returns
         -------
         pandas.DataFrame
             Indexed by id (named ``id``), one object column per checked variable, in
-            schema order; missing values are NaN. Boolean variables accept the text
-            ``"True"``/``"False"`` of a CSV and hold ``True``/``False``.
-
-        Without ``y_true`` or ``predictions`` the ``applies_to`` check is skipped.
+            schema order; missing values are NaN, boolean variables hold ``True``/``False``.
 
         Examples
         --------
@@ -768,19 +683,6 @@ class Schema:
           - labels['chest_drain'] has values for 1 case(s) that are not positive (id 'c'), ...
         """
         check_option(outside, "outside", OUTSIDE)
-        frame, problems = self._check(labels, y_true, predictions, variables, outside)
-        if problems:
-            raise SchemaError(problems)
-        return frame
-
-    def _check(
-        self,
-        labels: Any,
-        y_true: Any,
-        predictions: Any,
-        variables: Sequence[str] | None,
-        outside: str,
-    ) -> tuple[pd.DataFrame, list[str]]:
         chosen = self._selected(variables)
         frame = _as_labels_frame(labels)
         problems: list[str] = []
@@ -797,28 +699,17 @@ class Schema:
         out = pd.DataFrame(index=frame.index.copy())
         for var in chosen:
             if var.name not in frame.columns:
-                close = _closest(var.name, extra, cutoff=0.6)
-                hint = f" Is {close!r} a misspelling of it?" if close else ""
+                close = difflib.get_close_matches(var.name, extra, n=1, cutoff=0.6)
+                hint = f" Is {close[0]!r} a misspelling of it?" if close else ""
                 problems.append(
                     f"labels has no column {var.name!r} for the variable {var.name!r}; the "
                     f"columns are {present!r}.{hint} (Add an empty column for a variable "
                     "nobody labelled, or pass variables=.)"
                 )
                 continue
-            column = frame[var.name].to_numpy(dtype=object)
-            clean = np.full(len(column), np.nan, dtype=object)
-            bad: dict[Any, list[Any]] = {}
-            for i, value in enumerate(column):
-                if is_missing(value):
-                    continue
-                allowed = var.normalise(value)
-                if allowed is None:
-                    bad.setdefault(_key(value), []).append(frame.index[i])
-                else:
-                    clean[i] = allowed
-            for key, ids in bad.items():
-                value = key[1]
-                hint = _hint(str(value), map(str, var.values))
+            clean, bad = _allowed(var, frame[var.name], frame.index)
+            for value, ids in bad:
+                hint = _hint(value, var.values)
                 if var.is_boolean:
                     hint = " The values are booleans: write True or False."
                 kind = (
@@ -829,32 +720,31 @@ class Schema:
                 problems.append(
                     f"labels[{var.name!r}] has the value {value!r}{kind} "
                     f"({'id' if len(ids) == 1 else f'{len(ids)} ids:'} {_ids_text(ids)}), "
-                    "which is not "
-                    f"allowed; the values are {list(var.values)!r}.{hint}"
+                    f"which is not allowed; the values are {list(var.values)!r}.{hint}"
                 )
             out[var.name] = pd.Series(clean, index=frame.index, dtype=object)
         y, y_problems = _case_labels(frame.index, y_true, predictions)
-        problems.extend(y_problems)
-        if y is not None:
-            for var in chosen:
-                if var.applies_to == "all" or var.name not in out:
-                    continue
-                known = ~np.isnan(y)
-                wrong = (y == 0.0) if var.applies_to == "positives" else (y == 1.0)
-                given = out[var.name].notna().to_numpy()
-                offending = frame.index[given & known & wrong].tolist()
-                if offending and outside == "ignore":
-                    out.loc[given & known & wrong, var.name] = np.nan
-                elif offending:
-                    kind = "positive" if var.applies_to == "positives" else "negative"
-                    problems.append(
-                        f"labels[{var.name!r}] has values for {len(offending)} case(s) that are "
-                        f"not {kind} ({'id' if len(offending) == 1 else 'ids'} "
-                        f"{_ids_text(offending)}), "
-                        f"but {var.name} applies to {var.applies_to} only; leave it empty there."
-                    )
+        problems += y_problems
+        for var in chosen if y is not None else []:
+            if var.applies_to == "all" or var.name not in out:
+                continue
+            wrong = (y == 0.0) if var.applies_to == "positives" else (y == 1.0)
+            wrong &= out[var.name].notna().to_numpy()
+            offending = frame.index[wrong].tolist()
+            if offending and outside == "ignore":
+                out.loc[wrong, var.name] = np.nan
+            elif offending:
+                kind = "positive" if var.applies_to == "positives" else "negative"
+                problems.append(
+                    f"labels[{var.name!r}] has values for {len(offending)} case(s) that are "
+                    f"not {kind} ({'id' if len(offending) == 1 else 'ids'} "
+                    f"{_ids_text(offending)}), "
+                    f"but {var.name} applies to {var.applies_to} only; leave it empty there."
+                )
+        if problems:
+            raise SchemaError(problems)
         out.index.name = "id"
-        return out, problems
+        return out
 
     def to_strata(
         self,
@@ -876,19 +766,13 @@ class Schema:
 
         Parameters
         ----------
-        labels : pandas.DataFrame or Series
-            As for :meth:`validate`.
-        y_true : array-like or pandas.Series, optional
-            As for :meth:`validate` (used for checking only).
+        labels, y_true, variables, outside
+            As for :meth:`validate` (``y_true`` is used for checking only).
         predictions : Predictions, optional
             The strata's masks follow its ids (cases without labels are unlabelled).
         ids : array-like, optional
             Without ``predictions``: the sample ids in evaluation order. Default: the
             labels' own order.
-        variables : sequence of str, optional
-            Only these variables.
-        outside : {"error", "ignore"}, default "error"
-            As for :meth:`validate`.
 
         Returns
         -------
@@ -907,7 +791,6 @@ class Schema:
         >>> [(s.name, s.population, int(s.mask.sum())) for s in strata]
         [('chest_drain=yes', 'positives', 2), ('chest_drain=no', 'positives', 1)]
         """
-        chosen = self._selected(variables)
         clean = self.validate(
             labels, y_true=y_true, predictions=predictions, variables=variables, outside=outside
         )
@@ -920,21 +803,13 @@ class Schema:
         else:
             cases = None
         if cases is not None:
-            positions = cases.locate(clean.index, "labels", table=True)
-            strangers = clean.index[positions < 0].tolist()
-            if strangers:
-                raise SchemaError(
-                    [
-                        f"labels has {len(strangers)} id(s) that are not among the cases: "
-                        f"{_ids_text(strangers)}"
-                        f"{type_hint(clean.index, cases.ids)}."
-                    ]
-                )
+            problems = _locate(clean.index, cases)[1]
+            if problems:
+                raise SchemaError(problems)
             clean = clean.reindex(cases.ids)
         out = []
-        for var in chosen:
+        for var in self._selected(variables):
             column = clean[var.name]
-            labelled = column.notna()
             for level in var.values:
                 mask = (column == level).astype(bool)
                 if mask.any():
@@ -945,7 +820,7 @@ class Schema:
                             name=f"{var.name}={level}",
                             variable=var.name,
                             level=level,
-                            labelled=labelled,
+                            labelled=column.notna(),
                             finding=self._target,
                         )
                     )
@@ -993,7 +868,7 @@ class Schema:
         1     elbow
         """
         table: Any = metadata
-        if hasattr(metadata, "metadata") and hasattr(metadata, "y_true"):
+        if isinstance(metadata, Predictions):
             if y_true is None:
                 y_true = pd.Series(metadata.y_true, index=metadata.ids)
             table = metadata.metadata
@@ -1008,57 +883,55 @@ class Schema:
             raise ValueError(
                 f"The schema {self._name!r} has no rules; no variable can be derived."
             )
-        problems = []
         columns = [str(c) for c in table.columns]
-        for var, rule in ruled:
-            if rule.column not in table.columns:
-                problems.append(
-                    f"metadata has no column {rule.column!r}, which the rule for "
-                    f"{var.name!r} reads; the columns are {columns!r}."
-                    f"{_hint(rule.column, columns)}"
-                )
+        problems = [
+            f"metadata has no column {rule.column!r}, which the rule for {var.name!r} reads; "
+            f"the columns are {columns!r}.{_hint(rule.column, columns)}"
+            for var, rule in ruled
+            if rule.column not in table.columns
+        ]
         if problems:
             raise SchemaError(problems)
         y = None
         if y_true is not None:
-            cases = Cases.of(table, name="metadata")
-            y = check_labels(cases.align(y_true, "y_true")).astype(float)
+            y = check_labels(Cases.of(table, name="metadata").align(y_true, "y_true"))
         out = pd.DataFrame(index=table.index.copy())
         for var, rule in ruled:
-            values = rule.apply(table, boolean=var.is_boolean).to_numpy(dtype=object)
-            derived = np.full(len(values), np.nan, dtype=object)
-            bad: dict[Any, list[Any]] = {}
-            for i, value in enumerate(values):
-                if value is None:
-                    continue
-                allowed = var.normalise(value)
-                if allowed is None:
-                    bad.setdefault(value, []).append(table.index[i])
-                else:
-                    derived[i] = allowed
-            for value, ids in bad.items():
-                problems.append(
-                    f"the rule for {var.name!r} derived {value!r} for {len(ids)} case(s) "
-                    f"({_ids_text(ids)}), which is not one of the values {list(var.values)!r}."
-                    f"{_hint(str(value), map(str, var.values))} Add it to the values, or give "
-                    "the rule a "
-                    "'map' or 'case'."
-                )
+            derived, bad = _allowed(var, rule.apply(table, boolean=var.is_boolean), table.index)
+            problems += [
+                f"the rule for {var.name!r} derived {value!r} for {len(ids)} case(s) "
+                f"({_ids_text(ids)}), which is not one of the values {list(var.values)!r}."
+                f"{_hint(value, var.values)} Add it to the values, or give the rule a 'map' "
+                "or 'case'."
+                for value, ids in bad
+            ]
             if y is not None and var.applies_to != "all":
-                outside = (y == 0.0) if var.applies_to == "positives" else (y == 1.0)
-                derived[outside] = np.nan
+                derived[~y if var.applies_to == "positives" else y] = np.nan
             out[var.name] = pd.Series(derived, index=table.index, dtype=object)
         if problems:
             raise SchemaError(problems)
         return out
 
 
-def _key(value: Any) -> tuple[str, Any]:
-    try:
-        hash(value)
-    except TypeError:
-        return (type(value).__name__, repr(value))
-    return (type(value).__name__, value)
+def _allowed(
+    var: Variable, values: Iterable[Any], ids: pd.Index
+) -> tuple[npt.NDArray[np.object_], list[tuple[Any, list[Any]]]]:
+    """Return the allowed value of each cell (NaN: missing), and each other value with its ids."""
+    clean = np.full(len(ids), np.nan, dtype=object)
+    bad: dict[tuple[Any, ...], tuple[Any, list[Any]]] = {}
+    for i, value in enumerate(values):
+        if is_missing(value):
+            continue
+        allowed = var.normalise(value)
+        if allowed is None:
+            try:  # 1, 1.0 and True are told apart; unhashable values are grouped by repr
+                key: tuple[Any, ...] = (type(value).__name__, value, hash(value))
+            except TypeError:
+                key = (type(value).__name__, repr(value))
+            bad.setdefault(key, (value, []))[1].append(ids[i])
+        else:
+            clean[i] = allowed
+    return clean, list(bad.values())
 
 
 def _as_labels_frame(labels: Any) -> pd.DataFrame:
@@ -1071,23 +944,34 @@ def _as_labels_frame(labels: Any) -> pd.DataFrame:
             f"labels must be a pandas DataFrame (one column per variable, indexed by id or "
             f"with an 'id' column); got {type(labels).__name__}."
         )
-    if "id" in labels.columns:
-        return labels.set_index("id")
-    return labels
+    return labels.set_index("id") if "id" in labels.columns else labels
+
+
+def _locate(index: pd.Index, cases: Cases) -> tuple[npt.NDArray[np.intp], list[str]]:
+    """Return the case position of each id in ``index`` (-1: not a case), and that problem."""
+    unique = index.drop_duplicates()  # duplicates are reported by the caller
+    positions = cases.locate(unique, "labels", table=True)[unique.get_indexer(index)]
+    missing = index[positions < 0].tolist()
+    if not missing:
+        return positions, []
+    return positions, [
+        f"labels has {len(missing)} id(s) that are not among the cases: "
+        f"{_ids_text(missing)}{type_hint(index, cases.ids)}."
+    ]
 
 
 def _case_labels(
     index: pd.Index, y_true: Any, predictions: Any
 ) -> tuple[npt.NDArray[np.float64] | None, list[str]]:
-    """Return the cases' labels for the labels' rows ``index`` (1.0 / 0.0 / NaN) and problems.
+    """Return the labels' rows' case labels (1.0 / 0.0 / NaN: not a case) and problems.
 
-    ``y_true`` (a Series) or ``predictions`` define the cases, and the labels are matched
-    to them by hstrat's one rule; a plain ``y_true`` is read in the labels' own order.
+    ``predictions`` or a Series ``y_true`` are matched by id; a plain ``y_true`` is read
+    in the labels' own order.
     """
     if predictions is not None:
         if y_true is not None:
             raise ValueError("Pass y_true or predictions, not both.")
-        if not isinstance(getattr(predictions, "cases", None), Cases):
+        if not isinstance(predictions, Predictions):
             raise TypeError(
                 f"predictions must be an hstrat Predictions; got {type(predictions).__name__}."
             )
@@ -1104,18 +988,9 @@ def _case_labels(
                 f"labels row ({len(index)}); got {len(y)} entries."
             )
         return y.astype(float), []
-    unique = index.drop_duplicates()  # duplicates are reported by the caller
-    positions = cases.locate(unique, "labels", table=True)[unique.get_indexer(index)]
-    known = positions >= 0
+    positions, problems = _locate(index, cases)
     values = np.full(len(index), np.nan)
-    values[known] = y[positions[known]]
-    problems = []
-    if (~known).any():
-        missing = index[~known].tolist()
-        problems.append(
-            f"labels has {len(missing)} id(s) that are not among the cases: "
-            f"{_ids_text(missing)}{type_hint(index, cases.ids)}."
-        )
+    values[positions >= 0] = y[positions[positions >= 0]]
     return values, problems
 
 
@@ -1150,6 +1025,7 @@ def read_labels(
     001         yes       ann
     002         NaN       ann
     """
+    where = repr(str(path))
     try:
         with warnings.catch_warnings():  # a row longer than the header loses data: refuse it
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -1158,27 +1034,25 @@ def read_labels(
             )
     except (ValueError, pd.errors.ParserWarning) as err:  # also UnicodeDecodeError
         raise ValueError(
-            f"{str(path)!r} is damaged or not a CSV ({err}); repair it or restore a copy."
+            f"{where} is damaged or not a CSV ({err}); repair it or restore a copy."
         ) from None
     if "id" not in frame.columns:
         raise ValueError(
-            f"{str(path)!r} has no 'id' column; its columns are "
-            f"{describe(list(frame.columns), 200)}."
+            f"{where} has no 'id' column; its columns are {describe(list(frame.columns), 200)}."
         )
     if "annotator" in frame.columns:
         names = [a for a in dict.fromkeys(frame["annotator"].tolist()) if not is_missing(a)]
         if annotator is not None:
             if annotator not in names:
                 raise ValueError(
-                    f"{str(path)!r} has no labels by annotator {annotator!r}; it has {names!r}."
+                    f"{where} has no labels by annotator {annotator!r}; it has {names!r}."
                 )
             frame = frame[frame["annotator"] == annotator]
         elif len(names) > 1:
             raise ValueError(
-                f"{str(path)!r} holds labels by {len(names)} annotators "
-                f"({', '.join(map(repr, names))}); "
-                "pass annotator= to read one of them."
+                f"{where} holds labels by {len(names)} annotators "
+                f"({', '.join(map(repr, names))}); pass annotator= to read one of them."
             )
     elif annotator is not None:
-        raise ValueError(f"{str(path)!r} has no 'annotator' column to select {annotator!r} from.")
+        raise ValueError(f"{where} has no 'annotator' column to select {annotator!r} from.")
     return frame.set_index("id")

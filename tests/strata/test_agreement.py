@@ -42,6 +42,18 @@ def test_kappa_matches_scikit_learn(seed):
     assert result.observed_agreement == pytest.approx((a == b).mean())
 
 
+def test_kappa_matches_a_brute_force_count():
+    rng = np.random.default_rng(3)
+    a, b = two_annotators(rng, 120, ["x", "y", "z"], accuracy=0.6)
+    n = len(a)
+    p_o = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    p_e = sum(list(a).count(c) * list(b).count(c) for c in {*a, *b}) / n**2
+    result = cohen_kappa(a, b)
+    assert result.observed_agreement == pytest.approx(p_o, abs=1e-12)
+    assert result.expected_agreement == pytest.approx(p_e, abs=1e-12)
+    assert result.kappa == pytest.approx((p_o - p_e) / (1 - p_e), abs=1e-12)
+
+
 def test_standard_error_matches_statsmodels_fleiss_cohen_everitt():
     rng = np.random.default_rng(11)
     a, b = two_annotators(rng, 200, ["none", "mild", "severe"], accuracy=0.6)
@@ -78,7 +90,7 @@ def test_missing_labels_are_left_out_pairwise():
 
 
 def test_undefined_kappa_is_nan_with_a_warning():
-    with pytest.warns(UndefinedMetricWarning, match="same single value"):
+    with pytest.warns(UndefinedMetricWarning, match="one value to every case"):
         result = cohen_kappa(["yes"] * 5, ["yes"] * 5)
     assert np.isnan(result.kappa)
     assert result.n == 5

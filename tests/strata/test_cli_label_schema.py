@@ -109,6 +109,13 @@ def test_label_check_reports_counts_and_problems(schema_file, tmp_path, capsys):
     assert "2 problems found" in err
     assert "Did you mean 'wrist'?" in err
     assert "not positive (id 'b')" in err
+    check = ["label", "check", str(labels), "--schema", str(schema_file), "--items", str(items)]
+    labels.write_text("id,hardware,body_part,annotator\na,yes,wrist,ann\nb,,elbow,ann\n")
+    items.write_text("id,path,y_true\na,a.png,TRUE\nb,b.png,no\n")
+    assert main(check) == 0
+    items.write_text("id,path,y_true\na,a.png,1\nb,b.png,maybe\n")
+    assert main(check) == 1
+    assert "--items y_true must be 0 or 1 on every row; got ['maybe']" in capsys.readouterr().err
 
 
 def test_label_agreement_writes_disagreements_and_merge(schema_file, tmp_path, capsys):

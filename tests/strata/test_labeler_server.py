@@ -468,21 +468,5 @@ def test_serve_reports_bad_setup_and_exits(tmp_path, capsys):
     assert not setup["out"].exists()
 
 
-def test_urlopen_helper_surfaces_http_errors(client):
-    with pytest.raises(urllib.error.HTTPError):
-        urllib.request.urlopen(f"http://127.0.0.1:{client.port}/nope", timeout=5)
-
-
 def test_server_url(server):
     assert server.url == f"http://127.0.0.1:{server.server_address[1]}/"
-
-
-def test_the_http_side_does_not_import_the_page_state():
-    import ast
-    import inspect
-
-    import hstrat.strata._labeler_http as http_side
-
-    tree = ast.parse(inspect.getsource(http_side))
-    modules = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert not any(m.startswith("_label") for m in modules), modules  # no import circle
