@@ -312,13 +312,8 @@ def load_cxr14(
         The chest-drain labels of NEATX (Damgaard et al. 2023, arXiv:2309.02244),
         ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` from
         https://zenodo.org/records/14944064, or its folder.
-    transform : callable, optional
-        Applied to each image, an 8-bit grayscale Pillow image (resized first when
-        ``image_size`` is given), **instead of** the default conversion to a ``float32``
-        ``(1, H, W)`` tensor in [0, 1]; its result is the item's image.
-    image_size : int, optional
-        Resize images to ``image_size x image_size`` (bilinear); the originals are
-        1024x1024.
+    transform, image_size : optional
+        As for :class:`ImageFileDataset`; the originals are 1024x1024.
     validation_fraction : float in [0, 1), default 0.1
         Fraction of the ``train_val`` patients that form ``"val"``.
     random_state : int, numpy.random.Generator or None, default 0
