@@ -342,10 +342,7 @@ class TorchAdapter:
         array = host.numpy()
         if self._layer is None:
             return BatchOutput(array)
-        embeddings = array[:, k:]
-        if embeddings.dtype != np.float32:
-            embeddings = embeddings.astype(np.float32)
-        return BatchOutput(array[:, :k], embeddings)
+        return BatchOutput(array[:, :k], array[:, k:].astype(np.float32, copy=False))
 
     def _embedding(self, n: int) -> Any:
         torch = require_torch()
@@ -411,12 +408,11 @@ _PLAIN = (bool, int, float, complex, str, bytes, np.generic, enum.Enum)
 
 def _feed(h: Any, value: Any, torch: Any, depth: int = 0) -> int:
     """Add ``value`` to the digest ``h`` (see ``fingerprint``); return the tensor bytes read."""
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        h.update(repr(value.tolist()).encode())
+        return 0
     if isinstance(value, (torch.Tensor, np.ndarray)):
-        data = torch.as_tensor(value) if value.dtype != object else None
-        if data is None:
-            h.update(repr(value.tolist()).encode())
-            return 0
-        data = data.detach()
+        data = torch.as_tensor(value).detach()
         data = data.to_dense() if data.is_sparse else data
         data = data.int_repr() if data.is_quantized else data
         h.update(f"{data.dtype}{tuple(data.shape)}".encode())
