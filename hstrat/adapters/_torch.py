@@ -282,11 +282,7 @@ class TorchAdapter:
 
     @contextmanager
     def session(self) -> Iterator[None]:
-        """Eval mode, the embedding hook and the device for the duration of a pass.
-
-        On exit — normal or not — the hook is removed, the model is moved back to its
-        device (if ``device=`` moved it) and every module's ``training`` flag is restored.
-        """
+        """Eval mode, the embedding hook and the device for one pass, all undone on exit."""
         model = self.model
         flags = [(module, module.training) for module in model.modules()]
         handle = None

@@ -98,14 +98,6 @@ def read_grayscale(path: str | os.PathLike[str]) -> PILImage.Image:
         raise OSError(f"Cannot read the image {path}: {err}") from err
 
 
-def resize(image: PILImage.Image, image_size: int | None) -> PILImage.Image:
-    """Resize to ``image_size x image_size`` with bilinear (antialiased) interpolation."""
-    if image_size is None or image.size == (image_size, image_size):
-        return image
-    pil = require_pil()
-    return image.resize((image_size, image_size), resample=pil.Resampling.BILINEAR)
-
-
 # Without torch, the numpy accessors (dataset.images, dataset.image_array(i)) still work.
 _TENSORS = "An image data set's tensors (without torch: dataset.image_array(i))"
 
@@ -207,8 +199,11 @@ class ImageFileDataset:
 
     def image(self, index: int) -> PILImage.Image:
         """Return item ``index`` as an 8-bit grayscale Pillow image, resized if asked."""
-        position = check_index(index, len(self))
-        return resize(read_grayscale(self.paths[position]), self.image_size)
+        image = read_grayscale(self.paths[check_index(index, len(self))])
+        size = self.image_size
+        if size is None or image.size == (size, size):
+            return image
+        return image.resize((size, size), resample=require_pil().Resampling.BILINEAR)
 
     def image_array(self, index: int) -> npt.NDArray[np.float32]:
         """Return item ``index`` as a ``float32`` array of shape ``(H, W)`` in [0, 1].

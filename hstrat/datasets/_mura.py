@@ -278,11 +278,10 @@ def aggregate_to_study(
             f"The study {mixed.index[mixed > 1][0]!r} has images with different labels; "
             "a study-level label must be the same for all its images."
         )
-    out = grouped.agg(
+    return grouped.agg(
         body_part=("body_part", "first"),
         patient=("patient", "first"),
         label=("label", "first"),
         score=("score", how),
         n_images=("score", "size"),
     ).reset_index()
-    return out[["study", "body_part", "patient", "label", "score", "n_images"]]

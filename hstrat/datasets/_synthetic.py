@@ -100,10 +100,8 @@ def make_synthetic_cxr(
 ) -> SyntheticCXR:
     """Draw chest-radiograph-like images of pneumothorax with a chest-drain shortcut.
 
-    The offline stand-in for ChestX-ray14 pneumothorax (Oakden-Rayner et al., 2020). Each
-    image has a body outline, two lung fields with smooth markings, posterior ribs, the
-    mediastinum and heart shadow, pixel noise, random shifts, scalings, brightness and
-    contrast, and these findings:
+    The offline stand-in for ChestX-ray14 pneumothorax (Oakden-Rayner et al., 2020):
+    chest anatomy drawn with random pose, exposure and noise, and these findings:
 
     * **pneumothorax** (the label), as radiographs show it: an apical-lateral crescent of
       one lung loses its markings and darkens slightly, bounded by a faint thin line (the
