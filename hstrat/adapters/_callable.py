@@ -1,25 +1,18 @@
-"""What every model adapter provides, and the two simplest ones.
+"""The adapter protocol :func:`hstrat.collect` drives, and the two simplest adapters.
 
-An adapter turns one batch of inputs into a :class:`BatchOutput`: the model's raw
-outputs as a ``(batch, n_outputs)`` float array and, optionally, a ``(batch,
-n_features)`` float32 array of embeddings. Reducing the outputs to one score per sample
-(picking the ``target`` column, applying a sigmoid or softmax) is done afterwards, in
-numpy, by :func:`hstrat.collect`, so that every kind of model follows the same rules.
-
-* :class:`CallableAdapter` wraps any ``f(x)`` returning scores (1-D, or 2-D with one
-  column per output), or a ``(scores, embeddings)`` tuple.
-* :class:`LoaderScores` is used when ``model=None``: the loader already yields scores.
-
-Neither imports torch; a tensor returned by a callable is converted with its own
-``.numpy()`` method.
+An adapter turns one batch of inputs into a :class:`BatchOutput`: raw outputs, ``(batch,
+n_outputs)``, and optionally ``(batch, n_features)`` float32 embeddings. The reduction to
+one score per sample (the ``target`` column, a sigmoid or softmax) is done afterwards, in
+numpy, by :func:`hstrat.collect`, the same way for every kind of model. Nothing here
+imports torch: a tensor is converted with its own ``.numpy()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import types
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -27,15 +20,6 @@ import numpy as np
 import numpy.typing as npt
 
 from .._validation import describe
-
-__all__ = [
-    "OUTPUT_KINDS",
-    "BatchOutput",
-    "CallableAdapter",
-    "LoaderScores",
-    "ModelAdapter",
-    "as_array",
-]
 
 OutputKind = Literal["logits", "probabilities", "decision", "scores"]
 OUTPUT_KINDS: tuple[str, ...] = ("logits", "probabilities", "decision", "scores")
@@ -106,6 +90,14 @@ class ModelAdapter(Protocol):
         ...
 
 
+class _NoSession:
+    """Base of the adapters with nothing to set up around a pass."""
+
+    def session(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing to set up: an empty context manager."""
+        return contextlib.nullcontext()
+
+
 def as_array(value: Any, name: str = "value") -> npt.NDArray[Any]:
     """Return ``value`` as a numpy array; tensors go through their own ``.numpy()``.
 
@@ -140,30 +132,26 @@ def as_array(value: Any, name: str = "value") -> npt.NDArray[Any]:
         return out
 
 
+def _rows(values: Any, name: str) -> Any:
+    """Return outputs (array or tensor) with one row per sample; ``(batch,)`` gains an axis."""
+    if values.ndim == 1:
+        return values[:, None]
+    if values.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape (batch,) or (batch, n_outputs); got "
+            f"{tuple(values.shape)}. Return one row of outputs per sample."
+        )
+    return values
+
+
 def _outputs_2d(values: Any, name: str) -> npt.NDArray[np.floating[Any]]:
     arr = as_array(values, name)
     if arr.dtype == bool or arr.dtype.kind not in "iuf":
         raise TypeError(
             f"{name} must be numbers; got dtype {arr.dtype} ({describe(arr[:3].tolist())})."
         )
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    elif arr.ndim != 2:
-        raise ValueError(
-            f"{name} must have shape (batch,) or (batch, n_outputs); got {arr.shape}."
-        )
-    if arr.dtype.kind != "f":
-        arr = arr.astype(np.float64)
-    return arr
-
-
-def _embeddings_2d(values: Any, n: int, name: str) -> npt.NDArray[np.float32]:
-    arr = as_array(values, name)
-    if arr.ndim == 0 or arr.shape[0] != n:
-        raise ValueError(
-            f"{name} must have one row per sample of the batch ({n}); got shape {arr.shape}."
-        )
-    return np.ascontiguousarray(arr.reshape(n, -1), dtype=np.float32)
+    rows: npt.NDArray[Any] = _rows(arr, name)
+    return rows if rows.dtype.kind == "f" else rows.astype(np.float64)
 
 
 def _code_digest(func: Any) -> str:
@@ -192,7 +180,7 @@ def _code_digest(func: Any) -> str:
     return h.hexdigest()
 
 
-class CallableAdapter:
+class CallableAdapter(_NoSession):
     """Any callable ``f(x)`` that returns scores for a batch of inputs.
 
     ``f(x)`` may return a 1-D array of scores, a ``(batch, n_outputs)`` array (one
@@ -241,11 +229,6 @@ class CallableAdapter:
             "second item returned by the callable" if self.keep_embeddings else None
         )
 
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        """Nothing to set up for a plain callable."""
-        yield
-
     def predict(self, inputs: Any) -> BatchOutput:
         """Call the function on one batch."""
         result = self.func(inputs)
@@ -260,11 +243,16 @@ class CallableAdapter:
         outputs = _outputs_2d(result, "model(x)")
         if embeddings is None or not self.keep_embeddings:
             return BatchOutput(outputs)
-        return BatchOutput(outputs, _embeddings_2d(embeddings, len(outputs), "embeddings"))
+        arr = as_array(embeddings, "embeddings")
+        if arr.ndim == 0 or arr.shape[0] != len(outputs):
+            raise ValueError(
+                f"embeddings must have one row per sample of the batch ({len(outputs)}); "
+                f"got shape {arr.shape}."
+            )
+        return BatchOutput(outputs, np.ascontiguousarray(arr.reshape(len(arr), -1), np.float32))
 
     def fingerprint(self) -> dict[str, Any]:
         """Name and byte code of the callable, and its pickled state when available."""
-        state = None
         try:
             import joblib  # type: ignore[import-untyped]
 
@@ -279,7 +267,7 @@ class CallableAdapter:
         }
 
 
-class LoaderScores:
+class LoaderScores(_NoSession):
     """``model=None``: the loader yields the scores themselves.
 
     The batch's input (``x`` of a tuple, ``batch[score_key]`` of a dict) is taken as the
@@ -297,11 +285,6 @@ class LoaderScores:
     def __init__(self, class_names: Sequence[Any] | None = None) -> None:
         self.class_names: list[Any] | None = None if class_names is None else list(class_names)
         self.embedding_source: str | None = None
-
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        """Nothing to set up."""
-        yield
 
     def predict(self, inputs: Any) -> BatchOutput:
         """Return the scores of the batch as outputs."""

@@ -1,34 +1,22 @@
-"""scikit-learn estimators and pipelines: ``predict_proba`` or ``decision_function``.
-
-**Scores.** ``predict_proba`` when the estimator has it (a binary classifier's column
-for ``classes_[1]``), else ``decision_function``. A multi-class estimator needs
-``target=``: a column index, or a class in ``classes_``.
-
-**Embeddings** (``embedding_layer=None``):
-
-* a :class:`~sklearn.pipeline.Pipeline` with transformers: the output of its **last
-  transformer**, i.e. the features its final estimator sees (computed once per batch
-  and then passed to the final estimator, so nothing is transformed twice);
-* a bare estimator, or a pipeline with a single step: the **input features**,
-  flattened per sample.
-
-``embedding_layer="step"`` takes the output of the named pipeline step instead, and
-``embedding_layer=False`` collects none. Sparse features are made dense.
-"""
+"""scikit-learn estimators and pipelines: ``predict_proba`` or ``decision_function``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .._validation import describe
-from ._callable import BatchOutput, EmbeddingLayer, OutputKind, _outputs_2d, _qualname, as_array
-
-__all__ = ["SklearnAdapter", "is_sklearn_estimator"]
+from ._callable import (
+    BatchOutput,
+    EmbeddingLayer,
+    OutputKind,
+    _NoSession,
+    _outputs_2d,
+    _qualname,
+    as_array,
+)
 
 
 def is_sklearn_estimator(model: Any) -> bool:
@@ -44,17 +32,23 @@ def is_sklearn_estimator(model: Any) -> bool:
     return hasattr(model, "predict_proba") or hasattr(model, "decision_function")
 
 
-class SklearnAdapter:
+class SklearnAdapter(_NoSession):
     """A fitted scikit-learn classifier (or pipeline) as a model for :func:`hstrat.collect`.
+
+    The scores are ``predict_proba`` when the estimator has it (a binary classifier's
+    column for ``classes_[1]``), else ``decision_function``; a multi-class estimator
+    needs ``target=`` (a column index, or a class in ``classes_``).
 
     Parameters
     ----------
     estimator : fitted estimator or Pipeline
         Has ``predict_proba`` or ``decision_function``.
     embedding_layer : None, False or str, default None
-        See the module documentation: ``None`` = the last transformer's output of a
-        pipeline, else the input features; a step name = that step's output;
-        ``False`` = no embeddings.
+        ``None``: for a :class:`~sklearn.pipeline.Pipeline` with transformers, the output
+        of its **last transformer** (the features its final estimator sees, computed once
+        per batch), else the **input features**, flattened per sample. A step name: the
+        output of that pipeline step. ``False``: no embeddings. Sparse features are made
+        dense.
 
     Examples
     --------
@@ -87,60 +81,45 @@ class SklearnAdapter:
         self.kind: OutputKind = "probabilities" if self.method == "predict_proba" else "decision"
         classes = getattr(estimator, "classes_", None)
         self.class_names: list[Any] | None = None if classes is None else list(classes)
-        self._head: Any = None  # transforms whose output are the embeddings
-        self._tail: Any = estimator  # what scores those embeddings
-        self._inputs_are_embeddings = False
-        is_pipeline = isinstance(estimator, Pipeline)
-        if embedding_layer is False:
-            self.embedding_source: str | None = None
-        elif embedding_layer is None:
-            if is_pipeline and len(estimator.steps) > 1:
-                self._head, self._tail = estimator[:-1], estimator[-1]
-                self.embedding_source = f"output of pipeline step {estimator.steps[-2][0]!r}"
-            else:
-                self._inputs_are_embeddings = True
-                self.embedding_source = "input features"
+        steps = [name for name, _ in estimator.steps] if isinstance(estimator, Pipeline) else []
+        # how many leading pipeline steps make the embeddings (0: the inputs; None: none)
+        self._cut: int | None = None
+        if embedding_layer is None:
+            self._cut = max(len(steps) - 1, 0)
         elif isinstance(embedding_layer, str):
-            if not is_pipeline:
+            if not steps:
                 raise ValueError(
                     f"embedding_layer={embedding_layer!r} names a pipeline step, but the model "
                     f"is a {type(estimator).__name__}, not a Pipeline. Use None (the input "
                     "features) or False."
                 )
-            names = [name for name, _ in estimator.steps]
-            if embedding_layer not in names[:-1]:
+            if embedding_layer not in steps[:-1]:
                 raise ValueError(
                     f"embedding_layer={embedding_layer!r} is not a transformer step of the "
-                    f"pipeline; its steps before the final estimator are {names[:-1]!r}."
+                    f"pipeline; its steps before the final estimator are {steps[:-1]!r}."
                 )
-            cut = names.index(embedding_layer) + 1
-            self._head, self._tail = estimator[:cut], estimator[cut:]
-            self.embedding_source = f"output of pipeline step {embedding_layer!r}"
-        else:
+            self._cut = steps.index(embedding_layer) + 1
+        elif embedding_layer is not False:
             raise TypeError(
                 "embedding_layer must be None, False or a pipeline step name; got "
                 f"{describe(embedding_layer)}."
             )
-
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        """Nothing to set up for an estimator."""
-        yield
+        self._head = estimator[: self._cut] if self._cut else None
+        self._tail = estimator[self._cut :] if self._cut else estimator
+        self.embedding_source: str | None = (
+            None
+            if self._cut is None
+            else f"output of pipeline step {steps[self._cut - 1]!r}"
+            if self._cut
+            else "input features"
+        )
 
     def predict(self, inputs: Any) -> BatchOutput:
         """Score one batch (and take its embeddings)."""
         x = inputs if _is_frame_like(inputs) else as_array(inputs, "inputs")
-        embeddings: npt.NDArray[np.float32] | None = None
-        if self._head is not None:
-            features = self._head.transform(x)
-            outputs = getattr(self._tail, self.method)(features)
-            embeddings = _dense_float32(features)
-        else:
-            outputs = getattr(self.estimator, self.method)(x)
-            if self._inputs_are_embeddings:
-                embeddings = _dense_float32(x)
-        out = _outputs_2d(outputs, f"{self.method}(x)")
-        return BatchOutput(out, embeddings)
+        features = x if self._head is None else self._head.transform(x)
+        outputs = _outputs_2d(getattr(self._tail, self.method)(features), f"{self.method}(x)")
+        return BatchOutput(outputs, None if self._cut is None else _dense_float32(features))
 
     def fingerprint(self) -> dict[str, Any]:
         """Return the estimator's class and a joblib hash of its fitted state."""

@@ -1,52 +1,13 @@
-"""PyTorch models: scores and penultimate embeddings in one forward pass, no trace left.
+"""PyTorch models: scores and embeddings from one forward pass, leaving no trace.
 
-This is the only module of hstrat that imports torch, and only inside functions: a
-missing torch raises an :class:`ImportError` naming the ``hstrat-audit[torch]`` extra when a
-torch feature is used, never on ``import hstrat``.
-
-**Scores.** The model's output is a tensor of shape ``(batch,)`` or ``(batch,
-n_outputs)`` (or a tuple whose first item is, or a mapping / object with ``logits``).
-It is taken as *logits*: :func:`hstrat.collect` applies a sigmoid to a single output, a
-softmax over two outputs (class 1), and a sigmoid to the ``target`` output of a
-multi-label head (see ``activation=`` there). The activation is applied in float64 on
-the CPU, so that very confident predictions do not all round to exactly 1.0. A model
-whose outputs are probabilities already (it ends with a sigmoid or softmax) needs
-``activation="none"``; when the automatic choice squashes outputs that all lie in
-[0, 1], :func:`hstrat.collect` warns instead of silently squashing them twice.
-
-**Embeddings.** A hook captures them during the same forward pass:
-
-* ``embedding_layer=None`` (automatic): the **input** of the final linear layer,
-  captured with a forward *pre*-hook, so whatever the model does functionally before
-  it (torchvision DenseNet applies ``relu``, adaptive pooling and ``flatten`` in
-  ``forward``) is included. The final linear layer is the last :class:`torch.nn.Linear`
-  inside the first of the attributes ``classifier``, ``fc``, ``head``, ``heads``,
-  ``last_linear`` that exists (DenseNet ``classifier``, ResNet ``fc``, EfficientNet /
-  MobileNet / ConvNeXt / VGG ``classifier[-1]``, ViT ``heads.head``), else the last
-  ``Linear`` of the model in registration order (a plain :class:`torch.nn.Sequential`).
-  See :func:`penultimate_layer`.
-* ``embedding_layer="dotted.name"``: the **output** of that module (as named by
-  ``model.named_modules()``), flattened per sample; a tuple output contributes its first
-  item. It is copied when the module returns, so in-place operations that follow (such
-  as the ``relu(inplace=True)`` DenseNet applies to ``features``) do not change it.
-* ``embedding_layer=False``: no embeddings.
-
-**No trace.** During the pass the model is in eval mode, every forward runs under
-:func:`torch.inference_mode`, and afterwards (also after an exception) every module's
-``training`` flag is restored to what it was, the hook is removed and the model is back
-on its device. Nothing is seeded. Per batch, outputs and embeddings are concatenated on
-the model's device and moved to the CPU with **one** ``.cpu()``.
-
-**Device.** ``device=None`` runs the model where its parameters are and moves each
-batch's tensors there. ``device="cuda:0"`` (or a :class:`torch.device`) moves the model
-there for the pass and back to its original device afterwards (the parameters keep
-their identity; on a round trip their storage is re-allocated). A model spread over
-several devices is refused with ``device=``; leave it ``None``.
+The only module of hstrat that imports torch, and only inside functions: a missing torch
+raises an :class:`ImportError` naming the ``hstrat-audit[torch]`` extra when a torch
+feature is used, never on ``import hstrat``. :class:`TorchAdapter` says how outputs,
+embeddings and devices are handled.
 """
 
 from __future__ import annotations
 
-import difflib
 import enum
 import functools
 import hashlib
@@ -58,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import describe
+from .._validation import describe, did_you_mean
 from ._callable import (
     BatchOutput,
     EmbeddingLayer,
@@ -66,15 +27,8 @@ from ._callable import (
     _class_names_attribute,
     _code_digest,
     _qualname,
+    _rows,
 )
-
-__all__ = [
-    "TorchAdapter",
-    "is_torch_module",
-    "loader_order_is_random",
-    "penultimate_layer",
-    "require_torch",
-]
 
 _HEAD_ATTRIBUTES = ("classifier", "fc", "head", "heads", "last_linear")
 _WRAPPERS = ("DataParallel", "DistributedDataParallel")
@@ -121,19 +75,17 @@ def _unwrap(model: Any) -> tuple[Any, str]:
 
 
 def _last_linear(module: Any, nn: Any) -> str | None:
-    found = None
-    for name, sub in module.named_modules():
-        if isinstance(sub, nn.Linear):
-            found = name
-    return found
+    names = [name for name, sub in module.named_modules() if isinstance(sub, nn.Linear)]
+    return names[-1] if names else None
 
 
 def penultimate_layer(model: Any) -> str:
     """Name of the module whose **input** is the penultimate representation.
 
-    The rules are listed in the module documentation: the last ``Linear`` of the
-    model's ``classifier`` / ``fc`` / ``head`` / ``heads`` / ``last_linear`` attribute,
-    else the last ``Linear`` of the model.
+    The last :class:`torch.nn.Linear` inside the first of the attributes ``classifier``,
+    ``fc``, ``head``, ``heads``, ``last_linear`` that exists (DenseNet ``classifier``,
+    ResNet ``fc``, EfficientNet / MobileNet / ConvNeXt / VGG ``classifier[-1]``, ViT
+    ``heads.head``), else the last ``Linear`` of the model (a plain ``nn.Sequential``).
 
     Returns
     -------
@@ -188,11 +140,9 @@ def _resolve_layer(model: Any, embedding_layer: EmbeddingLayer) -> tuple[str | N
         )
     names = [name for name, _ in model.named_modules() if name]
     if embedding_layer not in names:
-        close = difflib.get_close_matches(embedding_layer, names, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise ValueError(
-            f"embedding_layer={embedding_layer!r} is not a module of "
-            f"{type(model).__name__} (see model.named_modules()).{hint}"
+            f"embedding_layer={embedding_layer!r} is not a module of {type(model).__name__} "
+            f"(see model.named_modules()).{did_you_mean(embedding_layer, names)}"
         )
     return embedding_layer, "output"
 
@@ -221,11 +171,7 @@ def _check_device(device: Any) -> Any:
 
 
 def _devices(model: Any) -> list[Any]:
-    seen: list[Any] = []
-    for tensor in (*model.parameters(), *model.buffers()):
-        if tensor.device not in seen:
-            seen.append(tensor.device)
-    return seen
+    return list(dict.fromkeys(t.device for t in (*model.parameters(), *model.buffers())))
 
 
 def _to_device(value: Any, device: Any, torch: Any) -> Any:
@@ -256,27 +202,38 @@ def _logits_2d(output: Any, torch: Any) -> Any:
                 "The model's output must be a tensor (or a tuple whose first item is one, or "
                 f"have 'logits'); got {type(output).__name__}."
             )
-    if tensor.ndim == 1:
-        return tensor[:, None]
-    if tensor.ndim != 2:
-        raise ValueError(
-            "The model's output must have shape (batch,) or (batch, n_outputs); got "
-            f"{tuple(tensor.shape)}. Wrap the model to return one row of outputs per sample."
-        )
-    return tensor
+    return _rows(tensor, "The model's output")
 
 
 class TorchAdapter:
     """A :class:`torch.nn.Module` as a model for :func:`hstrat.collect`.
+
+    The model's output — a tensor of shape ``(batch,)`` or ``(batch, n_outputs)``, a
+    tuple whose first item is one, or a mapping or object with ``logits`` — is taken as
+    logits (:func:`hstrat.collect` applies the activation, see ``activation=`` there).
+    During :meth:`session` the model is in eval mode and every forward runs under
+    :func:`torch.inference_mode`; afterwards, also after an exception, every module's
+    ``training`` flag is restored, the hook removed and the model back on its device.
+    Nothing is seeded. Per batch, outputs and embeddings are concatenated on the model's
+    device and moved to the CPU with **one** ``.cpu()``.
 
     Parameters
     ----------
     model : torch.nn.Module
         Outputs logits of shape ``(batch,)`` or ``(batch, n_outputs)``.
     embedding_layer : None, False or str, default None
-        Where the embeddings come from (see the module documentation).
+        ``None``: the **input** of the final linear layer (:func:`penultimate_layer`),
+        captured by a forward *pre*-hook, so whatever ``forward`` does before it
+        (DenseNet's ``relu``, pooling and ``flatten``) is included. A dotted module name
+        from ``model.named_modules()``: the **output** of that module, flattened per
+        sample (a tuple's first item), copied when the module returns so that in-place
+        operations that follow (DenseNet's ``relu(inplace=True)``) do not change it.
+        ``False``: no embeddings.
     device : str or torch.device, optional
-        Where to run the model; ``None`` = where its parameters are.
+        ``None`` runs the model where its parameters are and moves each batch's tensors
+        there. A device moves the model there for the pass and back afterwards (the
+        parameters keep their identity; on a round trip their storage is re-allocated);
+        refused for a model spread over several devices.
 
     Attributes
     ----------
@@ -325,11 +282,7 @@ class TorchAdapter:
 
     @contextmanager
     def session(self) -> Iterator[None]:
-        """Eval mode, the embedding hook and the device for the duration of a pass.
-
-        On exit — normal or not — the hook is removed, the model is moved back to its
-        device (if ``device=`` moved it) and every module's ``training`` flag is restored.
-        """
+        """Eval mode, the embedding hook and the device for one pass, all undone on exit."""
         model = self.model
         flags = [(module, module.training) for module in model.modules()]
         handle = None
@@ -385,10 +338,7 @@ class TorchAdapter:
         array = host.numpy()
         if self._layer is None:
             return BatchOutput(array)
-        embeddings = array[:, k:]
-        if embeddings.dtype != np.float32:
-            embeddings = embeddings.astype(np.float32)
-        return BatchOutput(array[:, :k], embeddings)
+        return BatchOutput(array[:, :k], array[:, k:].astype(np.float32, copy=False))
 
     def _embedding(self, n: int) -> Any:
         torch = require_torch()
@@ -454,12 +404,11 @@ _PLAIN = (bool, int, float, complex, str, bytes, np.generic, enum.Enum)
 
 def _feed(h: Any, value: Any, torch: Any, depth: int = 0) -> int:
     """Add ``value`` to the digest ``h`` (see ``fingerprint``); return the tensor bytes read."""
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        h.update(repr(value.tolist()).encode())
+        return 0
     if isinstance(value, (torch.Tensor, np.ndarray)):
-        data = torch.as_tensor(value) if value.dtype != object else None
-        if data is None:
-            h.update(repr(value.tolist()).encode())
-            return 0
-        data = data.detach()
+        data = torch.as_tensor(value).detach()
         data = data.to_dense() if data.is_sparse else data
         data = data.int_repr() if data.is_quantized else data
         h.update(f"{data.dtype}{tuple(data.shape)}".encode())

@@ -1,22 +1,13 @@
-"""NIH ChestX-ray14 (CXR14) from a local copy, with the strata the paper audits.
+"""NIH ChestX-ray14 (Wang et al., CVPR 2017) from a local copy, with the paper's strata.
 
-Nothing is downloaded. The dataset, its label files and the optional annotations come
-from:
-
-* NIH ChestX-ray14 (Wang et al., CVPR 2017): https://nihcc.app.box.com/v/ChestXray-NIHCC
-* chest-drain labels, NEATX (Damgaard et al. 2023, arXiv:2309.02244):
-  ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` from
-  https://zenodo.org/records/14944064
-* expert labels of four findings (Majkowska et al., Radiology 2020), ``test_labels.csv``
-  and ``validation_labels.csv``, published by Google as the "NIH ChestX-ray14 additional
-  labels": https://cloud.google.com/healthcare/docs/resources/public-datasets/nih-chest
+Nothing is downloaded; :func:`load_cxr14` names where the files come from.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +16,13 @@ import pandas as pd
 
 from .._validation import (
     RandomState,
+    check_int,
     check_option,
     check_probability,
     check_random_state,
     describe,
 )
-from ._images import ImageFileDataset, check_image_size, check_transform
-
-__all__ = ["CXR14_FINDINGS", "CXR14_SPLITS", "CXR14_VIEWS", "load_cxr14"]
+from ._images import ImageFileDataset, check_transform
 
 #: The 14 findings of ChestX-ray14, spelled as in ``Finding Labels``.
 CXR14_FINDINGS: tuple[str, ...] = (
@@ -86,47 +76,63 @@ def _column_name(finding: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", finding.lower()).strip("_")
 
 
-def _missing(what: str, path: Path, extra: str = "") -> FileNotFoundError:
-    return FileNotFoundError(f"{what} not found: {path}\n{extra}{LAYOUT}")
+def _missing(what: str, path: Path) -> FileNotFoundError:
+    return FileNotFoundError(f"{what} not found: {path}\n{LAYOUT}")
+
+
+def _refuse_repeats(images: Iterable[Any], where: str) -> None:
+    repeated = pd.Index(list(images))
+    repeated = repeated[repeated.duplicated()]
+    if len(repeated):
+        raise ValueError(f"{where}: the image {repeated[0]!r} is listed more than once.")
+
+
+def _read_table(path: Path, columns: Sequence[str], expected: str) -> pd.DataFrame:
+    """Read a CSV with one row per ``Image Index``; refuse absent columns and repeats.
+
+    The bracketed header ``OriginalImage[Width,Height]`` of the Data_Entry files is split
+    by pandas into two columns, which are kept; the 2017 file's trailing comma makes an
+    empty ``Unnamed: 11`` column, which is dropped.
+    """
+    table = pd.read_csv(path, dtype={"Image Index": str, "Finding Labels": str})
+    table = table.loc[:, [c for c in table.columns if not str(c).startswith("Unnamed:")]]
+    table.columns = [str(c).strip() for c in table.columns]
+    absent = [c for c in ("Image Index", *columns) if c not in table.columns]
+    if absent:
+        raise ValueError(
+            f"{path} lacks the column(s) {absent!r}; found {list(table.columns)!r}. "
+            f"Expected {expected}."
+        )
+    _refuse_repeats(table["Image Index"], str(path))
+    return table
+
+
+def _flags(
+    table: pd.DataFrame, column: str, values: pd.Series, allowed: Mapping[Any, bool], path: Path
+) -> pd.Series:
+    """Nullable booleans from ``values`` (``column`` normalised) by ``allowed``; else refused."""
+    flags = values.map(allowed)
+    bad = table[column].notna() & flags.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"{path}: column {column!r} must be {' or '.join(map(str, allowed))} (or empty); "
+            f"got {table[column].iloc[row]!r} for image {table['Image Index'].iloc[row]!r}."
+        )
+    return flags.astype("boolean")
 
 
 def _read_data_entry(root: Path) -> tuple[pd.DataFrame, Path]:
-    """Read ``Data_Entry_2017_v2020.csv`` (preferred) or ``Data_Entry_2017.csv``.
-
-    Both quirks of the files are handled: the bracketed header
-    ``OriginalImage[Width,Height]`` that pandas splits into the columns
-    ``OriginalImage[Width`` and ``Height]``, and the 2017 file's trailing comma, read as an
-    empty ``Unnamed: 11`` column.
-    """
-    for name in DATA_ENTRY_FILES:
-        path = root / name
-        if path.is_file():
-            break
-    else:
+    """Read ``Data_Entry_2017_v2020.csv`` (preferred) or ``Data_Entry_2017.csv``."""
+    path = next((root / n for n in DATA_ENTRY_FILES if (root / n).is_file()), None)
+    if path is None:
         raise _missing(
             "The ChestX-ray14 label file (Data_Entry_2017_v2020.csv or Data_Entry_2017.csv)",
             root / DATA_ENTRY_FILES[0],
         )
-    table = pd.read_csv(path, dtype={"Image Index": str, "Finding Labels": str})
-    table = table.loc[:, [c for c in table.columns if not str(c).startswith("Unnamed:")]]
-    required = [
-        "Image Index",
-        "Finding Labels",
-        "Patient ID",
-        "Patient Age",
-        "Patient Gender",
-        "View Position",
-    ]
-    absent = [c for c in required if c not in table.columns]
-    if absent:
-        raise ValueError(
-            f"{path} lacks the column(s) {absent!r}; found {list(table.columns)!r}. "
-            f"Is it the Data_Entry file of ChestX-ray14 ({NIH_URL})?"
-        )
-    if table["Image Index"].duplicated().any():
-        dup = table.loc[table["Image Index"].duplicated(), "Image Index"].iloc[0]
-        raise ValueError(f"{path} lists the image {dup!r} more than once.")
-    return table, path
+    columns = ["Finding Labels", "Patient ID", "Patient Age", "Patient Gender", "View Position"]
+    expected = f"the Data_Entry file of ChestX-ray14 ({NIH_URL})"
+    return _read_table(path, columns, expected), path
 
 
 def _parse_age(values: pd.Series) -> pd.Series:
@@ -139,24 +145,21 @@ def _parse_age(values: pd.Series) -> pd.Series:
 
 
 def _read_list(root: Path, split: str) -> list[str]:
-    name = SPLIT_FILES[split]
-    path = root / name
+    path = root / SPLIT_FILES[split]
     if not path.is_file():
-        raise _missing(f"The ChestX-ray14 split list {name}", path)
+        raise _missing(f"The ChestX-ray14 split list {SPLIT_FILES[split]}", path)
     with open(path, encoding="utf-8") as handle:
-        return [line.strip() for line in handle if line.strip()]
+        names = [line.strip() for line in handle if line.strip()]
+    _refuse_repeats(names, str(path))
+    return names
 
 
 def _image_index(root: Path) -> dict[str, str]:
     """Map every PNG file name under the accepted image folders to its path."""
-    folders = []
-    flat = root / "images"
-    if flat.is_dir():
-        folders.append(flat)
+    folders = [root / "images"] if (root / "images").is_dir() else []
     for archive in sorted(root.glob("images_*")):
         if archive.is_dir():
-            inner = archive / "images"
-            folders.append(inner if inner.is_dir() else archive)
+            folders.append(archive / "images" if (archive / "images").is_dir() else archive)
     if not folders:
         raise _missing(
             "The ChestX-ray14 image folder (images/ or images_001/images/ ...)", root / "images"
@@ -172,22 +175,16 @@ def _image_index(root: Path) -> dict[str, str]:
 
 def _finding_flags(labels: pd.Series, path: Path) -> pd.DataFrame:
     """One 0/1 column per finding, from the pipe-separated ``Finding Labels``."""
-    tokens = labels.fillna("").str.split("|")
-    known = set(CXR14_FINDINGS) | {"No Finding"}
-    seen = {t.strip() for row in tokens for t in row}
-    unknown = sorted(seen - known)
+    tokens = [{t.strip() for t in row.split("|")} for row in labels.fillna("")]
+    unknown = sorted(set().union(*tokens) - {*CXR14_FINDINGS, "No Finding"})
     if unknown:
         raise ValueError(
             f"{path} has Finding Labels outside the 14 findings and 'No Finding': {unknown[:5]!r}."
         )
     return pd.DataFrame(
-        {
-            _column_name(f): np.fromiter(
-                (f in (t.strip() for t in row) for row in tokens), dtype=bool, count=len(tokens)
-            ).astype(np.int64)
-            for f in CXR14_FINDINGS
-        },
+        {_column_name(f): [int(f in row) for row in tokens] for f in CXR14_FINDINGS},
         index=labels.index,
+        dtype=np.int64,
     )
 
 
@@ -201,6 +198,11 @@ def _patient_validation(
     n_val = min(len(unique), max(1, round(fraction * len(unique))))
     order = check_random_state(random_state).permutation(len(unique))
     return set(unique[order[:n_val]].tolist())
+
+
+def _boolean(values: Any, index: pd.Index) -> pd.Series:
+    """Return a nullable-boolean column (True / False / NA) on ``index``, by position."""
+    return pd.Series(np.asarray(values, dtype=object), index=index, dtype="boolean")
 
 
 def _as_paths(value: Any, name: str) -> list[Path]:
@@ -218,97 +220,47 @@ def _as_paths(value: Any, name: str) -> list[Path]:
     )
 
 
-def _boolean(values: Any, index: pd.Index) -> pd.Series:
-    """Return a nullable-boolean column (True / False / NA) on ``index``, by position."""
-    return pd.Series(np.asarray(values, dtype=object), index=index, dtype="boolean")
-
-
 def _read_drains(path: Path) -> pd.Series:
     """NEATX drain labels as a nullable boolean Series indexed by image name."""
-    if path.is_dir():
-        path = path / DRAIN_FILE
+    path = path / DRAIN_FILE if path.is_dir() else path
     if not path.is_file():
         raise FileNotFoundError(
             f"The chest-drain label file was not found: {path}\n"
             f"drain_labels= expects {DRAIN_FILE} (NEATX, Damgaard et al. 2023) from "
             f"{NEATX_URL}, or the folder that holds it. Nothing is downloaded by hstrat."
         )
-    table = pd.read_csv(path, dtype={"Image Index": str})
-    for column in ("Image Index", "Drain"):
-        if column not in table.columns:
-            raise ValueError(
-                f"{path} lacks the column {column!r}; found {list(table.columns)!r}. "
-                f"Expected the NEATX file {DRAIN_FILE} with columns 'Image Index', 'Drain', ..."
-            )
-    if table["Image Index"].duplicated().any():
-        dup = table.loc[table["Image Index"].duplicated(), "Image Index"].iloc[0]
-        raise ValueError(f"{path} lists the image {dup!r} more than once.")
+    table = _read_table(path, ["Drain"], f"the NEATX file {DRAIN_FILE}")
     drain = pd.to_numeric(table["Drain"], errors="coerce")
-    bad = table["Drain"].notna() & ~drain.isin([0, 1])
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(
-            f"{path}: column 'Drain' must be 0 or 1 (or empty); got "
-            f"{table['Drain'].iloc[row]!r} for image {table['Image Index'].iloc[row]!r}."
-        )
-    values = drain.map({1: True, 0: False}).astype("boolean")
-    values.index = pd.Index(table["Image Index"].to_numpy())
-    return values.rename("chest_drain")
+    return _flags(table, "Drain", drain, {0: False, 1: True}, path).set_axis(table["Image Index"])
 
 
 def _read_expert(paths: list[Path]) -> pd.DataFrame:
     """Google's expert labels (YES/NO) as nullable booleans indexed by image name."""
     files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            inside = [path / name for name in EXPERT_FILES if (path / name).is_file()]
-            if not inside:
-                raise FileNotFoundError(
-                    f"No expert label file (test_labels.csv or validation_labels.csv) in {path}\n"
-                    f"expert_labels= expects the Google expert labels (Majkowska et al. 2020) "
-                    f"from {EXPERT_URL}. Nothing is downloaded by hstrat."
-                )
-            files.extend(inside)
-        elif path.is_file():
-            files.append(path)
-        else:
+    for place in paths:
+        inside = [place / n for n in EXPERT_FILES if (place / n).is_file()]
+        found = inside if place.is_dir() else [place] if place.is_file() else []
+        if not found:
             raise FileNotFoundError(
-                f"The expert label file was not found: {path}\n"
+                f"No expert label file found at {place}\n"
                 f"expert_labels= expects test_labels.csv and/or validation_labels.csv "
                 f"(Majkowska et al. 2020) from {EXPERT_URL}, or the folder that holds them. "
                 "Nothing is downloaded by hstrat."
             )
+        files.extend(found)
     parts = []
     for path in files:
-        table = pd.read_csv(path, dtype={"Image Index": str})
-        table.columns = [str(c).strip() for c in table.columns]
-        absent = [c for c in ("Image Index", *EXPERT_FINDINGS) if c not in table.columns]
-        if absent:
-            raise ValueError(
-                f"{path} lacks the column(s) {absent!r}; found {list(table.columns)!r}. "
-                "Expected the Google expert labels with 'Image Index', 'Fracture', "
-                "'Pneumothorax', 'Airspace opacity', 'Nodule or mass'."
+        table = _read_table(path, EXPERT_FINDINGS, "the Google expert labels")
+        answers = {f: table[f].astype("string").str.strip().str.upper() for f in EXPERT_FINDINGS}
+        flags = {
+            "expert_" + _column_name(f): _flags(
+                table, f, answers[f], {"YES": True, "NO": False}, path
             )
-        out = pd.DataFrame(index=table["Image Index"].to_numpy())
-        for finding in EXPERT_FINDINGS:
-            text = table[finding].astype("string").str.strip().str.upper()
-            bad = text.notna() & ~text.isin(["YES", "NO"])
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise ValueError(
-                    f"{path}: column {finding!r} must be YES or NO; got "
-                    f"{table[finding].iloc[row]!r} for image {table['Image Index'].iloc[row]!r}."
-                )
-            flags = text.map({"YES": True, "NO": False}).astype("boolean")
-            out["expert_" + _column_name(finding)] = flags.to_numpy(dtype=object)
-        parts.append(out)
+            for f in EXPERT_FINDINGS
+        }
+        parts.append(pd.DataFrame(flags).set_axis(table["Image Index"]))
     expert = pd.concat(parts)
-    if expert.index.duplicated().any():
-        dup = expert.index[expert.index.duplicated()][0]
-        raise ValueError(
-            f"The expert label files {[str(f) for f in files]} list the image {dup!r} "
-            "more than once."
-        )
+    _refuse_repeats(expert.index, f"The expert label files {[str(f) for f in files]}")
     return expert
 
 
@@ -329,7 +281,8 @@ def load_cxr14(
 
     Reads the official label file and split lists, checks that every selected image is
     on disk (images are read lazily, one per item), and joins the optional chest-drain
-    (NEATX) and expert (Google) labels by image name. Nothing is downloaded.
+    and expert labels by image name. Nothing is downloaded: the dataset comes from
+    https://nihcc.app.box.com/v/ChestXray-NIHCC.
 
     Parameters
     ----------
@@ -351,24 +304,21 @@ def load_cxr14(
         Keep only these view positions (after the validation patients are chosen, so the
         split does not depend on the views).
     expert_labels : path or list of paths, optional
-        Google's expert labels: ``test_labels.csv`` and/or ``validation_labels.csv``, or
-        a folder holding them. Gives ``airspace_opacity`` (and the ``expert_*`` columns)
-        for the images they cover, ``NA`` for the others.
+        The expert labels of four findings (Majkowska et al., Radiology 2020) that Google
+        publishes as the "NIH ChestX-ray14 additional labels"
+        (https://cloud.google.com/healthcare/docs/resources/public-datasets/nih-chest):
+        ``test_labels.csv`` and/or ``validation_labels.csv``, or a folder holding them.
     drain_labels : path, optional
-        The NEATX file ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` (or its
-        folder). Gives ``chest_drain`` for the annotated images, ``NA`` for the others.
-    transform : callable, optional
-        Applied to each image, an 8-bit grayscale Pillow image (resized first when
-        ``image_size`` is given), **instead of** the default conversion to a ``float32``
-        ``(1, H, W)`` tensor in [0, 1]; its result is the item's image.
-    image_size : int, optional
-        Resize images to ``image_size x image_size`` (bilinear). The originals are
-        1024x1024.
+        The chest-drain labels of NEATX (Damgaard et al. 2023, arXiv:2309.02244),
+        ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` from
+        https://zenodo.org/records/14944064, or its folder.
+    transform, image_size : optional
+        As for :class:`ImageFileDataset`; the originals are 1024x1024.
     validation_fraction : float in [0, 1), default 0.1
         Fraction of the ``train_val`` patients that form ``"val"``.
     random_state : int, numpy.random.Generator or None, default 0
-        Seed of the choice of validation patients. The default makes the split the same
-        on every call.
+        Seed of the choice of validation patients; the default gives the same split on
+        every call.
 
     Returns
     -------
@@ -376,20 +326,18 @@ def load_cxr14(
         Items ``(image, label, index)``; ``dataset.metadata`` has one row per image with
         the columns ``id`` (the image name), ``path``, ``patient_id``, ``follow_up``,
         ``view``, ``age``, ``sex``, ``finding_labels``, one 0/1 column per finding
-        (``atelectasis`` ... ``pleural_thickening``, ``hernia``), ``label`` (the
-        target's column; absent with ``target="all"``, whose labels are the 14 finding
-        columns), ``split``, and the strata:
+        (``atelectasis`` ... ``hernia``), ``label`` (the target's column; absent with
+        ``target="all"``), ``split``, and the strata, nullable booleans:
 
-        * ``chest_drain`` (nullable boolean) from ``drain_labels``, ``NA`` where the image
-          is not annotated (all ``NA`` without the file); ``chest_drain_source`` is
-          ``"neatx"`` or ``"none"``;
-        * ``airspace_opacity`` (nullable boolean): with ``expert_labels``, the experts'
-          "Airspace opacity", ``NA`` where they did not read the image, and
-          ``airspace_opacity_source == "google_expert"``; without them a proxy from the
-          NIH labels, Consolidation or Infiltration or Pneumonia, with
-          ``airspace_opacity_source == "nih_proxy"``;
+        * ``chest_drain`` from ``drain_labels``, ``NA`` where the image is not annotated
+          (all ``NA`` without the file); ``chest_drain_source`` is ``"neatx"`` or
+          ``"none"``;
+        * ``airspace_opacity``: with ``expert_labels``, the experts' "Airspace opacity"
+          (``NA`` where they did not read the image; ``airspace_opacity_source`` is
+          ``"google_expert"``), else Consolidation or Infiltration or Pneumonia in the
+          NIH labels (``"nih_proxy"``);
         * ``expert_fracture``, ``expert_pneumothorax``, ``expert_airspace_opacity``,
-          ``expert_nodule_or_mass`` (nullable boolean; all ``NA`` without the file).
+          ``expert_nodule_or_mass`` (all ``NA`` without the file).
 
     Raises
     ------
@@ -422,10 +370,12 @@ def load_cxr14(
     if split == "val" and fraction == 0.0:
         raise ValueError("split='val' needs validation_fraction > 0; got 0.0.")
     transform = check_transform(transform)
-    image_size = check_image_size(image_size)
-    drain_paths = None if drain_labels is None else _as_paths(drain_labels, "drain_labels")
-    if drain_paths is not None and len(drain_paths) != 1:
-        raise TypeError(f"drain_labels must be one path; got {describe(drain_labels)}.")
+    image_size = None if image_size is None else check_int(image_size, "image_size", minimum=1)
+    if drain_labels is not None and not isinstance(drain_labels, (str, os.PathLike)):
+        raise TypeError(
+            f"drain_labels must be one path (str or os.PathLike) or None; "
+            f"got {describe(drain_labels)}."
+        )
     expert_paths = None if expert_labels is None else _as_paths(expert_labels, "expert_labels")
 
     base = Path(root)
@@ -434,11 +384,6 @@ def load_cxr14(
     entries, entry_path = _read_data_entry(base)
     list_name = "test" if split == "test" else "train_val"
     names = _read_list(base, list_name)
-    if len(set(names)) != len(names):
-        dup = pd.Series(names)[pd.Series(names).duplicated()].iloc[0]
-        raise ValueError(
-            f"{base / SPLIT_FILES[list_name]} lists the image {dup!r} more than once."
-        )
     known = set(entries["Image Index"])
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -447,7 +392,6 @@ def load_cxr14(
             f"{entry_path.name}, e.g. {unknown[:3]!r}."
         )
     table = entries.set_index("Image Index", drop=False).loc[names].reset_index(drop=True)
-    table["split"] = split
     if split in ("train", "val"):
         held_out = _patient_validation(table["Patient ID"], fraction, random_state)
         in_val = table["Patient ID"].isin(held_out)
@@ -480,53 +424,24 @@ def load_cxr14(
     labels = flags.to_numpy() if target == "all" else flags[_column_name(target)].to_numpy()
     if target != "all":
         meta["label"] = labels
-    meta["split"] = table["split"].to_numpy()
-
-    if drain_paths is not None:
-        drains = _read_drains(drain_paths[0])
-        meta["chest_drain"] = _boolean(drains.reindex(meta["id"]), meta.index)
-        meta["chest_drain_source"] = "neatx"
-    else:
-        meta["chest_drain"] = _boolean([pd.NA] * len(meta), meta.index)
-        meta["chest_drain_source"] = "none"
-
+    meta["split"] = split
+    drains = None if drain_labels is None else _read_drains(Path(drain_labels))
+    meta["chest_drain"] = _boolean(
+        [pd.NA] * len(meta) if drains is None else drains.reindex(meta["id"]), meta.index
+    )
+    meta["chest_drain_source"] = "none" if drains is None else "neatx"
     expert_columns = ["expert_" + _column_name(f) for f in EXPERT_FINDINGS]
-    if expert_paths is not None:
-        expert = _read_expert(expert_paths).reindex(meta["id"])
-        for column in expert_columns:
-            meta[column] = _boolean(expert[column], meta.index)
-        meta["airspace_opacity"] = meta["expert_airspace_opacity"].copy()
-        meta["airspace_opacity_source"] = "google_expert"
-    else:
-        for column in expert_columns:
-            meta[column] = _boolean([pd.NA] * len(meta), meta.index)
+    if expert_paths is None:
         proxy = flags[[_column_name(f) for f in OPACITY_PROXY]].any(axis=1)
         meta["airspace_opacity"] = _boolean(proxy, meta.index)
         meta["airspace_opacity_source"] = "nih_proxy"
-
-    order = [
-        "id",
-        "path",
-        "patient_id",
-        "follow_up",
-        "view",
-        "age",
-        "sex",
-        "finding_labels",
-        *flags.columns,
-        *(["label"] if target != "all" else []),
-        "split",
-        "chest_drain",
-        "chest_drain_source",
-        "airspace_opacity",
-        "airspace_opacity_source",
-        *expert_columns,
-    ]
-    meta = meta[order]
+        expert = pd.DataFrame(index=meta.index, columns=expert_columns)  # all NA
+    else:
+        expert = _read_expert(expert_paths).reindex(meta["id"])
+        meta["airspace_opacity"] = _boolean(expert["expert_airspace_opacity"], meta.index)
+        meta["airspace_opacity_source"] = "google_expert"
+    for column in expert_columns:
+        meta[column] = _boolean(expert[column], meta.index)
     return ImageFileDataset(
-        meta["path"].tolist(),
-        labels,
-        meta,
-        transform=transform,
-        image_size=image_size,
+        meta["path"].tolist(), labels, meta, transform=transform, image_size=image_size
     )

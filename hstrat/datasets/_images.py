@@ -1,21 +1,8 @@
-"""Reading radiographs from disk and serving them as map-style datasets.
+"""Reading radiographs from disk, and the image data sets' shared item rules.
 
-The datasets here are plain Python classes with ``__len__`` and ``__getitem__``: a
-:class:`torch.utils.data.DataLoader` accepts them as map-style datasets, yet creating
-one imports neither torch nor Pillow. torch is imported the first time an item is
-requested (to build the tensor) and Pillow the first time an image is read; a missing one
-raises an :class:`ImportError` that names the ``hstrat-audit[torch]`` extra.
-
-Every item is the tuple ``(image, label, index)``:
-
-* ``image`` — a ``float32`` tensor of shape ``(1, H, W)`` with values in [0, 1] (or
-  whatever a user ``transform`` returns);
-* ``label`` — a 0-d ``float32`` tensor, 0.0 or 1.0, ready for ``BCEWithLogitsLoss``
-  (or, for a multi-label data set, a 1-d multi-hot ``float32`` tensor, one entry per
-  finding);
-* ``index`` — the position of the item, which is also its row in ``dataset.metadata``.
-
-The default collate function turns a batch into ``(Bx1xHxW float32, B float32, B int64)``.
+Building a data set imports neither torch nor Pillow: torch is imported when an item is
+requested and Pillow when an image is read, and a missing one raises an ImportError naming
+the ``hstrat-audit[torch]`` extra. Items are described in :mod:`hstrat.datasets`.
 """
 
 from __future__ import annotations
@@ -35,18 +22,6 @@ from ..adapters import require_torch
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-__all__ = [
-    "ImageFileDataset",
-    "check_image_size",
-    "check_index",
-    "check_transform",
-    "image_tensor",
-    "label_tensor",
-    "read_grayscale",
-    "require_pil",
-    "resize",
-    "to_grayscale_8bit",
-]
 
 Transform = Callable[[Any], Any]
 
@@ -61,13 +36,6 @@ def require_pil() -> Any:
             "(or pip install pillow)."
         ) from err
     return Image
-
-
-def check_image_size(image_size: Any, name: str = "image_size") -> int | None:
-    """Check an optional square output size in pixels."""
-    if image_size is None:
-        return None
-    return check_int(image_size, name, minimum=1)
 
 
 def check_transform(transform: Any, name: str = "transform") -> Transform | None:
@@ -94,47 +62,30 @@ def check_index(index: Any, length: int) -> int:
 def to_grayscale_8bit(image: PILImage.Image) -> PILImage.Image:
     """Return ``image`` as an 8-bit grayscale (mode ``"L"``) Pillow image.
 
-    * ``L`` is returned as is;
-    * ``RGB``, ``RGBA``, ``LA`` and the like keep their **first** channel (the few colour
-      PNGs of ChestX-ray14 store the radiograph in every colour channel);
-    * 16-bit images (``I;16`` family) and 32-bit integer images (``I``) are mapped from
-      the full 16-bit range to 8 bits, ``round(v / 257)`` (clipped to [0, 255]), instead
-      of Pillow's ``convert("L")``, which clips every value above 255 to white;
-    * 32-bit float images (``F``) are taken as already in [0, 1] when their maximum is at
-      most 1, else as 8-bit values, and clipped;
-    * anything else (palette, bilevel) goes through ``convert("L")``.
+    Colour modes keep their **first** channel (ChestX-ray14's few colour PNGs hold the
+    radiograph in every channel). 16- and 32-bit integer images map the 16-bit range to
+    8 bits, ``round(v / 257)`` clipped (Pillow's ``convert("L")`` would clip every value
+    above 255 to white); float images are taken as in [0, 1] when their maximum is at
+    most 1, else as 8-bit values. Palette and bilevel images go through ``convert("L")``.
     """
     pil = require_pil()
-    mode = image.mode
-    if mode == "L":
+    if image.mode == "L":
         return image
-    out: Any
-    if mode.startswith("I"):
+    if image.mode.startswith("I") or image.mode == "F":
         values = np.asarray(image, dtype=np.float64)
-        out = pil.fromarray(np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8))
-    elif mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if values.size and np.nanmax(values) <= 1.0:
+        if image.mode != "F":
+            values = values / 257.0
+        elif values.size and np.nanmax(values) <= 1.0:
             values = values * 255.0
-        values = np.nan_to_num(values, nan=0.0)
-        out = pil.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
-    elif len(image.getbands()) > 1 and mode != "P":
-        out = image.getchannel(0)
-    else:
-        out = image.convert("L")
-    return cast("PILImage.Image", out)
+        values = np.clip(np.rint(np.nan_to_num(values, nan=0.0)), 0, 255)
+        return cast("PILImage.Image", pil.fromarray(values.astype(np.uint8)))
+    if len(image.getbands()) > 1 and image.mode != "P":
+        return image.getchannel(0)
+    return image.convert("L")
 
 
 def read_grayscale(path: str | os.PathLike[str]) -> PILImage.Image:
-    """Open an image file and return it as an 8-bit grayscale Pillow image.
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the file, when it does not exist.
-    OSError
-        Naming the file, when Pillow cannot decode it.
-    """
+    """Open an image file as an 8-bit grayscale Pillow image; errors name the file."""
     pil = require_pil()
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -143,18 +94,8 @@ def read_grayscale(path: str | os.PathLike[str]) -> PILImage.Image:
         with pil.open(path) as image:
             image.load()
             return to_grayscale_8bit(image)
-    except FileNotFoundError:  # pragma: no cover - removed between the check and the open
-        raise
     except OSError as err:
         raise OSError(f"Cannot read the image {path}: {err}") from err
-
-
-def resize(image: PILImage.Image, image_size: int | None) -> PILImage.Image:
-    """Resize to ``image_size x image_size`` with bilinear (antialiased) interpolation."""
-    if image_size is None or image.size == (image_size, image_size):
-        return image
-    pil = require_pil()
-    return image.resize((image_size, image_size), resample=pil.Resampling.BILINEAR)
 
 
 # Without torch, the numpy accessors (dataset.images, dataset.image_array(i)) still work.
@@ -179,10 +120,11 @@ class ImageFileDataset:
     Returned by :func:`~hstrat.datasets.load_cxr14` and :func:`~hstrat.datasets.load_mura`;
     it can also be built directly from a list of files.
 
-    A map-style dataset: ``dataset[i]`` is ``(image, label, index)`` (see the module
-    docstring) and a :class:`torch.utils.data.DataLoader` batches it with its default
-    collate function. It does not subclass :class:`torch.utils.data.Dataset`, so that
-    building it needs neither torch nor Pillow.
+    A map-style dataset that a :class:`torch.utils.data.DataLoader` batches with its
+    default collate function: ``dataset[i]`` is ``(image, label, i)``, the image as
+    ``transform`` makes it, the label as a ``float32`` tensor (0-d, or the multi-hot row)
+    and ``i``, the item's row of ``metadata``. It does not subclass
+    :class:`torch.utils.data.Dataset`, so building it needs neither torch nor Pillow.
 
     Parameters
     ----------
@@ -242,7 +184,9 @@ class ImageFileDataset:
             )
         self.metadata: pd.DataFrame = metadata.reset_index(drop=True)
         self.transform = check_transform(transform)
-        self.image_size = check_image_size(image_size)
+        self.image_size = (
+            None if image_size is None else check_int(image_size, "image_size", minimum=1)
+        )
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -255,8 +199,11 @@ class ImageFileDataset:
 
     def image(self, index: int) -> PILImage.Image:
         """Return item ``index`` as an 8-bit grayscale Pillow image, resized if asked."""
-        position = check_index(index, len(self))
-        return resize(read_grayscale(self.paths[position]), self.image_size)
+        image = read_grayscale(self.paths[check_index(index, len(self))])
+        size = self.image_size
+        if size is None or image.size == (size, size):
+            return image
+        return image.resize((size, size), resample=require_pil().Resampling.BILINEAR)
 
     def image_array(self, index: int) -> npt.NDArray[np.float32]:
         """Return item ``index`` as a ``float32`` array of shape ``(H, W)`` in [0, 1].
@@ -267,9 +214,8 @@ class ImageFileDataset:
 
     def __getitem__(self, index: int) -> tuple[Any, Any, int]:
         position = check_index(index, len(self))
-        image = self.image(position)
-        if self.transform is not None:
-            x = self.transform(image)
+        if self.transform is None:
+            x = image_tensor(self.image_array(position))
         else:
-            x = image_tensor(np.asarray(image, dtype=np.float32) / np.float32(255.0))
+            x = self.transform(self.image(position))
         return x, label_tensor(self.labels[position]), position

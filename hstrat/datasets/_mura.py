@@ -18,10 +18,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from .._align import Cases
-from .._validation import check_option, check_scores, describe
-from ._images import ImageFileDataset, check_image_size, check_transform
-
-__all__ = ["MURA_BODY_PARTS", "MURA_SPLITS", "aggregate_to_study", "load_mura"]
+from .._validation import check_int, check_option, check_scores, describe
+from ._images import ImageFileDataset, check_transform
 
 MURA_URL = "https://stanfordmlgroup.github.io/competitions/mura/"
 MURA_SPLITS: tuple[str, ...] = ("train", "valid")
@@ -38,7 +36,7 @@ MURA_BODY_PARTS: tuple[str, ...] = (
 AGGREGATIONS: tuple[str, ...] = ("mean", "max")
 _PATH = re.compile(
     r"^(?P<top>[^/]+)/(?P<split>train|valid)/XR_(?P<body_part>[A-Z]+)/"
-    r"(?P<patient>patient\d+)/(?P<study>study\d+_(?P<outcome>positive|negative))/"
+    r"(?P<patient>patient\d+)/(?P<study>study\d+_(?:positive|negative))/"
     r"(?P<image>[^/]+\.png)$"
 )
 
@@ -112,13 +110,9 @@ def load_mura(
         renamed: the first component of the paths in the CSVs is replaced by it).
     split : {"train", "valid"}, default "valid"
         MURA's own split; no patient is in both.
-    transform : callable, optional
-        Applied to each image, an 8-bit grayscale Pillow image (resized first when
-        ``image_size`` is given), **instead of** the default conversion to a ``float32``
-        ``(1, H, W)`` tensor in [0, 1]. MURA images differ in size, so batching them
-        needs ``image_size`` or a transform that resizes.
-    image_size : int, optional
-        Resize images to ``image_size x image_size`` (bilinear).
+    transform, image_size : optional
+        As for :class:`ImageFileDataset`. MURA images differ in size: batching them needs
+        ``image_size`` or a transform that resizes.
 
     Returns
     -------
@@ -151,7 +145,7 @@ def load_mura(
     """
     split = check_option(split, "split", MURA_SPLITS)
     transform = check_transform(transform)
-    image_size = check_image_size(image_size)
+    image_size = None if image_size is None else check_int(image_size, "image_size", minimum=1)
     data = _data_dir(Path(root))
     paths_csv = data / f"{split}_image_paths.csv"
     studies_csv = data / f"{split}_labeled_studies.csv"
@@ -169,7 +163,8 @@ def load_mura(
 
     rows = []
     for number, line in enumerate(lines, start=1):
-        match = _PATH.match(line.replace("\\", "/"))
+        posix = line.replace("\\", "/")
+        match = _PATH.match(posix)
         if match is None:
             raise ValueError(
                 f"{paths_csv}, line {number}: {line!r} does not follow the MURA layout "
@@ -190,22 +185,15 @@ def load_mura(
         study = f"{split}/XR_{parts['body_part']}/{parts['patient']}/{parts['study']}"
         if study not in study_labels:
             raise ValueError(f"The study {study!r} of {line!r} has no label in {studies_csv}.")
-        label = study_labels[study]
-        expected = 1 if parts["outcome"] == "positive" else 0
-        if label != expected:
-            raise ValueError(
-                f"The study {study!r} is labelled {label} in {studies_csv} but its folder "
-                f"name says {parts['outcome']!r} ({expected})."
-            )
         rows.append(
             {
                 "id": line,
-                "path": os.fspath(data / line.replace("\\", "/").partition("/")[2]),
+                "path": os.fspath(data / posix.partition("/")[2]),
                 "split": split,
                 "body_part": parts["body_part"],
                 "patient": parts["patient"],
                 "study": study,
-                "label": label,
+                "label": study_labels[study],
                 "image": parts["image"],
             }
         )
@@ -219,11 +207,7 @@ def load_mura(
             f"{len(absent)} image(s) listed in {paths_csv} are missing, e.g. {absent[0]}\n{LAYOUT}"
         )
     return ImageFileDataset(
-        meta["path"].tolist(),
-        meta["label"].to_numpy(),
-        meta,
-        transform=transform,
-        image_size=image_size,
+        meta["path"].tolist(), meta["label"], meta, transform=transform, image_size=image_size
     )
 
 
@@ -294,11 +278,10 @@ def aggregate_to_study(
             f"The study {mixed.index[mixed > 1][0]!r} has images with different labels; "
             "a study-level label must be the same for all its images."
         )
-    out = grouped.agg(
+    return grouped.agg(
         body_part=("body_part", "first"),
         patient=("patient", "first"),
         label=("label", "first"),
         score=("score", how),
         n_images=("score", "size"),
     ).reset_index()
-    return out[["study", "body_part", "patient", "label", "score", "n_images"]]

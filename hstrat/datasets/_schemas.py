@@ -1,32 +1,8 @@
-"""Built-in subclass schemas for the paper's two audits, as plain dicts.
+"""The paper's two subclass schemas, as plain dicts in the format of :class:`hstrat.Schema`.
 
-A schema lists, before anyone looks at the model's errors, the clinically meaningful
-subclasses an audit reports on (the paper's *schema completion*). The format::
-
-    {
-        "name": <a short title>,
-        "target": <the label the model predicts>,
-        "description": <optional>,
-        "variables": {
-            <name>: {
-                "values": [<allowed values>],
-                "description": <what an annotator should look for>,
-                "applies_to": "positives" | "negatives" | "all",
-                "rule": <optional: how to read the value from metadata>,
-            },
-        },
-    }
-
-``applies_to`` is the population of the strata the variable makes (see
-:class:`hstrat.Stratum`): ``"positives"`` compares the label's positives with and
-without the subclass against **all** negatives, as the paper does for "pneumothorax
-with a chest drain". A ``rule`` of the form ``{"column": c, "pattern": p}`` reads the
-value as the first group of the regular expression ``p`` searched in the metadata column
-``c``; variables without a rule need labels (from files or annotators).
-
-The variable names match the metadata columns of :func:`~hstrat.datasets.load_cxr14`,
-:func:`~hstrat.datasets.make_synthetic_cxr` and :func:`~hstrat.datasets.load_mura`, and
-binary variables take the values ``False``/``True``, as those columns do.
+Their variable names are the metadata columns of the loaders and of
+:func:`~hstrat.datasets.make_synthetic_cxr`; binary variables take the values
+``False``/``True``, as those columns do.
 """
 
 from __future__ import annotations
@@ -35,8 +11,6 @@ import copy
 from typing import Any
 
 from ._mura import MURA_BODY_PARTS
-
-__all__ = ["CXR14_PNEUMOTHORAX_SCHEMA", "MURA_SCHEMA", "cxr14_schema", "mura_schema"]
 
 #: Pneumothorax on ChestX-ray14 (and the synthetic set). Prefer :func:`cxr14_schema`,
 #: which returns a copy that is safe to modify.
@@ -114,7 +88,7 @@ def cxr14_schema() -> dict[str, Any]:
 
     Variables: ``chest_drain`` (applies to positives) and ``airspace_opacity`` (applies
     to all), named as the metadata columns of :func:`~hstrat.datasets.load_cxr14` and
-    :func:`~hstrat.datasets.make_synthetic_cxr`. See the module docstring for the format.
+    :func:`~hstrat.datasets.make_synthetic_cxr`. The format is :class:`hstrat.Schema`'s.
 
     Examples
     --------
@@ -131,7 +105,7 @@ def mura_schema() -> dict[str, Any]:
 
     Variables: ``fracture``, ``hardware`` and ``degenerative_joint_disease`` (apply to
     positives, labelled by annotators) and ``body_part`` (applies to all, read from the
-    image path by its rule). See the module docstring for the format.
+    image path by its rule). The format is :class:`hstrat.Schema`'s.
 
     Examples
     --------
