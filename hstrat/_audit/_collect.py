@@ -135,91 +135,74 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
     ----------
     model : torch.nn.Module, scikit-learn estimator, callable or None
         * a :class:`torch.nn.Module` returning logits ``(batch,)`` or ``(batch,
-          n_outputs)``: one output → sigmoid; two outputs → softmax, class 1;
-          more (a multi-label head such as ChestX-ray14's 14) → the sigmoid of the
-          ``target`` output. Run in eval mode under :func:`torch.inference_mode`, with
-          every module's training flag restored afterwards (see
-          :mod:`hstrat.adapters._torch`);
+          n_outputs)``, run in eval mode under :func:`torch.inference_mode` with every
+          training flag restored afterwards (scores: see ``activation``);
         * a fitted scikit-learn classifier or :class:`~sklearn.pipeline.Pipeline`:
           ``predict_proba[:, 1]``, else ``decision_function``;
-        * any callable ``f(x)`` returning scores (1-D, or 2-D reduced by ``target``), or a
-          tuple ``(scores, embeddings)``; no activation is applied;
-        * ``None``: the loader yields the scores (``x`` of a tuple batch, or
+        * any callable ``f(x)`` returning scores (1-D, or 2-D reduced by ``target``), or
+          ``(scores, embeddings)``;
+        * ``None``: the batches carry the scores (``x`` of a tuple, or
           ``batch[score_key]``).
     loader : iterable of batches
-        A :class:`torch.utils.data.DataLoader` or any iterable yielding ``(x, y)``,
-        ``(x, y, extra)`` — ``extra`` is the batch's sample ids, or a dict of ids
-        (``id_key``) and per-sample metadata — or dicts with ``input_key``,
-        ``label_key``, optionally ``id_key``, and metadata under any other key (one
-        scalar per sample). Labels are 0/1, or multi-hot ``(batch, n_classes)``
-        reduced by ``target``.
+        E.g. a :class:`torch.utils.data.DataLoader`, yielding ``(x, y)``, ``(x, y,
+        extra)`` (``extra``: the sample ids, or a dict of ids under ``id_key`` and
+        per-sample metadata) or dicts with ``input_key``, ``label_key``, optionally
+        ``id_key`` and metadata under other keys (one scalar per sample). Labels are 0/1,
+        or multi-hot ``(batch, n_classes)`` reduced by ``target``.
     target : int or str, optional
-        Which output (and which column of multi-hot labels) to audit: an index, or a
-        name from ``class_names`` (or the model's ``class_names`` attribute, or a
-        scikit-learn estimator's ``classes_``). Needed when the model has more than one
-        output, except a two-logit (softmax) torch model.
+        Which output (and column of multi-hot labels) to audit: an index, or a name from
+        ``class_names`` (or the model's ``class_names`` attribute, or a scikit-learn
+        estimator's ``classes_``). Needed when the model has several outputs, except a
+        two-logit (softmax) torch model.
     targets : list of int or str, or "all", optional
-        Several outputs (and their multi-hot label columns) in the same single pass, or
-        every output. Instead of ``target``; then a dict of finding → Predictions is
-        returned, each equal to what ``target=finding`` gives, sharing one array of
-        embeddings. Findings are named by ``class_names`` when known, else by index.
+        Several outputs in the same pass, instead of ``target``: a dict of finding to
+        Predictions is returned, each equal to what ``target=finding`` gives, sharing one
+        array of embeddings; findings are named by ``class_names`` when known.
     embedding_layer : None, False or str, default None
-        ``None``: the penultimate features — for a torch module the **input** of its final
-        ``Linear`` layer (DenseNet ``classifier``, ResNet ``fc``, EfficientNet / MobileNet /
-        ConvNeXt ``classifier[-1]``, the last ``Linear`` of an ``nn.Sequential``), for a
-        scikit-learn pipeline the output of its last transformer, for a bare estimator the
-        input features, for a callable the second item it returns. A string: for a torch
-        module the **output** of that module (a dotted name from
-        ``model.named_modules()``), flattened per sample; for a pipeline, a step name; with
-        ``model=None``, the batch key holding embeddings. ``False``: no embeddings.
-        Embeddings are float32.
+        ``None``: the penultimate features (torch: the **input** of the final ``Linear``,
+        e.g. DenseNet ``classifier``, ResNet ``fc``; a pipeline: its last transformer's
+        output; a bare estimator: the input features; a callable: the second item it
+        returns). A string: a torch module's **output** (a name from
+        ``model.named_modules()``, flattened per sample), a pipeline's step, or with
+        ``model=None`` the batch key holding embeddings. ``False``: none. Float32.
     device : str or torch.device, optional
-        Torch models only. ``None`` runs the model where its parameters are and moves
-        each batch there; a device moves the model there for the pass and back after.
+        Torch models only: ``None`` runs where the parameters are; a device moves the
+        model there for the pass and back after.
     progress : bool, default True
-        Show a progress bar (tqdm), with a total when ``len(loader)`` is known.
+        Show a progress bar (tqdm).
     cache : str or path-like, optional
-        A directory where the model's outputs and embeddings are streamed to disk, with a
-        digest of every batch's inputs. A later pass reads the loader again and checks
-        every batch: cached batches are not run through the model (an interrupted pass
-        resumes where it stopped), a batch whose inputs differ from the cached ones, or
-        another model (weights, buffers, module configuration), is refused with a
-        :class:`~hstrat.exceptions.CacheError`. Labels, ids and metadata are never
-        cached: they always come from the loader. See "Caching and resuming" in the
-        PyTorch tutorial for what the model's fingerprint cannot see.
+        A directory where the model's outputs and embeddings are streamed, with a
+        digest of every batch's inputs: a later pass runs the model only on batches not
+        cached (an interrupted pass resumes), and a batch whose inputs differ, or
+        another model, raises :class:`~hstrat.exceptions.CacheError`. Labels, ids and
+        metadata always come from the loader. See :mod:`hstrat._audit._cache` and
+        "Caching and resuming" in the PyTorch tutorial.
     cache_key : str, optional
         Recorded in the cache and compared like the model's fingerprint: change it when
-        something the fingerprint cannot see changes the model's outputs (code that
-        ``forward`` calls, global or external state, a monkeypatched function).
+        something the fingerprint cannot see changes the outputs (code ``forward``
+        calls, global state).
     label_key, input_key, id_key, score_key : str
         Keys of dict batches (defaults ``"label"``, ``"image"``, ``"id"``, ``"score"``).
     metadata_keys : sequence of str, optional
-        Which remaining keys of dict batches (or of a 3-tuple's dict) to keep as
-        metadata; default: all of them.
+        Which other keys of dict batches to keep as metadata; default: all.
     class_names : sequence, optional
         Names of the model's outputs, for ``target="name"``.
     activation : {"auto", "sigmoid", "softmax", "none"}, default "auto"
-        How outputs become scores. ``"auto"``: for torch models as described under
-        ``model`` (a two-output torch model with ``target=`` is ambiguous and must say
-        which); for other models none. ``"softmax"`` normalises over all outputs and
-        takes ``target`` (class 1 when there are two). When ``"auto"`` applies a sigmoid
-        or softmax and every raw output it squashes lies in [0, 1], a warning says that
-        the model may return probabilities already (squashed twice, every threshold
-        moves): pass ``activation="none"`` for probabilities, or the activation by name
-        for logits. hstrat warns instead of guessing from the values because logits of
-        a weak model on a small test set can all lie in [0, 1] too, and a wrong guess
-        would change the scores without a word either way.
+        How outputs become scores. ``"auto"``, for torch models: one output → sigmoid;
+        two → softmax, class 1 (with ``target=`` ambiguous: name the activation); more →
+        sigmoid of ``target``; other models: none. ``"softmax"`` normalises over all
+        outputs. When ``"auto"`` squashes outputs that all lie in [0, 1] already, a
+        warning says the model may return probabilities (pass ``activation="none"``) or
+        logits (name the activation): hstrat does not guess, as a weak model's logits
+        can all lie in [0, 1] too.
     distributed : bool or None, default None
-        Inside an initialised :mod:`torch.distributed` process group (``torchrun``),
-        whether every rank's shard is gathered into one result. ``None``: when the
-        loader's sampler is a :class:`~torch.utils.data.DistributedSampler`; ``True``:
-        always (batches without such a sampler must then carry ids); ``False``: never.
-        Call it on **every** rank: each returns the same :class:`Predictions`, in the
-        data set's order, with the samples the sampler repeats to pad its shards counted
-        once. With ``cache=``, every rank writes its own part of the directory and the
-        embeddings are assembled into one memory-mapped file, so the directory must be
-        on a file system all ranks share. See the "Several GPUs" guide and
-        :mod:`hstrat._audit._distributed`.
+        Inside an initialised :mod:`torch.distributed` group (``torchrun``), whether the
+        ranks' shards are gathered: ``None`` when the loader's sampler is a
+        :class:`~torch.utils.data.DistributedSampler`, ``True`` always (batches then need
+        ids without such a sampler), ``False`` never. Call it on **every** rank: each
+        returns the same result, in the data set's order, padding samples counted once.
+        With ``cache=`` the directory must be on a file system all ranks share. See the
+        "Several GPUs" guide.
 
     Returns
     -------
