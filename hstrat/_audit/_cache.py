@@ -1,39 +1,23 @@
 """The on-disk cache of :func:`hstrat.collect`: what the model computed, checked batch by batch.
 
-A cache holds **only what the model computes** (raw outputs and embeddings), never
-labels, ids or metadata: those come from the loader on every pass, so a corrected label
-is the one the audit uses.
-
-**Every batch is checked.** A pass reads every batch and takes a SHA-256 digest of its
-inputs (the tensors, arrays or data frames the model receives, nested in tuples or dicts;
-with ``model=None``, the scores and embeddings the batch carries). A cached batch must
-have the digest recorded when it was computed: its outputs are then read from disk,
-else the pass stops with a :class:`~hstrat.exceptions.CacheError` (a cache never mixes
-two versions of the data). Batches beyond those cached are computed and appended, so an
-interrupted pass resumes and a finished one is reused without the model (hashing costs
-a few percent of a forward pass: ``benchmarks/bench_cache_digest.py``).
-
-**The model and options.** The manifest records the model's fingerprint
-(:meth:`hstrat.adapters.TorchAdapter.fingerprint` for torch: parameters, buffers, module
-configuration), where the embeddings come from and ``cache_key``; a pass with other
-values is refused. Target, activation, class names and batch keys apply afresh to the
-cached raw outputs.
-
-**Layout.** One process is rank 0 of 1; under ``torchrun`` each rank writes its own part
-(:mod:`hstrat._audit._distributed`)::
+A cache holds only the model's raw outputs and embeddings; labels, ids and metadata
+come from the loader on every pass. Each batch's inputs (with ``model=None``, the scores
+and embeddings it carries) are digested (SHA-256): a cached batch must match its
+recorded digest, else a :class:`~hstrat.exceptions.CacheError` (a cache never mixes two
+versions of the data); batches beyond those cached are computed and appended, so a pass
+resumes where it stopped. The manifest also records the model's fingerprint, where the
+embeddings come from and ``cache_key``; a pass with other values is refused. Layout (one
+process is rank 0 of 1; under ``torchrun`` each rank writes its own part)::
 
     rank-00000-of-00001.json         manifest: identity, and one [digest, rows] per batch
     rank-00000-of-00001.outputs      raw outputs, little-endian float64, rows x n_outputs
     rank-00000-of-00001.embeddings   embeddings, little-endian float32, rows x width
     merged-<key>.embeddings          torchrun only: every rank's rows in data-set order
 
-**Writing.** Rows are appended as batches finish. Every 64 MiB or 20 seconds, at the end
-of the pass and when it stops on an exception, the data files are synced and then the
-manifest is replaced atomically, listing only rows on disk: a crash leaves a consistent
-cache, and bytes past the manifest's rows are cut off by the next pass. Files get mode
-``0o666`` less the umask, are never opened through a symbolic link, and temporary files
-get unique names (``O_EXCL``). A damaged manifest or data file raises a ``CacheError``
-naming the directory and the remedy. One pass at a time may use a directory.
+Every 64 MiB or 20 seconds, at the end and on an exception, the data files are synced,
+then the manifest is replaced atomically listing only rows on disk: a crash leaves a
+consistent cache. Files are never opened through a symbolic link; temporary names are
+unique (``O_EXCL``). One pass at a time may use a directory.
 """
 
 from __future__ import annotations

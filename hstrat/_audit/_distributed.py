@@ -1,37 +1,22 @@
 """collect() inside a ``torch.distributed`` process group: shard, gather, restore order.
 
-Under ``torchrun`` every rank runs :func:`hstrat.collect` (or :func:`hstrat.audit`) on its
-own shard; this module turns the shards back into what one process would have produced.
+Under ``torchrun`` every rank runs :func:`hstrat.collect` on its own shard; this module
+makes every rank return what one process would have. It gathers only when an initialised
+group has several ranks and (``distributed=None``) the loader's sampler is a
+``DistributedSampler``, so a loader each rank iterates in full waits for no one.
 
-**When.** ``distributed=None`` gathers when an initialised group has more than one rank
-**and** the loader's sampler is a :class:`~torch.utils.data.DistributedSampler` (or has
-integer ``num_replicas`` and ``rank``): a loader each rank iterates in full (``if rank ==
-0: hstrat.audit(...)``) runs as in one process, with no collective that could wait for
-ever. ``True`` gathers whatever the loader (it then needs ids; an error without a group);
-``False`` never gathers.
+**Which sample is which.** A ``DistributedSampler`` is deterministic: iterating the
+loader's batch sampler before the pass gives each row's data-set position. Rows are
+sorted by position and the copies the sampler pads with are dropped (they must agree
+on label and id); the order is the data set's, so ``shuffled`` is False. Without such a
+sampler, rows are matched by id and sorted by id (``shuffled`` is True).
 
-**Which sample is which.** A ``DistributedSampler`` is deterministic, so iterating the
-loader's batch sampler before the pass gives each row's data-set **position**. Rows are
-ordered by position, and a position seen twice (the sampler pads the last round with the
-first indices) is kept once, the copy first in the padded order; copies must agree on
-label and id, else the sampler is not the one the loader used. Ids are the batches' ids,
-else the positions; the order is the data set's, so ``shuffled`` is False. Without such
-a sampler the batches must carry ids: a sample seen on several ranks is kept once and
-rows are sorted by id (in rank order when ids do not sort); ``shuffled`` is True.
-
-**Gathering.** Scores, labels, ids and metadata go to every rank by
-``all_gather_object``. Embeddings are broadcast one rank's block at a time as float32
-tensors; with ``cache=``, each rank streams its shard into its own part of the directory
-(``rank-<r>-of-<world>.*``, the one-process format, :mod:`hstrat._audit._cache`) and rank
-0 copies the kept rows, in bounded blocks, into ``merged-<key>.embeddings``, which every
-rank memory-maps (so the directory must be on a file system all ranks share). Object
-collectives use a gloo group (the default one when it includes gloo, else a temporary
-one), so NCCL users need neither ``set_device`` nor GPU memory for pickles.
-
-**Every rank returns the same result.** An exception on one rank is passed to the others
-at the next exchange and every rank raises (the others a ``ValueError`` / ``TypeError`` /
-``RuntimeError`` naming the rank). Before the pass the ranks compare the model's
-fingerprint (a checkpoint loaded on rank 0 only is caught) and the data set's length.
+**Gathering.** Scores, labels, ids and metadata travel by ``all_gather_object`` on a gloo
+group; embeddings are broadcast one rank's block at a time as float32 tensors, or, with
+``cache=``, each rank writes its part of the directory (:mod:`hstrat._audit._cache`) and
+rank 0 copies the kept rows in bounded blocks into ``merged-<key>.embeddings``, which
+every rank memory-maps. An exception on one rank is raised on every rank at the next
+exchange; the ranks also compare the model's fingerprint and the data set's length.
 """
 
 from __future__ import annotations

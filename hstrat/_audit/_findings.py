@@ -63,17 +63,7 @@ def method_name(family: str) -> str:
 
 
 def display_names(table: pd.DataFrame) -> list[str]:
-    """Readable names of the table's rows: clusters as "cluster 1 of the positives (k-means)".
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> t = pd.DataFrame({"stratum": ["overall", "drain=no", "kmeans:pos:c0", "kmeans:neg:c1"],
-    ...                   "family": ["overall", "strata", "kmeans", "kmeans"],
-    ...                   "population": ["all", "positives", "positives", "negatives"]})
-    >>> display_names(t)[2:]
-    ['cluster 1 of the positives (k-means)', 'cluster 1 of the negatives (k-means)']
-    """
+    """Readable names of the table's rows: clusters as "cluster 1 of the positives (k-means)"."""
     counts: dict[tuple[str, str], int] = {}
     names = []
     for _, row in table.iterrows():
@@ -138,23 +128,7 @@ def findings(
     threshold: float,
     clusters: pd.DataFrame | None = None,
 ) -> Findings:
-    """Say what the audit found, from its table and provenance.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        ``AuditReport.table`` (``overall`` first).
-    provenance : dict
-        ``AuditReport.provenance`` (confidence level, correction, threshold rule, target).
-    threshold : float
-        The operating point.
-    clusters : pandas.DataFrame, optional
-        The detectors' cluster tables (only counted).
-
-    Returns
-    -------
-    Findings
-    """
+    """Say what the audit found, from a report's table, provenance, threshold and clusters."""
     level = float(provenance.get("confidence_level", 0.95))
     alpha = 1.0 - level
     correction = provenance.get("correction")
