@@ -496,32 +496,30 @@ def _build_table(
     return table[TABLE_COLUMNS]
 
 
-def _digest(predictions: Predictions) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(predictions.y_true).tobytes())
-    h.update(np.ascontiguousarray(predictions.y_score).tobytes())
-    return h.hexdigest()
-
-
 def _provenance(
-    predictions: Predictions, options: EvaluationOptions, **extra: Any
+    predictions: Predictions,
+    options: EvaluationOptions,
+    *,
+    detectors: Any,
+    groups: Any,
+    **extra: Any,
 ) -> dict[str, Any]:
+    """Versions, options, a digest of the labels and scores, and the time of an audit."""
     versions = {"python": platform.python_version()}
     for module in ("numpy", "scipy", "pandas", "sklearn", "statsmodels", "torch", "torchvision"):
-        mod = sys.modules.get(module)
-        if mod is not None:
-            versions[module] = getattr(mod, "__version__", "unknown")
-    rs = options.random_state
-    detectors = extra.pop("detectors")
-    groups = extra.pop("groups")
+        if module in sys.modules:
+            versions[module] = getattr(sys.modules[module], "__version__", "unknown")
     if groups is not None and not isinstance(groups, str):
         name = getattr(groups, "name", None)
         groups = str(name) if name is not None else "array"
+    data = hashlib.sha256(np.ascontiguousarray(predictions.y_true).tobytes())
+    data.update(np.ascontiguousarray(predictions.y_score).tobytes())
+    rs = options.random_state
     return {
         "hstrat": __version__,
         "versions": versions,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data_sha256": _digest(predictions),
+        "data_sha256": data.hexdigest(),
         "n_samples": len(predictions),
         "target": predictions.target,
         **{
