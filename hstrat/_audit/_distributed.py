@@ -77,12 +77,6 @@ class ShardGroup:
         self.dist.all_gather_object(out, value, group=self.handle)
         return out
 
-    def broadcast(self, value: Any, source: int = 0) -> Any:
-        """Return rank ``source``'s ``value`` (pickled) on every rank."""
-        box = [value if self.rank == source else None]
-        self.dist.broadcast_object_list(box, src=source, group=self.handle)
-        return box[0]
-
     def broadcast_array(
         self, array: npt.NDArray[np.float32] | None, shape: tuple[int, int], source: int
     ) -> npt.NDArray[np.float32]:
@@ -122,7 +116,7 @@ def shard_group(distributed: bool | None, loader: Any) -> ShardGroup | None:
 def shared_entropy(group: ShardGroup) -> int:
     """Return entropy drawn on rank 0 and sent to every rank (a seed for ``random_state``)."""
     entropy = np.random.SeedSequence().entropy if group.rank == 0 else None
-    return int(group.broadcast(entropy))
+    return int(group.all_gather(entropy)[0])
 
 
 def _sampler(loader: Any) -> Any:

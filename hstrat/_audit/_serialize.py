@@ -30,16 +30,7 @@ def _tagged(kind: str, **fields: Any) -> dict[str, Any]:
 
 
 def encode(value: Any) -> Any:
-    """Return ``value`` as plain JSON values (tagged objects for everything else).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> encode(pd.Interval(40, 60))
-    {'__hstrat_type__': 'interval', 'left': 40, 'right': 60, 'closed': 'right'}
-    >>> decode(encode(pd.Interval(40, 60)))
-    Interval(40, 60, closed='right')
-    """
+    """Return ``value`` as plain JSON values (tagged objects for everything else)."""
     if value is pd.NA or value is pd.NaT:
         return None
     if value is None or type(value) in (bool, int, str):
