@@ -108,56 +108,50 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
 ) -> Predictions | dict[Any, Predictions]:
     """Run a model over a loader once and keep labels, scores, ids, metadata and embeddings.
 
+    The "Audit a PyTorch model" tutorial says what the pass does with each kind of model,
+    batch and option, and how the cache and its model fingerprint work.
+
     Parameters
     ----------
     model : torch.nn.Module, scikit-learn estimator, callable or None
-        * a :class:`torch.nn.Module` returning logits ``(batch,)`` or ``(batch,
-          n_outputs)``, run in eval mode under :func:`torch.inference_mode` with every
-          training flag restored afterwards (scores: see ``activation``);
-        * a fitted scikit-learn classifier or :class:`~sklearn.pipeline.Pipeline`:
-          ``predict_proba[:, 1]``, else ``decision_function``;
-        * any callable ``f(x)`` returning scores (1-D, or 2-D reduced by ``target``), or
-          ``(scores, embeddings)``;
-        * ``None``: the batches carry the scores (``x`` of a tuple, or
-          ``batch[score_key]``).
+        A torch module returning logits (run in eval mode under
+        :func:`torch.inference_mode`, training flags restored after); a fitted
+        scikit-learn classifier or pipeline (``predict_proba[:, 1]``, else
+        ``decision_function``); any ``f(x)`` returning scores, or ``(scores,
+        embeddings)``; or ``None`` when the batches carry the scores (``x`` of a tuple,
+        or ``batch[score_key]``).
     loader : iterable of batches
         E.g. a :class:`torch.utils.data.DataLoader`, yielding ``(x, y)``, ``(x, y,
-        extra)`` (``extra``: the sample ids, or a dict of ids under ``id_key`` and
-        per-sample metadata) or dicts with ``input_key``, ``label_key``, optionally
-        ``id_key`` and metadata under other keys (one scalar per sample). Labels are 0/1,
-        or multi-hot ``(batch, n_classes)`` reduced by ``target``.
+        ids)``, ``(x, y, {id_key: ids, **metadata})`` or dicts with ``input_key``,
+        ``label_key``, optionally ``id_key`` and metadata (one scalar per sample). Labels
+        are 0/1, or multi-hot ``(batch, n_classes)`` reduced by ``target``.
     target : int or str, optional
-        Which output (and column of multi-hot labels) to audit: an index, or a name from
-        ``class_names`` (or the model's ``class_names`` attribute, or a scikit-learn
-        estimator's ``classes_``). Needed when the model has several outputs, except a
-        two-logit (softmax) torch model.
+        The output (and column of multi-hot labels) to audit: an index, or a name from
+        ``class_names`` (or the model's ``class_names``, or an estimator's ``classes_``).
+        Needed when the model has several outputs, except a two-logit torch model.
     targets : list of int or str, or "all", optional
         Several outputs in the same pass, instead of ``target``: a dict of finding to
-        Predictions is returned, each equal to what ``target=finding`` gives, sharing one
-        array of embeddings; findings are named by ``class_names`` when known.
+        Predictions is returned, each equal to what ``target=finding`` gives.
     embedding_layer : None, False or str, default None
-        ``None``: the penultimate features (torch: the **input** of the final ``Linear``,
-        e.g. DenseNet ``classifier``, ResNet ``fc``; a pipeline: its last transformer's
-        output; a bare estimator: the input features; a callable: the second item it
-        returns). A string: a torch module's **output** (a name from
-        ``model.named_modules()``, flattened per sample), a pipeline's step, or with
-        ``model=None`` the batch key holding embeddings. ``False``: none. Float32.
+        ``None``: the penultimate features (torch: the input of the final ``Linear``; a
+        pipeline: its last transformer's output; a callable: the second item it returns).
+        A string: a torch module's output (a name from ``model.named_modules()``), a
+        pipeline's step, or with ``model=None`` the batch key of embeddings. ``False``:
+        none. Embeddings are float32.
     device : str or torch.device, optional
         Torch models only: ``None`` runs where the parameters are; a device moves the
         model there for the pass and back after.
     progress : bool, default True
         Show a progress bar (tqdm).
     cache : str or path-like, optional
-        A directory where the model's outputs and embeddings are streamed, with a
-        digest of every batch's inputs: a later pass runs the model only on batches not
-        cached (an interrupted pass resumes), and a batch whose inputs differ, or
-        another model, raises :class:`~hstrat.exceptions.CacheError`. Labels, ids and
-        metadata always come from the loader. See :mod:`hstrat._audit._cache` and
-        "Caching and resuming" in the PyTorch tutorial.
+        A directory where the model's outputs and embeddings are streamed with a digest
+        of every batch's inputs: a later pass runs the model only on batches not cached
+        (an interrupted pass resumes); other inputs or another model raise
+        :class:`~hstrat.exceptions.CacheError`. Labels, ids and metadata always come from
+        the loader.
     cache_key : str, optional
-        Recorded in the cache and compared like the model's fingerprint: change it when
-        something the fingerprint cannot see changes the outputs (code ``forward``
-        calls, global state).
+        Compared like the model's fingerprint: change it when something the fingerprint
+        cannot see (code ``forward`` calls, global state) changes the outputs.
     label_key, input_key, id_key, score_key : str
         Keys of dict batches (defaults ``"label"``, ``"image"``, ``"id"``, ``"score"``).
     metadata_keys : sequence of str, optional
@@ -165,21 +159,16 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
     class_names : sequence, optional
         Names of the model's outputs, for ``target="name"``.
     activation : {"auto", "sigmoid", "softmax", "none"}, default "auto"
-        How outputs become scores. ``"auto"``, for torch models: one output → sigmoid;
-        two → softmax, class 1 (with ``target=`` ambiguous: name the activation); more →
-        sigmoid of ``target``; other models: none. ``"softmax"`` normalises over all
-        outputs. When ``"auto"`` squashes outputs that all lie in [0, 1] already, a
-        warning says the model may return probabilities (pass ``activation="none"``) or
-        logits (name the activation): hstrat does not guess, as a weak model's logits
-        can all lie in [0, 1] too.
+        How outputs become scores. ``"auto"``: for torch models one output → sigmoid, two
+        → softmax of class 1 (with ``target=`` ambiguous: name it), more → sigmoid of
+        ``target``; for other models none. A warning says when ``"auto"`` squashes
+        outputs that all lie in [0, 1] already (probabilities? pass ``"none"``).
     distributed : bool or None, default None
-        Inside an initialised :mod:`torch.distributed` group (``torchrun``), whether the
-        ranks' shards are gathered: ``None`` when the loader's sampler is a
-        :class:`~torch.utils.data.DistributedSampler`, ``True`` always (batches then need
-        ids without such a sampler), ``False`` never. Call it on **every** rank: each
-        returns the same result, in the data set's order, padding samples counted once.
-        With ``cache=`` the directory must be on a file system all ranks share. See the
-        "Several GPUs" guide.
+        Under ``torchrun``, whether the ranks' shards are gathered: ``None`` when the
+        loader's sampler is a :class:`~torch.utils.data.DistributedSampler`, ``True``
+        always (batches then need ids), ``False`` never. Call it on every rank: each
+        returns the same result, in the data set's order (see "Several GPUs and
+        machines"; with ``cache=``, a directory all ranks share).
 
     Returns
     -------
