@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, overload
@@ -14,17 +15,6 @@ from ._report import AuditReport
 from ._reports import AuditReports
 
 __all__ = ["audit"]
-
-_COLLECT_OPTIONS = (
-    "label_key",
-    "input_key",
-    "id_key",
-    "score_key",
-    "metadata_keys",
-    "class_names",
-    "activation",
-    "cache_key",
-)
 
 
 @overload
@@ -57,52 +47,36 @@ def audit(
 ) -> AuditReport | AuditReports:
     """Audit a model on a data set for hidden stratification: :func:`collect` + evaluate.
 
-    One pass of ``model`` over ``loader`` collects labels, scores, sample ids, metadata
-    and penultimate-layer embeddings (:func:`hstrat.collect`); the strata (and the
-    clusters ``detectors`` find in the embeddings) are then evaluated exactly as
-    :func:`hstrat.evaluate` would evaluate the same scores: for the same scores and
-    options the two give the same table.
+    One pass of ``model`` over ``loader`` collects labels, scores, ids, metadata and
+    embeddings (:func:`hstrat.collect`); the strata, and the clusters ``detectors`` find,
+    are then evaluated as :func:`hstrat.evaluate` would: same scores and options, same
+    table.
 
     Parameters
     ----------
-    model : torch.nn.Module, scikit-learn estimator, callable or None
-        See :func:`hstrat.collect`.
-    loader : iterable of batches
+    model, loader, target, embedding_layer, device, cache
         See :func:`hstrat.collect`.
     strata : dict, list of Stratum, Series, DataFrame or callable, optional
-        See :func:`hstrat.evaluate`. Strata keyed by sample id are joined on the ids the
-        loader yields; strata given by position are refused when the loader shuffles.
-    target : int or str, optional
-        Which output of a multi-output model (and which column of multi-hot labels).
+        See :func:`hstrat.evaluate`. Strata keyed by id are joined on the loader's ids;
+        strata by position are refused when the loader shuffles.
     targets : list of int or str, or "all", optional
-        Audit several outputs (findings) from the same single pass: an
-        :class:`~hstrat.AuditReports` is returned, whose report for each finding equals
-        ``audit(..., target=finding)`` with an int ``random_state``. ``strata`` may then
-        be a dict of finding → strata, and strata from a :class:`~hstrat.Schema` with a
-        ``target`` apply to that finding only. Each finding gets its own copy of the
-        ``detectors``.
+        Audit several outputs (findings) in one pass: an :class:`~hstrat.AuditReports`
+        is returned, each report equal to ``audit(..., target=finding)`` with an int
+        ``random_state``. ``strata`` may be a dict of finding → strata; strata from a
+        :class:`~hstrat.Schema` with a ``target`` apply to that finding only; each
+        finding gets its own copy of the ``detectors``.
     detectors : sequence of detector estimators, optional
         E.g. ``[hstrat.detect.KMeansDetector()]``, fitted on the collected embeddings.
-    embedding_layer : None, False or str, default None
-        Where embeddings come from (see :func:`hstrat.collect`); ``False`` skips them.
-    device : str or torch.device, optional
-        Torch models only (see :func:`hstrat.collect`).
     progress : bool, default True
         Progress bars for the pass and the bootstrap.
-    cache : str or path-like, optional
-        Directory that makes the pass resumable and reusable (see :func:`hstrat.collect`).
     distributed : bool or None, default None
-        Inside a :mod:`torch.distributed` process group, gather the ranks' shards (see
-        :func:`hstrat.collect`). Every rank then returns the same report: with
-        ``random_state=None`` rank 0 draws the seed and sends it to the others, detectors
-        must have a ``random_state`` of their own, and only rank 0 shows progress bars.
+        See :func:`hstrat.collect`. Every rank returns the same report: with
+        ``random_state=None`` rank 0 draws the seed for all, detectors need a
+        ``random_state`` of their own, and only rank 0 shows progress bars.
     **options
-        Passed to :func:`hstrat.collect` — ``label_key``, ``input_key``, ``id_key``,
-        ``score_key``, ``metadata_keys``, ``class_names``, ``activation``,
-        ``cache_key`` — or to the
-        evaluation — ``groups``, ``threshold``, ``ci``, ``reference``, ``n_resamples``,
-        ``confidence_level``, ``method``, ``correction``, ``random_state`` (see
-        :func:`hstrat.evaluate`). They are checked before the pass starts.
+        The other options of :func:`hstrat.collect` (``label_key``, ``activation``,
+        ``cache_key``, ...) and of :func:`hstrat.evaluate` (``groups``, ``threshold``,
+        ``ci``, ``n_resamples``, ``random_state``, ...), checked before the pass.
 
     Returns
     -------
@@ -128,7 +102,13 @@ def audit(
     0  overall  200
     1   site 1  100
     """
-    collect_options = {k: options.pop(k) for k in _COLLECT_OPTIONS if k in options}
+    own = inspect.signature(audit).parameters
+    collect_options = {
+        k: options.pop(k)
+        for k in inspect.signature(collect).parameters
+        if k not in own
+        if k in options
+    }
     groups = options.pop("groups", None)
     checked = EvaluationOptions.from_keywords(options)  # before the (possibly long) pass
     if detectors and embedding_layer is False:

@@ -1,48 +1,23 @@
 """The on-disk cache of :func:`hstrat.collect`: what the model computed, checked batch by batch.
 
-A cache holds **only what the model computes** — its raw outputs and the embeddings —
-never labels, ids or metadata: those are read from the loader on every pass, so a label
-corrected since the cache was written is the label the audit uses.
-
-**Every batch is checked.** A pass with a cache reads every batch the loader yields and
-takes a SHA-256 digest of its inputs (what the model receives: the tensors, arrays or
-data frames, nested in tuples or dicts; with ``model=None``, the scores and embeddings
-the batch carries). For a batch the cache already holds, the digest must be the one
-recorded when it was computed: then the model is not run and its outputs are read from
-disk; otherwise the pass stops with a :class:`~hstrat.exceptions.CacheError` — a cache
-never mixes two versions of the data, and never guesses which one is meant. Batches
-beyond those cached are computed and appended, so an interrupted pass resumes where it
-stopped, and a finished one is reused without running the model (the loader is still
-read: hashing costs a few percent of a forward pass, see
-``benchmarks/bench_cache_digest.py``). A loader that yields fewer batches than are
-cached gets the rows of those batches.
-
-**The model and options.** The manifest records the model's fingerprint
-(``adapter.fingerprint()``: for a torch module its parameters, all buffers and the
-configuration of its module tree, see :meth:`hstrat.adapters.TorchAdapter.fingerprint`),
-where the embeddings come from and the user's ``cache_key``; a pass whose values differ
-is refused. Target, activation, class names and batch keys are applied afresh to the
-cached raw outputs, so changing them needs no new pass.
-
-**Layout.** One process is rank 0 of 1; under ``torchrun`` each rank writes its own
-part, in the same format (see :mod:`hstrat._audit._distributed`)::
+A cache holds only the model's raw outputs and embeddings; labels, ids and metadata
+come from the loader on every pass. Each batch's inputs (with ``model=None``, the scores
+and embeddings it carries) are digested (SHA-256): a cached batch must match its
+recorded digest, else a :class:`~hstrat.exceptions.CacheError` (a cache never mixes two
+versions of the data); batches beyond those cached are computed and appended, so a pass
+resumes where it stopped. The manifest also records the model's fingerprint, where the
+embeddings come from and ``cache_key``; a pass with other values is refused. Layout (one
+process is rank 0 of 1; under ``torchrun`` each rank writes its own part)::
 
     rank-00000-of-00001.json         manifest: identity, and one [digest, rows] per batch
     rank-00000-of-00001.outputs      raw outputs, little-endian float64, rows x n_outputs
     rank-00000-of-00001.embeddings   embeddings, little-endian float32, rows x width
     merged-<key>.embeddings          torchrun only: every rank's rows in data-set order
 
-**Writing.** Rows are appended to the data files as batches finish. Every 64 MiB or 20
-seconds, at the end of the pass, and when it stops on an exception
-(``KeyboardInterrupt`` included), the data files are synced and then the manifest is
-replaced atomically, listing only rows that are on disk: a crash at any point leaves a
-consistent cache, and bytes past the manifest's rows are cut off by the next pass.
-Files are created with mode ``0o666`` less the umask, never through a symbolic link;
-temporary files get unique names (``O_EXCL``). One pass at a time may use a directory.
-
-**Damage.** A manifest that is not the expected JSON, a data file that is missing,
-shorter than the manifest says, or a symbolic link raise a
-:class:`~hstrat.exceptions.CacheError` naming the directory and the remedy.
+Every 64 MiB or 20 seconds, at the end and on an exception, the data files are synced,
+then the manifest is replaced atomically listing only rows on disk: a crash leaves a
+consistent cache. Files are never opened through a symbolic link; temporary names are
+unique (``O_EXCL``). One pass at a time may use a directory.
 """
 
 from __future__ import annotations
@@ -56,7 +31,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -114,16 +88,7 @@ def concat(parts: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
 
 
 def digest_values(*values: Any) -> str:
-    """Return a SHA-256 digest (128 bits) of arrays, tensors, data frames, strings and nests.
-
-    Examples
-    --------
-    >>> from hstrat._audit._cache import digest_values
-    >>> digest_values([1, 2]) == digest_values([1, 2])
-    True
-    >>> digest_values([1, 2]) == digest_values([2, 1])
-    False
-    """
+    """Return a SHA-256 digest (128 bits) of arrays, tensors, data frames, strings and nests."""
     import hashlib
 
     h = hashlib.sha256()  # hardware-accelerated on most CPUs: twice BLAKE2b's speed
@@ -257,20 +222,10 @@ def _difference(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
 
 
 class CollectCache:
-    """One rank's part of a cache directory (see the module documentation).
+    """One rank's part of a cache directory; a context manager that syncs it on exit.
 
-    Use it as a context manager around the pass: on exit — normal or not — what was
-    computed is synced and listed in the manifest, and the files are closed.
-
-    Parameters
-    ----------
-    directory : str or path-like
-        Created if missing; an existing one may hold only a cache's files.
-    identity : dict
-        ``model`` (the adapter's fingerprint), ``embedding`` (where embeddings come
-        from) and ``cache_key``: what the cached outputs are valid for.
-    rank, world_size : int
-        This process's place in its process group (0 of 1 outside ``torchrun``).
+    ``identity`` (the model's fingerprint, ``embedding`` and ``cache_key``) is what the
+    cached outputs are valid for.
     """
 
     def __init__(
@@ -396,12 +351,7 @@ class CollectCache:
     def __enter__(self) -> CollectCache:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         try:
             self.flush()
         finally:

@@ -7,7 +7,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast, overload
 
 import numpy as np
@@ -31,40 +31,17 @@ from ..adapters import (
 from ._cache import CollectCache, Collected, concatenate, digest_values
 from ._distributed import collect_sharded, shard_group
 
-__all__ = ["ACTIVATIONS", "collect"]
+__all__ = ["collect"]
 
-ACTIVATIONS: tuple[str, ...] = ("auto", "sigmoid", "softmax", "none")
+ACTIVATIONS = ("auto", "sigmoid", "softmax", "none")
 Target = int | str | None
 #: The outputs a pass audits: a list (one ``None``: the default), or every output.
 Targets = list[Target] | Literal["all"]
 
 
-class _NoBatchesError(ValueError):
-    """The loader yielded no batches (a rank of a process group may have none)."""
-
-
 def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Logistic function, stable for large |x| (scipy.special is slow to import)."""
     return np.asarray(np.exp(-np.logaddexp(0.0, -x)), dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class _Keys:
-    input: str
-    label: str
-    id: str
-    score: str
-    metadata: tuple[str, ...] | None
-    embedding: str | None  # model=None: the batch key holding embeddings
-
-
-@dataclass
-class _Batch:
-    inputs: Any
-    labels: npt.NDArray[Any]
-    ids: npt.NDArray[Any] | None
-    metadata: dict[str, npt.NDArray[Any]]
-    embeddings: Any  # model=None only
 
 
 @dataclass(frozen=True)
@@ -131,95 +108,67 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
 ) -> Predictions | dict[Any, Predictions]:
     """Run a model over a loader once and keep labels, scores, ids, metadata and embeddings.
 
+    The "Audit a PyTorch model" tutorial says what the pass does with each kind of model,
+    batch and option, and how the cache and its model fingerprint work.
+
     Parameters
     ----------
     model : torch.nn.Module, scikit-learn estimator, callable or None
-        * a :class:`torch.nn.Module` returning logits ``(batch,)`` or ``(batch,
-          n_outputs)``: one output → sigmoid; two outputs → softmax, class 1;
-          more (a multi-label head such as ChestX-ray14's 14) → the sigmoid of the
-          ``target`` output. Run in eval mode under :func:`torch.inference_mode`, with
-          every module's training flag restored afterwards (see
-          :mod:`hstrat.adapters._torch`);
-        * a fitted scikit-learn classifier or :class:`~sklearn.pipeline.Pipeline`:
-          ``predict_proba[:, 1]``, else ``decision_function``;
-        * any callable ``f(x)`` returning scores (1-D, or 2-D reduced by ``target``), or a
-          tuple ``(scores, embeddings)``; no activation is applied;
-        * ``None``: the loader yields the scores (``x`` of a tuple batch, or
-          ``batch[score_key]``).
+        A torch module returning logits (run in eval mode under
+        :func:`torch.inference_mode`, training flags restored after); a fitted
+        scikit-learn classifier or pipeline (``predict_proba[:, 1]``, else
+        ``decision_function``); any ``f(x)`` returning scores, or ``(scores,
+        embeddings)``; or ``None`` when the batches carry the scores (``x`` of a tuple,
+        or ``batch[score_key]``).
     loader : iterable of batches
-        A :class:`torch.utils.data.DataLoader` or any iterable yielding ``(x, y)``,
-        ``(x, y, extra)`` — ``extra`` is the batch's sample ids, or a dict of ids
-        (``id_key``) and per-sample metadata — or dicts with ``input_key``,
-        ``label_key``, optionally ``id_key``, and metadata under any other key (one
-        scalar per sample). Labels are 0/1, or multi-hot ``(batch, n_classes)``
-        reduced by ``target``.
+        E.g. a :class:`torch.utils.data.DataLoader`, yielding ``(x, y)``, ``(x, y,
+        ids)``, ``(x, y, {id_key: ids, **metadata})`` or dicts with ``input_key``,
+        ``label_key``, optionally ``id_key`` and metadata (one scalar per sample). Labels
+        are 0/1, or multi-hot ``(batch, n_classes)`` reduced by ``target``.
     target : int or str, optional
-        Which output (and which column of multi-hot labels) to audit: an index, or a
-        name from ``class_names`` (or the model's ``class_names`` attribute, or a
-        scikit-learn estimator's ``classes_``). Needed when the model has more than one
-        output, except a two-logit (softmax) torch model.
+        The output (and column of multi-hot labels) to audit: an index, or a name from
+        ``class_names`` (or the model's ``class_names``, or an estimator's ``classes_``).
+        Needed when the model has several outputs, except a two-logit torch model.
     targets : list of int or str, or "all", optional
-        Several outputs (and their multi-hot label columns) in the same single pass, or
-        every output. Instead of ``target``; then a dict of finding → Predictions is
-        returned, each equal to what ``target=finding`` gives, sharing one array of
-        embeddings. Findings are named by ``class_names`` when known, else by index.
+        Several outputs in the same pass, instead of ``target``: a dict of finding to
+        Predictions is returned, each equal to what ``target=finding`` gives.
     embedding_layer : None, False or str, default None
-        ``None``: the penultimate features — for a torch module the **input** of its final
-        ``Linear`` layer (DenseNet ``classifier``, ResNet ``fc``, EfficientNet / MobileNet /
-        ConvNeXt ``classifier[-1]``, the last ``Linear`` of an ``nn.Sequential``), for a
-        scikit-learn pipeline the output of its last transformer, for a bare estimator the
-        input features, for a callable the second item it returns. A string: for a torch
-        module the **output** of that module (a dotted name from
-        ``model.named_modules()``), flattened per sample; for a pipeline, a step name; with
-        ``model=None``, the batch key holding embeddings. ``False``: no embeddings.
-        Embeddings are float32.
+        ``None``: the penultimate features (torch: the input of the final ``Linear``; a
+        pipeline: its last transformer's output; a callable: the second item it returns).
+        A string: a torch module's output (a name from ``model.named_modules()``), a
+        pipeline's step, or with ``model=None`` the batch key of embeddings. ``False``:
+        none. Embeddings are float32.
     device : str or torch.device, optional
-        Torch models only. ``None`` runs the model where its parameters are and moves
-        each batch there; a device moves the model there for the pass and back after.
+        Torch models only: ``None`` runs where the parameters are; a device moves the
+        model there for the pass and back after.
     progress : bool, default True
-        Show a progress bar (tqdm), with a total when ``len(loader)`` is known.
+        Show a progress bar (tqdm).
     cache : str or path-like, optional
-        A directory where the model's outputs and embeddings are streamed to disk, with a
-        digest of every batch's inputs. A later pass reads the loader again and checks
-        every batch: cached batches are not run through the model (an interrupted pass
-        resumes where it stopped), a batch whose inputs differ from the cached ones, or
-        another model (weights, buffers, module configuration), is refused with a
-        :class:`~hstrat.exceptions.CacheError`. Labels, ids and metadata are never
-        cached: they always come from the loader. See "Caching and resuming" in the
-        PyTorch tutorial for what the model's fingerprint cannot see.
+        A directory where the model's outputs and embeddings are streamed with a digest
+        of every batch's inputs: a later pass runs the model only on batches not cached
+        (an interrupted pass resumes); other inputs or another model raise
+        :class:`~hstrat.exceptions.CacheError`. Labels, ids and metadata always come from
+        the loader.
     cache_key : str, optional
-        Recorded in the cache and compared like the model's fingerprint: change it when
-        something the fingerprint cannot see changes the model's outputs (code that
-        ``forward`` calls, global or external state, a monkeypatched function).
+        Compared like the model's fingerprint: change it when something the fingerprint
+        cannot see (code ``forward`` calls, global state) changes the outputs.
     label_key, input_key, id_key, score_key : str
         Keys of dict batches (defaults ``"label"``, ``"image"``, ``"id"``, ``"score"``).
     metadata_keys : sequence of str, optional
-        Which remaining keys of dict batches (or of a 3-tuple's dict) to keep as
-        metadata; default: all of them.
+        Which other keys of dict batches to keep as metadata; default: all.
     class_names : sequence, optional
         Names of the model's outputs, for ``target="name"``.
     activation : {"auto", "sigmoid", "softmax", "none"}, default "auto"
-        How outputs become scores. ``"auto"``: for torch models as described under
-        ``model`` (a two-output torch model with ``target=`` is ambiguous and must say
-        which); for other models none. ``"softmax"`` normalises over all outputs and
-        takes ``target`` (class 1 when there are two). When ``"auto"`` applies a sigmoid
-        or softmax and every raw output it squashes lies in [0, 1], a warning says that
-        the model may return probabilities already (squashed twice, every threshold
-        moves): pass ``activation="none"`` for probabilities, or the activation by name
-        for logits. hstrat warns instead of guessing from the values because logits of
-        a weak model on a small test set can all lie in [0, 1] too, and a wrong guess
-        would change the scores without a word either way.
+        How outputs become scores. ``"auto"``: for torch models one output → sigmoid, two
+        → softmax of class 1 (with ``target=`` ambiguous: name it), more → sigmoid of
+        ``target``; for other models none. A warning says when ``"auto"`` squashes
+        outputs that all lie in [0, 1] already (probabilities? pass ``"none"``).
     distributed : bool or None, default None
-        Inside an initialised :mod:`torch.distributed` process group (``torchrun``),
-        whether every rank's shard is gathered into one result. ``None``: when the
-        loader's sampler is a :class:`~torch.utils.data.DistributedSampler`; ``True``:
-        always (batches without such a sampler must then carry ids); ``False``: never.
-        Call it on **every** rank: each returns the same :class:`Predictions`, in the
-        data set's order, with the samples the sampler repeats to pad its shards counted
-        once. With ``cache=``, every rank writes its own part of the directory and the
-        embeddings are assembled into one memory-mapped file, so the directory must be
-        on a file system all ranks share. See the "Several GPUs" guide and
-        :mod:`hstrat._audit._distributed`.
+        Under ``torchrun``, whether the ranks' shards are gathered: ``None`` when the
+        loader's sampler is a :class:`~torch.utils.data.DistributedSampler`, ``True``
+        always (batches then need ids), ``False`` never. Call it on every rank: each
+        returns the same result, in the data set's order (see "Several GPUs and
+        machines"; with ``cache=``, a directory all ranks share).
 
     Returns
     -------
@@ -242,14 +191,20 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
     Predictions(n=40, positives=20, embeddings=40x8, target=None)
     """
     check_option(activation, "activation", ACTIVATIONS)
-    keys = _Keys(
-        input=_check_key(input_key, "input_key"),
-        label=_check_key(label_key, "label_key"),
-        id=_check_key(id_key, "id_key"),
-        score=_check_key(score_key, "score_key"),
-        metadata=None if metadata_keys is None else _check_keys(metadata_keys),
-        embedding=embedding_layer if model is None and isinstance(embedding_layer, str) else None,
-    )
+    for name, key in (
+        ("input_key", input_key),
+        ("label_key", label_key),
+        ("id_key", id_key),
+        ("score_key", score_key),
+    ):
+        if not isinstance(key, str):
+            raise TypeError(f"{name} must be a string; got {describe(key)}.")
+    if metadata_keys is not None and (
+        isinstance(metadata_keys, str) or not all(isinstance(k, str) for k in metadata_keys)
+    ):
+        raise TypeError(
+            f"metadata_keys must be a sequence of strings; got {describe(metadata_keys)}."
+        )
     wanted = _check_targets(target, targets)
     if isinstance(loader, (str, bytes, Mapping)) or not isinstance(loader, Iterable):
         raise TypeError(
@@ -264,42 +219,45 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
             "or leave cache_key=None."
         )
     group = shard_group(distributed, loader)
-    adapter = _as_adapter(
-        model, embedding_layer=embedding_layer, device=device, class_names=class_names
+    adapter = _as_adapter(model, embedding_layer=embedding_layer, device=device)
+    run = _Pass(
+        adapter,
+        wanted,
+        list(class_names) if class_names is not None else adapter.class_names,
+        activation,
+        keys=(input_key, label_key, id_key, score_key),
+        metadata_keys=None if metadata_keys is None else tuple(metadata_keys),
+        # model=None: the batch key holding embeddings
+        embedding_key=embedding_layer
+        if model is None and isinstance(embedding_layer, str)
+        else None,
     )
-    names = list(class_names) if class_names is not None else adapter.class_names
     shuffled = loader_order_is_random(loader)
-    run = _Pass(adapter, keys, wanted, names, activation, model is None)
     identity: dict[str, Any] = {}  # what cached outputs are valid for
     if group is not None or cache is not None:
-        embedding = adapter.embedding_source if model is not None else keys.embedding
+        embedding = adapter.embedding_source if model is not None else run.embedding_key
         identity = {"model": adapter.fingerprint(), "embedding": embedding, "cache_key": cache_key}
     if group is not None:
-
-        def run_shard(store: CollectCache | None) -> Collected | None:
-            try:
-                return run.run(loader, progress and group.rank == 0, store)
-            except _NoBatchesError:
-                return None  # a rank may have no samples; the merge needs one that has
-
         with group:
             collected, shuffled = collect_sharded(
-                run_shard,
+                lambda store: run.run(loader, progress and group.rank == 0, store),
                 loader,
                 group,
                 identity=identity,
                 cache=cache,
                 order_is_random=shuffled,
             )
-    elif cache is None:
-        collected = run.run(loader, progress, None)
     else:
-        if shuffled:
+        if cache is not None and shuffled:
             raise ValueError(
                 "cache= needs a loader with a fixed order, and this loader shuffles (a random "
                 "sampler); resuming would mix two orders. Use shuffle=False."
             )
-        collected = run.run(loader, progress, CollectCache(cache, identity))
+        store = None if cache is None else CollectCache(cache, identity)
+        found = run.run(loader, progress, store)
+        if found is None:
+            raise ValueError("The loader yielded no batches.")
+        collected = found
     if wanted != "all" and targets is None:
         return _predictions(collected, 0, target=wanted[0], shuffled=shuffled)
     return {
@@ -336,21 +294,7 @@ def _check_targets(target: Any, targets: Any) -> Targets:
     return checked
 
 
-def _check_key(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string; got {describe(value)}.")
-    return value
-
-
-def _check_keys(values: Any) -> tuple[str, ...]:
-    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
-        raise TypeError(f"metadata_keys must be a sequence of strings; got {describe(values)}.")
-    return tuple(values)
-
-
-def _as_adapter(
-    model: Any, *, embedding_layer: Any, device: Any, class_names: Sequence[Any] | None
-) -> ModelAdapter:
+def _as_adapter(model: Any, *, embedding_layer: Any, device: Any) -> ModelAdapter:
     if (
         embedding_layer is not None
         and embedding_layer is not False
@@ -368,7 +312,7 @@ def _as_adapter(
             "Move the data yourself, or leave device=None."
         )
     if model is None:
-        return LoaderScores(class_names)
+        return LoaderScores()
     if isinstance(model, (str, bytes, os.PathLike)):
         raise TypeError(
             "model must be a torch.nn.Module, a scikit-learn estimator, a callable or None; got "
@@ -384,28 +328,37 @@ def _as_adapter(
     )
 
 
+@dataclass
+class _Batch:
+    inputs: Any
+    labels: npt.NDArray[Any]
+    ids: npt.NDArray[Any] | None
+    metadata: dict[str, npt.NDArray[Any]]
+    embeddings: Any  # model=None only
+
+
+@dataclass
 class _Pass:
-    """The loop over the loader, shared by the in-memory and the cached paths."""
+    """The loop over the loader, shared by the in-memory, cached and distributed paths."""
 
-    def __init__(
-        self,
-        adapter: ModelAdapter,
-        keys: _Keys,
-        targets: Targets,
-        class_names: list[Any] | None,
-        activation: str,
-        scores_from_loader: bool,
-    ) -> None:
-        self.adapter = adapter
-        self.keys = keys
-        self.targets = targets
-        self.class_names = class_names
-        self.activation = activation
-        self.scores_from_loader = scores_from_loader
-        self.head: _Head | None = None
-        self.in_unit_interval = True  # every output an automatic activation squashed
+    adapter: ModelAdapter
+    targets: Targets
+    class_names: list[Any] | None
+    activation: str
+    keys: tuple[str, str, str, str]  # input, label, id and score keys of dict batches
+    metadata_keys: tuple[str, ...] | None
+    embedding_key: str | None
+    head: _Head | None = None
+    in_unit_interval: bool = True  # every output an automatic activation squashed
+    scores_from_loader: bool = field(init=False)
 
-    def run(self, loader: Iterable[Any], progress: bool, store: CollectCache | None) -> Collected:
+    def __post_init__(self) -> None:
+        self.scores_from_loader = isinstance(self.adapter, LoaderScores)
+
+    def run(
+        self, loader: Iterable[Any], progress: bool, store: CollectCache | None
+    ) -> Collected | None:
+        """Return the rows of every batch (None: the loader yielded none)."""
         from tqdm.auto import tqdm
 
         try:
@@ -431,8 +384,8 @@ class _Pass:
                         out = BatchOutput(out.outputs)  # the embeddings stay on disk
                 records.append(self._record(batch, out, index))
                 bar.update()
-        if not records:
-            raise _NoBatchesError("The loader yielded no batches.")
+        if not records:  # a rank of a process group may have none
+            return None
         collected = concatenate(records)
         if store is not None:
             collected.embeddings = store.embeddings(len(collected.scores))
@@ -448,8 +401,8 @@ class _Pass:
             )
         return collected
 
-    # -- one batch -------------------------------------------------------------------
     def _predict(self, batch: _Batch) -> BatchOutput:
+        """Run the model on a batch (model=None: its embeddings come with the batch)."""
         out = self.adapter.predict(batch.inputs)
         if not self.scores_from_loader or batch.embeddings is None:
             return out
@@ -464,7 +417,7 @@ class _Pass:
         if self.head.automatic and self.in_unit_interval:
             squashed = self.head.squashed(out.outputs)
             self.in_unit_interval = bool(((squashed >= 0) & (squashed <= 1)).all())
-        labels = self._labels(batch.labels, index)
+        labels = self._labels(batch.labels, index, list(self.head.columns))
         if len(labels) != n:
             raise ValueError(
                 f"Batch {index} has {len(labels)} labels but the model returned {n} outputs."
@@ -524,15 +477,11 @@ class _Pass:
             return f"target={self.targets[0]!r}"
         return f"targets={list(self.targets)!r}"
 
-    def _resolved(self) -> _Head:
-        """Return the head fixed at the first batch (the pass reads it only after that)."""
-        if self.head is None:
-            raise RuntimeError("the pass has not seen a batch yet")
-        return self.head
-
     def findings(self) -> list[Any]:
         """Names of the audited outputs, in order: class names when known, else indices."""
-        head = self._resolved()
+        head = self.head
+        if head is None:
+            raise RuntimeError("the pass has not seen a batch yet")
         names = self.class_names
         if names is not None and len(names) == head.n_outputs:
             return [names[c] for c in head.columns]
@@ -565,9 +514,10 @@ class _Pass:
             raise ValueError(f"target must be an output index in 0..{k - 1}; got {target!r}.")
         return index
 
-    def _labels(self, values: npt.NDArray[Any], index: int) -> npt.NDArray[np.bool_]:
+    def _labels(
+        self, values: npt.NDArray[Any], index: int, columns: list[int]
+    ) -> npt.NDArray[np.bool_]:
         """Return the labels of the audited targets, shape ``(batch, targets)``."""
-        columns = list(self._resolved().columns)
         y = values
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
@@ -613,37 +563,37 @@ class _Pass:
         return ones
 
     def _unpack(self, raw: Any, index: int) -> _Batch:
-        keys = self.keys
+        """Split a batch into inputs, labels, ids, metadata and (model=None) embeddings."""
+        input_key, label_key, id_key, score_key = self.keys
         extra: Any = None
+        embeddings = None
         if isinstance(raw, Mapping):
-            x_key = keys.score if self.scores_from_loader else keys.input
-            for key, arg in (
-                (x_key, "score_key" if self.scores_from_loader else "input_key"),
-                (keys.label, "label_key"),
-            ):
+            x_key, x_arg = input_key, "input_key"
+            if self.scores_from_loader:
+                x_key, x_arg = score_key, "score_key"
+            for key, arg in ((x_key, x_arg), (label_key, "label_key")):
                 if key not in raw:
                     raise ValueError(
                         f"Batch {index} is a dict without the key {key!r} ({arg}); its keys "
                         f"are {list(raw)!r}. Pass {arg}=."
                     )
-            inputs, labels = raw[x_key], raw[keys.label]
-            used = {x_key, keys.label}
-            if keys.embedding is not None:
-                if keys.embedding not in raw:
+            inputs, labels = raw[x_key], raw[label_key]
+            used = {x_key, label_key}
+            if self.embedding_key is not None:
+                if self.embedding_key not in raw:
                     raise ValueError(
-                        f"Batch {index} has no key {keys.embedding!r} (embedding_layer); its "
-                        f"keys are {list(raw)!r}."
+                        f"Batch {index} has no key {self.embedding_key!r} (embedding_layer); "
+                        f"its keys are {list(raw)!r}."
                     )
-                used.add(keys.embedding)
+                used.add(self.embedding_key)
+                embeddings = raw[self.embedding_key]
             extra = {k: v for k, v in raw.items() if k not in used}
-            embeddings = raw.get(keys.embedding) if keys.embedding is not None else None
         elif isinstance(raw, (tuple, list)) and len(raw) in (2, 3):
             inputs, labels = raw[0], raw[1]
             extra = raw[2] if len(raw) == 3 else None
-            embeddings = None
-            if keys.embedding is not None:
+            if self.embedding_key is not None:
                 raise ValueError(
-                    f"embedding_layer={keys.embedding!r} names a key of dict batches, but "
+                    f"embedding_layer={self.embedding_key!r} names a key of dict batches, but "
                     f"batch {index} is a {type(raw).__name__}."
                 )
         else:
@@ -663,31 +613,30 @@ class _Pass:
         ids: npt.NDArray[Any] | None = None
         metadata: dict[str, npt.NDArray[Any]] = {}
         if isinstance(extra, Mapping):
-            if keys.id in extra:
-                ids = self._column(extra[keys.id], keys.id, index)
-            wanted = (
-                keys.metadata if keys.metadata is not None else [k for k in extra if k != keys.id]
-            )
-            for key in wanted:
+            if id_key in extra:
+                ids = _column(extra[id_key], id_key, index)
+            wanted = self.metadata_keys
+            for key in [k for k in extra if k != id_key] if wanted is None else wanted:
                 if key not in extra:
                     raise ValueError(
                         f"metadata_keys names {key!r}, which batch {index} does not have; its "
                         f"keys are {list(extra)!r}."
                     )
-                metadata[str(key)] = self._column(extra[key], key, index)
+                metadata[str(key)] = _column(extra[key], key, index)
         elif extra is not None:
-            ids = self._column(extra, "ids", index)
+            ids = _column(extra, "ids", index)
         return _Batch(inputs, y, ids, metadata, embeddings)
 
-    @staticmethod
-    def _column(value: Any, key: Any, index: int) -> npt.NDArray[Any]:
-        arr = as_array(value, str(key))
-        if arr.ndim != 1:
-            raise ValueError(
-                f"Batch {index}: {key!r} must hold one scalar per sample (shape (batch,)); got "
-                f"shape {arr.shape}. Keep only per-sample keys with metadata_keys=[...]."
-            )
-        return arr
+
+def _column(value: Any, key: Any, index: int) -> npt.NDArray[Any]:
+    """Return one per-sample column of a batch's ids or metadata."""
+    arr = as_array(value, str(key))
+    if arr.ndim != 1:
+        raise ValueError(
+            f"Batch {index}: {key!r} must hold one scalar per sample (shape (batch,)); got "
+            f"shape {arr.shape}. Keep only per-sample keys with metadata_keys=[...]."
+        )
+    return arr
 
 
 def _predictions(collected: Collected, column: int, *, target: Any, shuffled: bool) -> Predictions:

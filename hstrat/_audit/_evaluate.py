@@ -37,20 +37,11 @@ IntArray = npt.NDArray[np.intp]
 
 __all__ = ["TABLE_COLUMNS", "EvaluationOptions", "evaluate"]
 
+_ENDS = ("", "_low", "_high")
+
 _THRESHOLD_COLUMNS = [
     "threshold",
-    "sensitivity",
-    "sensitivity_low",
-    "sensitivity_high",
-    "specificity",
-    "specificity_low",
-    "specificity_high",
-    "ppv",
-    "ppv_low",
-    "ppv_high",
-    "npv",
-    "npv_low",
-    "npv_high",
+    *(f"{m}{end}" for m in ("sensitivity", "specificity", "ppv", "npv") for end in _ENDS),
     "sensitivity_p_value",
     "specificity_p_value",
 ]
@@ -136,65 +127,52 @@ def evaluate(
     """Audit scores for hidden stratification: per-stratum AUC, tests, operating point.
 
     Every per-case input is lined up with the cases by one rule (see "How hstrat lines
-    up your data"): plain arrays by position; pandas objects by their index, which must
-    be the cases' (or hold the same ids in another order); anything that could mean
-    either is refused with a message that says how to state the intent.
+    up your data"): arrays by position, pandas objects by their index; anything that
+    could mean either is refused with a message that says how to state the intent.
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,), or Predictions
-        Binary labels (booleans or 0/1). A pandas Series lends its index as the cases'
-        ids. Or a :class:`~hstrat.Predictions` (from :func:`hstrat.collect`), which
-        brings its scores, ids, embeddings and metadata: then pass ``strata=`` by keyword.
+    y_true : array-like of shape (n_samples,), Predictions, or DataFrame
+        Binary labels (booleans or 0/1); a Series lends its index as the ids. Or a
+        :class:`~hstrat.Predictions` (from :func:`hstrat.collect`), which brings scores,
+        ids, embeddings and metadata (pass ``strata=`` by keyword). Several findings: a
+        DataFrame of labels with ``y_score`` a DataFrame of the same columns, or a dict of
+        finding to Predictions; an :class:`~hstrat.AuditReports` is then returned.
     y_score : array-like of shape (n_samples,)
         Finite scores; higher means more likely positive.
     strata : dict, list of Stratum, Series, DataFrame or callable, optional
-        The subclasses to audit: a dict of name to boolean mask or
-        :class:`~hstrat.Stratum`; categorical labels as a Series or DataFrame (one
-        stratum per level per column, NaN = unlabelled; keyed by id they may cover only
-        some cases); or a callable that receives ``metadata`` and returns any of these.
+        A dict of name to boolean mask or :class:`~hstrat.Stratum`; categorical labels
+        as a Series or DataFrame (one stratum per level per column, NaN = unlabelled;
+        keyed by id they may cover some cases only); or a callable that receives
+        ``metadata`` and returns any of these. With several findings, a dict of finding
+        to strata.
     embeddings : array-like of shape (n_samples, n_features), optional
         Model features for ``detectors``.
     detectors : sequence of detector estimators, optional
-        E.g. ``[KMeansDetector()]``; each is fitted on ``embeddings`` and its clusters'
-        held-out members become rows of the table, measured like every other stratum.
-        ``report.clusters`` is the detectors' ``clusters_`` joined with those rows.
+        E.g. ``[KMeansDetector()]``, each fitted on ``embeddings``; its clusters'
+        held-out members become rows of the table, measured like every other stratum,
+        and ``report.clusters`` is the detectors' ``clusters_`` joined with those rows.
     groups : array-like of shape (n_samples,) or str, optional
-        Cluster ids (patient, study), or the name of a ``metadata`` column holding them.
-        Resampled together by the bootstrap; summed within by DeLong.
+        Cluster ids (patient, study), or the name of a ``metadata`` column holding them:
+        resampled together by the bootstrap, summed within by DeLong.
     threshold : "youden", float, or {"sensitivity": x} / {"specificity": x}
         The operating point, chosen on all cases, at which every stratum is read.
     intersections : bool or list of tuples of str, default False
-        Also audit every combination of levels of the strata's variables (``True``), or
-        of the variables named, e.g. ``[("chest_drain", "size")]``: "no drain and a
-        small pneumothorax" as a stratum of its own, with the same population rules,
-        small-size notes and multiplicity family as the rest; empty combinations are
-        rows with a note. See :func:`hstrat.strata.intersections`.
-    ci : {"bootstrap", "delong"}, default "bootstrap"
-        Interval and test method (see :func:`hstrat.metrics.stratified_auc`).
-    reference : {"complement", "overall"}, default "complement"
-        What each stratum is compared with.
-    n_resamples : int, default 2000
-        Bootstrap replicates.
-    confidence_level : float, default 0.95
-        Coverage of every interval.
-    method : {"percentile", "basic", "bca"}, default "percentile"
-        Bootstrap interval method.
+        Also audit every combination of levels of the strata's variables (``True``) or
+        of those named, e.g. ``[("chest_drain", "size")]``, as strata of their own (see
+        :func:`hstrat.strata.intersections`).
+    ci, reference, n_resamples, confidence_level, method, random_state, n_jobs
+        As in :func:`hstrat.metrics.stratified_auc`.
     correction : {"holm", "fdr_bh"} or None, default "holm"
-        Multiple-comparison adjustment, applied within the given strata and separately
-        within each detector's clusters.
-    random_state : int, numpy.random.Generator or None
-        Seed of the bootstrap: the same seed gives the same table.
+        Multiple-comparison adjustment, within the given strata and separately within
+        each detector's clusters.
     ids : array-like, optional
         The cases' ids in the order of ``y_true`` (unique, not blank); default: the
-        index of ``y_true`` if it is pandas, else positions.
+        index of a pandas ``y_true``, else positions.
     metadata : pandas.DataFrame, optional
-        Per-case information (for callable strata and ``groups``), lined up like the rest.
+        Per-case information (for callable strata and ``groups``), lined up likewise.
     progress : bool, default True
         Show a progress bar when the bootstrap takes more than a moment.
-    n_jobs : int or None, default None
-        Threads for the bootstrap: ``None`` or ``-1`` every CPU the process may use,
-        ``1`` one, ``-k`` all but ``k - 1``. The numbers are the same for every value.
 
     Returns
     -------
@@ -222,19 +200,8 @@ def evaluate(
     1     drain  positives     75
     2  no drain  positives     45
     """
-    options = EvaluationOptions(
-        ci=ci,
-        reference=reference,
-        correction=correction,
-        n_resamples=n_resamples,
-        confidence_level=confidence_level,
-        method=method,
-        random_state=random_state,
-        progress=progress,
-        threshold=threshold,
-        intersections=intersections,
-        n_jobs=n_jobs,
-    )
+    given = locals()  # the options, declared once in the signature
+    options = EvaluationOptions(**{f.name: given[f.name] for f in fields(EvaluationOptions)})
     if isinstance(detectors, (str, bytes)) or not isinstance(detectors, Sequence):
         detectors = [detectors]
     data = (y_true, y_score, ids, embeddings, metadata)
@@ -316,12 +283,7 @@ def _evaluate_one(
 
 
 def _findings(y_true: Any, y_score: Any) -> dict[Any, tuple[Any, Any]] | None:
-    """Split several findings' labels and scores by finding (None: a single finding).
-
-    Several findings come as a mapping of finding to Predictions (``collect(targets=)``),
-    or as DataFrames of labels and scores whose columns name the findings (the score
-    columns are matched by name).
-    """
+    """Split several findings' labels and scores by finding (None: a single finding)."""
     if isinstance(y_true, Mapping):
         if y_score is not None or not all(isinstance(p, Predictions) for p in y_true.values()):
             raise TypeError(
@@ -454,12 +416,7 @@ def _detector_names(detectors: Sequence[Any]) -> list[str]:
 def _run_detector(
     detector: Any, name: str, predictions: Predictions, threshold: float
 ) -> tuple[list[Stratum], pd.DataFrame]:
-    """Fit a detector; return its clusters as strata and its ``clusters_`` table.
-
-    The strata are named ``<name>:<cluster>``; the table gets ``detector`` and ``stratum``
-    columns first. The detector finds and splits; the measurements of these strata are the
-    report table's rows, joined back by :func:`_join_cluster_measures`.
-    """
+    """Fit a detector; return its clusters as strata ``<name>:<cluster>`` and its table."""
     for attr in ("fit", "to_strata"):
         if not callable(getattr(detector, attr, None)):
             raise TypeError(
@@ -488,11 +445,9 @@ CLUSTER_MEASURES = [
 
 
 def _join_cluster_measures(clusters: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Add each cluster's held-out measurements from its row of the report table.
+    """Add each cluster's held-out measurements from its row of the table (NaN: no row).
 
-    ``error_rate`` (and its interval and Fisher p-value) is one minus the row's
-    sensitivity for a cluster of positives and one minus its specificity for a cluster of
-    negatives. A cluster without a row (not eligible) gets NaN.
+    ``error_rate`` is one minus the sensitivity for positives, the specificity for negatives.
     """
     if "stratum" not in clusters.columns:
         return clusters
@@ -541,32 +496,30 @@ def _build_table(
     return table[TABLE_COLUMNS]
 
 
-def _digest(predictions: Predictions) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(predictions.y_true).tobytes())
-    h.update(np.ascontiguousarray(predictions.y_score).tobytes())
-    return h.hexdigest()
-
-
 def _provenance(
-    predictions: Predictions, options: EvaluationOptions, **extra: Any
+    predictions: Predictions,
+    options: EvaluationOptions,
+    *,
+    detectors: Any,
+    groups: Any,
+    **extra: Any,
 ) -> dict[str, Any]:
+    """Versions, options, a digest of the labels and scores, and the time of an audit."""
     versions = {"python": platform.python_version()}
     for module in ("numpy", "scipy", "pandas", "sklearn", "statsmodels", "torch", "torchvision"):
-        mod = sys.modules.get(module)
-        if mod is not None:
-            versions[module] = getattr(mod, "__version__", "unknown")
-    rs = options.random_state
-    detectors = extra.pop("detectors")
-    groups = extra.pop("groups")
+        if module in sys.modules:
+            versions[module] = getattr(sys.modules[module], "__version__", "unknown")
     if groups is not None and not isinstance(groups, str):
         name = getattr(groups, "name", None)
         groups = str(name) if name is not None else "array"
+    data = hashlib.sha256(np.ascontiguousarray(predictions.y_true).tobytes())
+    data.update(np.ascontiguousarray(predictions.y_score).tobytes())
+    rs = options.random_state
     return {
         "hstrat": __version__,
         "versions": versions,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data_sha256": _digest(predictions),
+        "data_sha256": data.hexdigest(),
         "n_samples": len(predictions),
         "target": predictions.target,
         **{

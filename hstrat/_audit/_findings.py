@@ -63,17 +63,7 @@ def method_name(family: str) -> str:
 
 
 def display_names(table: pd.DataFrame) -> list[str]:
-    """Readable names of the table's rows: clusters as "cluster 1 of the positives (k-means)".
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> t = pd.DataFrame({"stratum": ["overall", "drain=no", "kmeans:pos:c0", "kmeans:neg:c1"],
-    ...                   "family": ["overall", "strata", "kmeans", "kmeans"],
-    ...                   "population": ["all", "positives", "positives", "negatives"]})
-    >>> display_names(t)[2:]
-    ['cluster 1 of the positives (k-means)', 'cluster 1 of the negatives (k-means)']
-    """
+    """Readable names of the table's rows: clusters as "cluster 1 of the positives (k-means)"."""
     counts: dict[tuple[str, str], int] = {}
     names = []
     for _, row in table.iterrows():
@@ -92,23 +82,16 @@ def _titled(name: str, row: Any) -> str:
     """Add the stratum's size: "drain=no (39 positives)", "cluster 1 (k-means, 39 cases)"."""
     population = str(row["population"])
     if population in ("positives", "negatives"):
-        count = int(row["n_pos"] if population == "positives" else row["n_neg"])
-        return (
-            f"{name[:-1]}, {count:,} cases)"
-            if is_cluster(row)
-            else f"{name} ({count:,} {population})"
-        )
-    size = f"{int(row['n_pos']):,} positive and {int(row['n_neg']):,} negative cases"
-    return f"{name[:-1]}, {size})" if is_cluster(row) else f"{name} ({size})"
-
-
-def _p(value: float) -> str:
-    return f"{value:.2g}"
+        count = int(row["n_pos" if population == "positives" else "n_neg"])
+        size, own = f"{count:,} cases", f"{count:,} {population}"
+    else:
+        size = own = f"{int(row['n_pos']):,} positive and {int(row['n_neg']):,} negative cases"
+    return f"{name[:-1]}, {size})" if is_cluster(row) else f"{name} ({own})"
 
 
 def _sentence(row: Any, overall: Any, level: float, p_name: str) -> str:
     population = str(row["population"])
-    whom = {"positives": "positives", "negatives": "negatives"}.get(population, "cases")
+    whom = population if population in ("positives", "negatives") else "cases"
     reference = (
         f"{row['reference_auc']:.3f} overall"
         if row.get("reference") == "overall"
@@ -128,7 +111,7 @@ def _sentence(row: Any, overall: Any, level: float, p_name: str) -> str:
                 f"{rate} at the operating point {row[rate]:.2f} against {overall[rate]:.2f} "
                 f"for all {group}"
             )
-    parts.append(f"{p_name} = {_p(float(row['p_adjusted']))}")
+    parts.append(f"{p_name} = {float(row['p_adjusted']):.2g}")
     return "; ".join(parts) + "."
 
 
@@ -138,23 +121,7 @@ def findings(
     threshold: float,
     clusters: pd.DataFrame | None = None,
 ) -> Findings:
-    """Say what the audit found, from its table and provenance.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        ``AuditReport.table`` (``overall`` first).
-    provenance : dict
-        ``AuditReport.provenance`` (confidence level, correction, threshold rule, target).
-    threshold : float
-        The operating point.
-    clusters : pandas.DataFrame, optional
-        The detectors' cluster tables (only counted).
-
-    Returns
-    -------
-    Findings
-    """
+    """Say what the audit found, from a report's table, provenance, threshold and clusters."""
     level = float(provenance.get("confidence_level", 0.95))
     alpha = 1.0 - level
     correction = provenance.get("correction")

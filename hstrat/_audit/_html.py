@@ -1,12 +1,10 @@
 """``report.html``: the findings first, then the figures, then the details.
 
-Laid out after the reports people act on — a model card's disaggregated results with
-intervals (Mitchell et al. 2019), Fairness Indicators' slices against a baseline with
-significant gaps surfaced, test reports that list the failures before everything else,
-and Domino's review of a slice through its examples: one sentence per finding, the
-clusters with their cases, a box on how to read the numbers, then tables grouped so each
-fits the page (the full table is embedded as a CSV download). One self-contained file:
-figures are embedded, every string from the user is escaped.
+Laid out after the reports people act on (model cards' disaggregated results with
+intervals, Fairness Indicators' slices against a baseline, test reports that list the
+failures first, Domino's review of a slice through its examples): one sentence per
+finding, the clusters with their cases, how to read the numbers, then grouped tables
+(the full table embedded as a CSV download). Self-contained; every user string escaped.
 """
 
 from __future__ import annotations
@@ -59,20 +57,21 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _num(value: Any, digits: int = 3) -> str:
+    """Format a number for people: ``digits`` decimals, tiny ones in two significant digits."""
     number = float(value)
     if not np.isfinite(number):
         return ""
     return f"{number:.2g}" if 0 < abs(number) < 10**-digits else f"{number:.{digits}f}"
 
 
-def _with_ci(row: Any, column: str, digits: int = 3) -> str:
-    value = _num(row[column], digits)
-    low, high = (f"{column}_low", f"{column}_high")
+def _with_ci(row: Any, column: str, digits: int = 3, bounds: tuple[str, str] | None = None) -> str:
+    """Return a value with its interval (columns ``<column>_low`` and ``_high``) in grey."""
+    low, high = bounds or (f"{column}_low", f"{column}_high")
+    value = _num(row.get(column, np.nan), digits)
     if not value or low not in row or not np.isfinite(float(row[low])):
         return value
-    return (
-        f'{value} <span class="ci">({_num(row[low], digits)} to {_num(row[high], digits)})</span>'
-    )
+    interval = f"{_num(row[low], digits)} to {_num(row[high], digits)}"
+    return f'{value} <span class="ci">({interval})</span>'
 
 
 def _table(header: list[str], rows: list[tuple[str, list[str]]], text_columns: set[int]) -> str:
@@ -91,44 +90,48 @@ def _table(header: list[str], rows: list[tuple[str, list[str]]], text_columns: s
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+_RATES = ("sensitivity", "specificity", "ppv", "npv")
+_TESTS = ("p_value", "p_adjusted", "sensitivity_p_value", "specificity_p_value")
+
+
 def _detail_tables(table: pd.DataFrame, names: list[str], verdict: list[str]) -> str:
-    level = "CI"
+    """Return the table in three groups that each fit the page."""
     groups: dict[str, tuple[list[str], Any]] = {
         "Discrimination": (
-            ["Stratum", "Population", "Positives", "Negatives", f"AUC ({level})",
-             "Reference AUC", f"Difference ({level})"],
-            lambda r: [_e(r["population"]), f"{int(r['n_pos']):,}", f"{int(r['n_neg']):,}",
-                       _with_ci(r, "auc"), _num(r["reference_auc"]), _diff(r)],
+            [
+                "Population",
+                "Positives",
+                "Negatives",
+                "AUC (CI)",
+                "Reference AUC",
+                "Difference (CI)",
+            ],
+            lambda r: [
+                _e(r["population"]),
+                f"{int(r['n_pos']):,}",
+                f"{int(r['n_neg']):,}",
+                _with_ci(r, "auc"),
+                _num(r["reference_auc"]),
+                _with_ci(r, "auc_diff", bounds=("diff_low", "diff_high")),
+            ],
         ),
         "At the operating point": (
-            ["Stratum", f"Sensitivity ({level})", f"Specificity ({level})", f"PPV ({level})",
-             f"NPV ({level})"],
-            lambda r: [_with_ci(r, c, 2) if c in r else "" for c in
-                       ("sensitivity", "specificity", "ppv", "npv")],
+            ["Sensitivity (CI)", "Specificity (CI)", "PPV (CI)", "NPV (CI)"],
+            lambda r: [_with_ci(r, c, 2) for c in _RATES],
         ),
         "Tests against the reference": (
-            ["Stratum", "p (AUC)", "Adjusted p", "p (sensitivity)", "p (specificity)", "Note"],
-            lambda r: [_num(r.get("p_value", np.nan)), _num(r.get("p_adjusted", np.nan)),
-                       _num(r.get("sensitivity_p_value", np.nan)),
-                       _num(r.get("specificity_p_value", np.nan)), _e(r.get("note", ""))],
+            ["p (AUC)", "Adjusted p", "p (sensitivity)", "p (specificity)", "Note"],
+            lambda r: [*(_num(r.get(c, np.nan)) for c in _TESTS), _e(r.get("note", ""))],
         ),
-    }  # fmt: skip
+    }
     parts = []
     for title, (header, cells) in groups.items():
         rows = [
-            (verdict[i], [_e(names[i]), *cells(row)])
-            for i, (_, row) in enumerate(table.iterrows())
+            (verdict[i], [_e(names[i]), *cells(r)]) for i, (_, r) in enumerate(table.iterrows())
         ]
-        text = {0, 1} if title == "Discrimination" else {0, len(header) - 1}
-        parts.append(f"<h3>{title}</h3>" + _table(header, rows, text))
+        text = {0, 1} if title == "Discrimination" else {0, len(header)}
+        parts.append(f"<h3>{title}</h3>" + _table(["Stratum", *header], rows, text))
     return "".join(parts)
-
-
-def _diff(row: Any) -> str:
-    value = _num(row.get("auc_diff", np.nan))
-    if value and "diff_low" in row and np.isfinite(float(row["diff_low"])):
-        value += f' <span class="ci">({_num(row["diff_low"])} to {_num(row["diff_high"])})</span>'
-    return value
 
 
 _CLUSTER_COLUMNS = {

@@ -1,12 +1,8 @@
 """AuditReport: the tidy table of an audit, its figures, and its exports.
 
-``save()`` writes one report folder: ``report.html`` (self-contained), ``report.json``
-(lossless), ``table.csv`` (safe to open in a spreadsheet), the figures as PNG files and
-``manifest.json``, which names the files and the report they belong to. The folder is
-built beside the target and swapped into place in one step (:mod:`hstrat._io`), so a
-kill leaves the old report or the new one, whole, and nothing of the old one survives
-beside the new. A folder holding a different report, or other files, is written only
-with ``overwrite=True``; other files are then kept, never deleted.
+``save()`` writes one report folder (HTML, lossless JSON, spreadsheet-safe CSV, PNG
+figures and ``manifest.json``), built beside the target and swapped into place in one
+step by :mod:`hstrat._io`.
 """
 
 from __future__ import annotations
@@ -30,6 +26,7 @@ from .._stratum import Stratum
 from .._validation import check_int
 from ..metrics._stratified import verdicts
 from ._findings import Findings, display_names, findings, is_cluster, method_name
+from ._html import _num, render_page
 from ._serialize import (
     decode,
     encode,
@@ -171,9 +168,7 @@ class AuditReport:
     def plot_roc(self, strata: Sequence[str] | None = None) -> Any:
         """ROC curves: one panel per stratum against all cases, operating point marked.
 
-        Each stratum's curve is coloured as in the forest plot (red: significantly
-        worse than its reference). At most 24 panels; the figure's title names any
-        stratum left out.
+        Coloured as in the forest plot; at most 24 panels, the title names those left out.
 
         Parameters
         ----------
@@ -307,14 +302,10 @@ class AuditReport:
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
         """Return the table as CSV text for spreadsheets (also written atomically to ``path``).
 
-        Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
-        ``-``, ``@``) get a leading ``'`` (see ``hstrat._io.spreadsheet_csv``); the
-        exact values are in :meth:`to_json`.
+        Cells a spreadsheet would run as a formula get a leading ``'``
+        (``hstrat._io.spreadsheet_csv``); the exact values are in :meth:`to_json`.
         """
-        text = spreadsheet_csv(self.table)
-        if path is not None:
-            atomic_write_text(path, text)
-        return text
+        return _written(spreadsheet_csv(self.table), path)
 
     def _payload(self, include_predictions: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -342,16 +333,13 @@ class AuditReport:
     ) -> str:
         """Lossless JSON of the report; :meth:`from_json` rebuilds an equal table.
 
-        Levels of any type pandas holds (intervals from ``pd.cut``, dates, decimals,
-        bytes, periods, numpy scalars) are saved as tagged values and read back as the
-        same values. With ``include_predictions`` the labels, scores, ids and stratum
-        masks are saved too (so ROC curves can be redrawn); embeddings and metadata never
-        are.
+        Levels of any type pandas holds (intervals, dates, decimals, bytes, periods,
+        numpy scalars) are read back as the same values. With ``include_predictions``
+        the labels, scores, ids and stratum masks are saved too (ROC curves can be
+        redrawn); embeddings and metadata never are.
         """
-        text = json.dumps(self._payload(include_predictions), indent=1, allow_nan=False)
-        if path is not None:
-            atomic_write_text(path, text)
-        return text
+        payload = self._payload(include_predictions)
+        return _written(json.dumps(payload, indent=1, allow_nan=False), path)
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str]) -> AuditReport:
@@ -418,10 +406,7 @@ class AuditReport:
         table = self.table.assign(stratum=display_names(self.table))
         lines = ["# hstrat audit", "", "```", self.summary(), "```", ""]
         lines.append(_markdown_table(table[[c for c in columns if c in table.columns]]))
-        text = "\n".join(lines) + "\n"
-        if path is not None:
-            atomic_write_text(path, text)
-        return text
+        return _written("\n".join(lines) + "\n", path)
 
     def _figures(self, images: Any) -> dict[str, Figure]:
         """Render every figure once, by file name."""
@@ -442,25 +427,19 @@ class AuditReport:
         return figures
 
     def to_html(self, path: str | os.PathLike[str] | None = None, *, images: Any = None) -> str:
-        """One self-contained HTML page: findings, figures (embedded), tables, provenance.
+        """One self-contained HTML page: findings, figures, tables, provenance (all escaped).
 
         Parameters
         ----------
         path : str or path-like, optional
             Also write the page there (atomically).
         images : array-like or sequence of images, optional
-            One image per evaluated case, in the order of ``report.predictions``
-            (e.g. ``dataset.images``): the clusters in the findings are then shown with
-            their typical cases and errors.
-
-        Every string that came from the user (stratum names, labels, ids) is escaped.
+            One image per evaluated case, in the order of ``report.predictions``: the
+            clusters in the findings are then shown with their typical cases and errors.
         """
-        from ._html import render_page
-
-        text = render_page(self, self._figures(images), spreadsheet_csv(self.table))
-        if path is not None:
-            atomic_write_text(path, text)
-        return text
+        return _written(
+            render_page(self, self._figures(images), spreadsheet_csv(self.table)), path
+        )
 
     def save(
         self, directory: str | os.PathLike[str], *, images: Any = None, overwrite: bool = False
@@ -468,23 +447,22 @@ class AuditReport:
         """Write the report folder in one atomic step; return the written files by kind.
 
         The folder holds ``report.html``, ``report.json``, ``table.csv``, the figures
-        (``forest.png``, ``roc.png``, ``clusters.png`` and ``exemplars_*.png`` when there
-        are clusters and ``images``) and ``manifest.json``. It is built beside
-        ``directory`` and swapped into place: a kill leaves the old folder or the new
-        one, whole; nothing of an old report survives beside the new one.
+        (``forest.png``, ``roc.png``, and with clusters ``clusters.png`` and, given
+        ``images``, ``exemplars_*.png``) and ``manifest.json``. It is built beside
+        ``directory`` and swapped into place: a kill leaves the old folder or the new one,
+        whole, and nothing of an old report survives beside the new one.
 
         Parameters
         ----------
         directory : str or path-like
             The report folder (created if missing).
         images : array-like or sequence of images, optional
-            One image per evaluated case, for the clusters' exemplars (see
-            :meth:`to_html`).
+            One image per evaluated case, for the clusters' exemplars (see :meth:`to_html`).
         overwrite : bool, default False
-            Write into a folder that holds a different hstrat report or other files.
-            Without it only a new or empty folder, or one holding this same report, is
-            written. The files of an earlier report are removed; other files are kept,
-            and the report's files are then replaced one by one (not in one step).
+            Also write into a folder holding a different hstrat report or other files
+            (without it: only a new or empty folder, or one holding this same report).
+            An earlier report's files are removed; other files are kept, and the
+            report's files are then replaced one by one, not in one step.
 
         Returns
         -------
@@ -503,8 +481,6 @@ class AuditReport:
 
     def files(self, images: Any = None) -> tuple[str, dict[str, bytes]]:
         """Return the report's identity (a digest of its content) and its folder's files."""
-        from ._html import render_page
-
         json_text = self.to_json()
         csv_text = spreadsheet_csv(self.table)
         figures = self._figures(images)
@@ -524,11 +500,7 @@ def write_report_folder(
     *,
     created: Any = None,
 ) -> Path:
-    """Write ``files`` (names may hold one folder level) and a manifest as one folder.
-
-    In one atomic step, unless ``overwrite`` keeps other files there (then one by one);
-    what :func:`_check_folder` refuses is refused first.
-    """
+    """Write ``files`` (names may hold one folder level) and a manifest as one folder."""
     out = Path(directory)
     kept = _check_folder(out, identity, overwrite)
     manifest = {
@@ -547,6 +519,13 @@ def write_report_folder(
         if entry.name not in tops and entry.name not in kept and entry.is_file():
             entry.unlink()  # a file of the old report
     return out
+
+
+def _written(text: str, path: str | os.PathLike[str] | None) -> str:
+    """Return ``text``, written atomically to ``path`` first when one is given."""
+    if path is not None:
+        atomic_write_text(path, text)
+    return text
 
 
 def _identity(json_text: str) -> str:
@@ -616,18 +595,10 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _format_value(value: Any) -> str:
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        if not np.isfinite(number):
-            return ""
-        return f"{number:.2g}" if 0 < abs(number) < 1e-3 else f"{number:.3f}"
-    return str(value)
-
-
 def _markdown_table(frame: pd.DataFrame) -> str:
     def cell(value: Any) -> str:
-        return _format_value(value).replace("|", "\\|").replace("\n", " ")
+        text = _num(value) if isinstance(value, float | np.floating) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
 
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"

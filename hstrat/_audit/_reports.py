@@ -1,17 +1,13 @@
 """Audits of several findings of one model: a report per finding, and a summary.
 
-Chest X-ray models rarely predict one finding: ChestX-ray14's models output 14, and each
-may hide its own failing subclass. :func:`hstrat.audit` with ``targets=`` scores every
-finding in one pass over the images and :func:`hstrat.evaluate` takes a label and a
-score column per finding; both return an :class:`AuditReports`, whose reports are each
-what a single-finding audit of that output gives, and whose summary says in one table
-which finding hides a failing stratum.
+A chest X-ray model predicts many findings, and each may hide its own failing subclass:
+:func:`hstrat.audit` with ``targets=`` scores every finding in one pass, and
+:func:`hstrat.evaluate` takes a label and a score column per finding.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -21,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._html import _CSS, _e, _num, _table
 from ._report import AuditReport, write_report_folder
 
 __all__ = ["SUMMARY_COLUMNS", "AuditReports"]
@@ -104,27 +101,16 @@ class AuditReports(Mapping[Any, AuditReport]):
         """
         rows = []
         for finding, report in self.reports.items():
-            table = report.table
-            overall = table.iloc[0]
-            strata = table.iloc[1:]
+            overall, strata = report.table.iloc[0], report.table.iloc[1:]
             defined = strata[strata["defined"].astype(bool) & strata["auc"].notna()]
-            worst = defined.iloc[int(np.argmin(defined["auc"]))] if len(defined) else None
+            worst = [None, *[np.nan] * 4]
+            if len(defined):
+                row = defined.iloc[int(np.argmin(defined["auc"]))]
+                worst = [row[c] for c in ("stratum", "auc", "auc_low", "auc_high", "p_adjusted")]
             rows.append(
-                {
-                    "finding": finding,
-                    "n": int(overall["n"]),
-                    "n_pos": int(overall["n_pos"]),
-                    "auc": overall["auc"],
-                    "auc_low": overall["auc_low"],
-                    "auc_high": overall["auc_high"],
-                    "n_strata": len(strata),
-                    "n_significant": int((strata["p_adjusted"] < 0.05).sum()),
-                    "worst_stratum": None if worst is None else worst["stratum"],
-                    "worst_auc": np.nan if worst is None else worst["auc"],
-                    "worst_auc_low": np.nan if worst is None else worst["auc_low"],
-                    "worst_auc_high": np.nan if worst is None else worst["auc_high"],
-                    "worst_p_adjusted": np.nan if worst is None else worst["p_adjusted"],
-                }
+                [finding, int(overall["n"]), int(overall["n_pos"])]
+                + [overall[c] for c in ("auc", "auc_low", "auc_high")]
+                + [len(strata), int((strata["p_adjusted"] < 0.05).sum()), *worst]
             )
         return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
@@ -141,31 +127,21 @@ class AuditReports(Mapping[Any, AuditReport]):
 
     def index_html(self) -> str:
         """Return the index page: the summary, each finding linked to its report."""
-        folders = self.folders()
-        summary = self.summary
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in summary.columns)
-        body = []
+        folders, summary = self.folders(), self.summary
+        rows = []
         for finding, row in zip(self.reports, summary.itertuples(index=False), strict=True):
-            cells = []
-            for column, value in zip(summary.columns, row, strict=True):
-                text = html.escape(_cell(value))
-                if column == "finding":
-                    href = html.escape(f"{folders[finding]}/report.html", quote=True)
-                    text = f'<a href="{href}">{text}</a>'
-                cells.append(f"<td>{text}</td>")
-            body.append(f"<tr>{''.join(cells)}</tr>")
+            cells = [_e(_num(v) if isinstance(v, float) else "" if v is None else v) for v in row]
+            cells[0] = f'<a href="{_e(folders[finding])}/report.html">{cells[0]}</a>'
+            rows.append(("", cells))
+        title = f"Audit of {len(self)} findings"
         return (
-            "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-            "<meta name=viewport content='width=device-width, initial-scale=1'>"
-            f"<title>Audit of {len(self)} findings</title><style>"
-            "body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem}"
-            "table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid"
-            " #ddd;text-align:left}th{background:#f4f4f4}</style></head><body>"
-            f"<h1>Audit of {len(self)} findings</h1>"
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title><style>{_CSS}</style></head><body><main><h1>{title}</h1>"
             "<p>Each finding's report opens from its name. The worst stratum is the one with "
             "the lowest AUC; its p-value is adjusted within that finding's audit.</p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-            "</body></html>"
+            + _table([_e(c) for c in summary.columns], rows, {0, 8})
+            + "</main></body></html>"
         )
 
     def save(
@@ -177,10 +153,8 @@ class AuditReports(Mapping[Any, AuditReport]):
     ) -> dict[str, Path]:
         """Write ``index.html`` and a report folder per finding, as one folder, atomically.
 
-        The same rules as :meth:`AuditReport.save`: built beside ``directory`` and swapped
-        into place (a kill leaves the old folder or the new one); a folder that holds a
-        different report or other files needs ``overwrite=True``. ``images`` (one per
-        case) go to every finding's cluster exemplars.
+        As :meth:`AuditReport.save` (same ``overwrite`` rule); ``images`` (one per case)
+        go to every finding's cluster exemplars.
 
         Returns
         -------
@@ -199,9 +173,3 @@ class AuditReports(Mapping[Any, AuditReport]):
         out = write_report_folder(directory, identity, files, overwrite)
         written = {str(f): out / folder for f, folder in folders.items()}
         return {**written, "index": out / "index.html"}
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if np.isnan(value) else f"{value:.3g}" if abs(value) < 1e-3 else f"{value:.3f}"
-    return "" if value is None else str(value)

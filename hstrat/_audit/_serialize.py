@@ -30,24 +30,16 @@ def _tagged(kind: str, **fields: Any) -> dict[str, Any]:
 
 
 def encode(value: Any) -> Any:
-    """Return ``value`` as plain JSON values (tagged objects for everything else).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> encode(pd.Interval(40, 60))
-    {'__hstrat_type__': 'interval', 'left': 40, 'right': 60, 'closed': 'right'}
-    >>> decode(encode(pd.Interval(40, 60)))
-    Interval(40, 60, closed='right')
-    """
+    """Return ``value`` as plain JSON values (tagged objects for everything else)."""
     if value is pd.NA or value is pd.NaT:
         return None
     if value is None or type(value) in (bool, int, str):
         return value
     if isinstance(value, float) and type(value) is float:
         return value if math.isfinite(value) else _tagged("float", value=repr(value))
-    if isinstance(value, np.generic):
-        return _encode_numpy(value)
+    if isinstance(value, np.generic):  # datetime64 / timedelta64 as their integer count
+        plain = int(value.view(np.int64)) if value.dtype.kind in "mM" else encode(value.item())
+        return _tagged("numpy", dtype=value.dtype.str, value=plain)
     if isinstance(value, str):  # a subclass (an enum, a version string): its text
         return str(value)
     if isinstance(value, (list, tuple)):
@@ -87,12 +79,6 @@ _FROM_TEXT: dict[str, Any] = {
     "decimal": Decimal,
     "bytes": base64.b64decode,
 }
-
-
-def _encode_numpy(value: np.generic) -> dict[str, Any]:
-    # datetime64 / timedelta64 as their integer count; everything else as its Python value
-    plain = int(value.view(np.int64)) if value.dtype.kind in "mM" else encode(value.item())
-    return _tagged("numpy", dtype=value.dtype.str, value=plain)
 
 
 def decode(obj: dict[str, Any]) -> Any:
@@ -151,25 +137,20 @@ def frame_from_json(payload: dict[str, Any]) -> pd.DataFrame:
                 values, categories=spec["categories"], ordered=spec["ordered"]
             )
         elif dtype.startswith("float"):
-            frame[column] = pd.to_numeric(values.map(_float), errors="raise").astype(dtype)
+            # format 1 wrote NaN as null and infinities as "inf" / "-inf"
+            numbers = values.map(lambda v: float("nan") if v is None else float(v))
+            frame[column] = pd.to_numeric(numbers, errors="raise").astype(dtype)
         elif dtype != "object":
             frame[column] = values.astype(dtype)
     return frame
 
 
-def _float(value: Any) -> float:
-    if value is None:  # format 1 wrote NaN as null and infinities as "inf" / "-inf"
-        return float("nan")
-    return float(value)
-
-
-def mask_to_json(mask: np.ndarray[Any, Any]) -> str:
+def _bits(mask: np.ndarray[Any, Any]) -> str:
     """Encode a boolean mask as base64 of its packed bits."""
     return base64.b64encode(np.packbits(mask.astype(bool)).tobytes()).decode("ascii")
 
 
-def mask_from_json(text: str, n: int) -> np.ndarray[Any, Any]:
-    """Inverse of :func:`mask_to_json`."""
+def _unbits(text: str, n: int) -> np.ndarray[Any, Any]:
     bits = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
     return np.unpackbits(bits, count=n).astype(bool)
 
@@ -181,18 +162,18 @@ def stratum_to_json(stratum: Stratum) -> dict[str, Any]:
         "population": stratum.population,
         "variable": encode(stratum.variable),
         "level": encode(stratum.level),
-        "mask": mask_to_json(stratum.mask),
-        "labelled": mask_to_json(stratum.labelled),
+        "mask": _bits(stratum.mask),
+        "labelled": _bits(stratum.labelled),
     }
 
 
 def stratum_from_json(payload: dict[str, Any], n: int) -> Stratum:
     """Inverse of :func:`stratum_to_json`."""
     return Stratum(
-        mask_from_json(payload["mask"], n),
+        _unbits(payload["mask"], n),
         payload["population"],
         name=payload["name"],
         variable=payload["variable"],
         level=payload["level"],
-        labelled=mask_from_json(payload["labelled"], n),
+        labelled=_unbits(payload["labelled"], n),
     )
