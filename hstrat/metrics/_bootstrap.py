@@ -166,9 +166,10 @@ class Resampler:
             block = u[: stop - first]
             rng.random(out=block)
             # floor(u * k) <= k - 1 for every u < 1 and k < 2**53: no clipping needed.
-            np.multiply(block, size, out=block)
-            np.copyto(draws[first:stop], block, casting="unsafe")
-            draws[first:stop] += start
+            # The product is truncated as it is written: one pass, no float copy.
+            np.multiply(block, size, out=draws[first:stop], casting="unsafe")
+            if start:
+                draws[first:stop] += start
         if self._members is None:
             return draws
         # Indices valid by construction; "clip" lets take write straight into the buffer.
