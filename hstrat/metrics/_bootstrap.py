@@ -83,14 +83,19 @@ class Scratch(threading.local):
 
     def __init__(self) -> None:
         self._flat: dict[str, npt.NDArray[Any]] = {}
+        self._last: dict[str, npt.NDArray[Any]] = {}  # the view handed out last, per buffer
 
     def array(self, name: str, shape: tuple[int, ...], dtype: type[Any]) -> npt.NDArray[Any]:
         """Return a C-contiguous array of ``shape`` (contents undefined) in buffer ``name``."""
+        last = self._last.get(name)
+        if last is not None and last.shape == shape and last.dtype == dtype:
+            return last  # the hot loop asks for the same shape again and again
         size = math.prod(shape)
         flat = self._flat.get(name)
         if flat is None or flat.size < size or flat.dtype != dtype:
             flat = self._flat[name] = np.empty(size, dtype)
-        return flat[:size].reshape(shape)
+        view = self._last[name] = flat[:size].reshape(shape)
+        return view
 
 
 class Resampler:
@@ -295,7 +300,7 @@ class SubsetPlan:
         # valid by construction; mode="clip" lets take write into the scratch buffers.
         scratch = Scratch() if scratch is None else scratch
         rows = counts.shape[0]
-        out = np.empty((rows, self.n_subsets), dtype=np.float64)
+        out = np.full((rows, self.n_subsets), np.nan)
         for group in self._groups.values():
             cum = scratch.array("cum", (rows, group.n_neg + 1), np.int64)
             cum[:, 0] = 0
@@ -323,8 +328,7 @@ class SubsetPlan:
                 n_pos[k] = n_pos[whole] - n_pos[part]
             for k in two_u:
                 denominator = 2.0 * n_pos[k] * n_neg
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    out[:, k] = np.where(denominator > 0, two_u[k] / denominator, np.nan)
+                np.divide(two_u[k], denominator, out=out[:, k], where=denominator > 0)
         return out
 
     def observed(self) -> FloatArray:
