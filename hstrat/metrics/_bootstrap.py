@@ -53,9 +53,10 @@ __all__ = ["bootstrap_ci"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 BOOTSTRAP_METHODS = ("percentile", "basic", "bca")
-#: Elements per working array (8 bytes each), unless one replicate needs more: a pass
-#: over this many counts stays in one core's cache.
-CHUNK_ELEMENTS = 2**17
+#: Elements per working array (8 bytes each), unless one replicate needs more: one pass
+#: spreads the per-call cost of numpy (per subset) over several replicates, and stays
+#: in the cache the cores share.
+CHUNK_ELEMENTS = 2**19
 #: Counts per task handed to a thread (several passes): enough work to pay for the hand-over.
 TASK_ELEMENTS = 2**21
 #: Units drawn per block (1 MiB of uniforms): the draw works inside one core's cache.
@@ -521,7 +522,7 @@ def bootstrap_ci(
         or ``-1`` every CPU the process may use (its affinity mask, capped by
         :mod:`threadpoolctl` limits), ``-k`` all but ``k - 1`` of them, ``1`` the
         calling thread only. Each thread takes a task of replicates at a time and works
-        through it in passes over arrays of at most ``2**17`` counts (1 MiB) or one
+        through it in passes over arrays of at most ``2**19`` counts (4 MiB) or one
         replicate's counts (8 bytes per case), reused from pass to pass: each thread
         adds about 40 MiB at a million cases (measured), whatever ``n_resamples``. The
         result is the same for every value.
