@@ -19,12 +19,13 @@ p-values of all strata are then adjusted together (Holm or Benjamini-Hochberg).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from typing_extensions import Self
 
 from .._parallel import check_n_jobs
 from .._stratum import Stratum, as_strata
@@ -123,6 +124,11 @@ class AUCOptions:
     random_state: RandomState
     progress: bool
     n_jobs: int | None = None
+
+    @classmethod
+    def of(cls, arguments: dict[str, Any]) -> Self:
+        """Build the options from a function's arguments (``locals()``), by field name."""
+        return cls(**{f.name: arguments[f.name] for f in fields(cls)})
 
     def __post_init__(self) -> None:
         checked = {
@@ -286,17 +292,7 @@ def stratified_auc(
     >>> bool(t.loc[1, "auc"] > t.loc[2, "auc"])
     True
     """
-    options = AUCOptions(
-        ci=ci,
-        reference=reference,
-        correction=correction,
-        n_resamples=n_resamples,
-        confidence_level=confidence_level,
-        method=method,
-        random_state=random_state,
-        progress=progress,
-        n_jobs=n_jobs,
-    )
+    options = AUCOptions.of(locals())  # the options, declared once in the signature
     y, s, cases = check_binary_inputs(y_true, y_score)
     g = None if groups is None else check_groups(cases.align(groups, "groups"), len(y))
     return auc_table(y, s, as_strata(strata, cases), g, options)
