@@ -167,7 +167,7 @@ def _paired(
         frames.append(frame)
     frame_a, frame_b = frames
     if schema is not None:
-        chosen = list(schema.variables) if variables is None else list(variables)
+        chosen = list(frame_a.columns)  # the variables validate kept
     elif variables is not None:
         chosen = list(variables)
         for name, frame in (("labels_a", frame_a), ("labels_b", frame_b)):
@@ -319,10 +319,8 @@ def merge_labels(
     | ``"prefer_a"`` | the value | ``labels_a``'s | that value |
     | ``"prefer_b"`` | the value | ``labels_b``'s | that value |
 
-    ``"agree"`` keeps only consensus labels and sends the rest to adjudication (see
-    :func:`disagreements`): the conservative choice for a published audit. ``"prefer_a"``
-    suits a senior annotator ``a`` checking a junior ``b``. Fill the missing cells with an
-    adjudicator's labels afterwards, e.g. ``merged.combine_first(adjudicated)``.
+    Missing cells go to adjudication (:func:`disagreements`); fill them afterwards with
+    e.g. ``merged.combine_first(adjudicated)``.
 
     Parameters
     ----------
@@ -356,9 +354,8 @@ def merge_labels(
         merged = np.where(has_a & has_b & (a == b), a, np.nan)
         if rule != "agree":
             merged = np.where(has_a & ~has_b, a, np.where(has_b & ~has_a, b, merged))
-        conflict = has_a & has_b & (a != b)
         if rule in ("prefer_a", "prefer_b"):
-            merged = np.where(conflict, a if rule == "prefer_a" else b, merged)
+            merged = np.where(has_a & has_b & (a != b), a if rule == "prefer_a" else b, merged)
         out[var] = pd.Series(merged, index=out.index, dtype=object)
     out.index.name = "id"
     return out

@@ -19,6 +19,7 @@ is advisory, and ``flock`` may not lock across machines on some network file sys
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import sys
@@ -99,10 +100,6 @@ class LabelStore:
         """Return this annotator's rows by id, as the file holds them now (copies)."""
         return {i: dict(row) for (i, who), row in self._read().items() if who == self.annotator}
 
-    def row(self, item_id: str) -> dict[str, str] | None:
-        """Return this annotator's row for ``item_id`` (a copy), or None."""
-        return self.rows().get(item_id)
-
     def answer(self, item_id: str, variable: str, value: str) -> dict[str, str]:
         """Record one answer in the file; returns the item's row."""
         var = self.schema.variables.get(variable)
@@ -177,7 +174,8 @@ class LabelStore:
         rows: _Rows = {}
         problems = []
         blank = dict.fromkeys(self.columns, "")
-        fits: set[tuple[str, str]] = set()  # (variable, value) pairs already checked
+        variables = self.schema.variables
+        fits = functools.cache(lambda name, value: variables[name].normalise(value) is not None)
         for line, record in records:
             if len(record) != len(header):
                 raise ValueError(
@@ -192,16 +190,11 @@ class LabelStore:
                 problems.append(
                     f"line {line} repeats id {row['id']!r} for annotator {row['annotator']!r}."
                 )
-            for name, var in self.schema.variables.items():
-                if not row[name] or (name, row[name]) in fits:
-                    continue
-                if var.normalise(row[name]) is None:
-                    problems.append(
-                        f"line {line}: {name}={describe(row[name])} is not one of "
-                        f"{list(var.values)!r}."
-                    )
-                else:
-                    fits.add((name, row[name]))
+            problems += [
+                f"line {line}: {name}={describe(row[name])} is not one of {list(var.values)!r}."
+                for name, var in variables.items()
+                if row[name] and not fits(name, row[name])
+            ]
             rows[key] = row
         if problems:
             raise SchemaError([f"{where}: {p}" for p in problems])

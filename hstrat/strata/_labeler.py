@@ -143,7 +143,6 @@ class LabelerApp:
         self.schema = schema
         self.items = list(items)
         self.store = store
-        self.title = schema.name
         self.token = secrets.token_hex(16)
 
     def applicable(self, item: Item) -> list[str]:
@@ -334,9 +333,8 @@ def serve_labeler(
 
     Notes
     -----
-    Keyboard shortcuts on the page: ``1``-``9`` answer the highlighted question with
-    that value; ``↑``/``↓`` move between questions; ``←`` or Backspace goes back;
-    ``→`` goes forward without answering; ``s`` skips the item.
+    Keys: ``1``-``9`` answer, ``↑``/``↓`` choose the question, ``←``/Backspace back,
+    ``→`` forward, ``s`` skip (as the labelling tutorial shows).
 
     Examples
     --------

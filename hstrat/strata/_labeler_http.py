@@ -110,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/":
             page = _static("index.html").decode("utf-8")
             page = page.replace("{{TOKEN}}", app.token)
-            page = page.replace("{{TITLE}}", html.escape(app.title))
+            page = page.replace("{{TITLE}}", html.escape(app.schema.name))
             self._send(HTTPStatus.OK, page.encode("utf-8"), "text/html; charset=utf-8")
         elif path in _STATIC:
             self._send(HTTPStatus.OK, _static(path.rsplit("/", 1)[1]), _STATIC[path])

@@ -21,6 +21,7 @@ from .._validation import (
     check_real,
     describe,
 )
+from ..metrics import operating_threshold
 
 if TYPE_CHECKING:
     from .._audit import AuditReport
@@ -80,26 +81,13 @@ def _source(source: Any) -> tuple[Predictions, AuditReport | None]:
     )
 
 
-def _threshold(
-    threshold: float | None, predictions: Predictions, report: AuditReport | None
-) -> float:
-    from ..metrics import operating_threshold
-
-    if threshold is not None:
-        return check_real(threshold, "threshold")
-    if report is not None and np.isfinite(report.threshold):
-        return report.threshold
-    return operating_threshold(predictions.y_true, predictions.y_score)
-
-
 def _clusters_from_labels(labels: Any) -> list[tuple[str, IntArray]]:
     arr = _as_1d(labels, "clusters")
-    groups = []
-    for value in pd.unique(arr):
-        if pd.isna(value) or (isinstance(value, (int, np.integer)) and value < 0):
-            continue  # noise / unassigned (e.g. DBSCAN's -1)
-        groups.append((f"cluster {value}", np.flatnonzero(arr == value)))
-    return groups
+    return [  # NaN and negative labels are noise / unassigned (e.g. DBSCAN's -1)
+        (f"cluster {value}", np.flatnonzero(arr == value))
+        for value in pd.unique(arr)
+        if not (pd.isna(value) or (isinstance(value, (int, np.integer)) and value < 0))
+    ]
 
 
 def _clusters_from_report(report: AuditReport) -> list[tuple[str, IntArray]]:
@@ -180,9 +168,8 @@ def review_sample(
 
     Notes
     -----
-    The paper's second method, *error auditing*, has people look through a model's
-    errors for a subclass it consistently fails; its third reviews the clusters an
-    algorithm found. The strategies (and each row's ``reason``):
+    The strategies (the paper's error auditing, and review of the clusters an algorithm
+    found), with each row's ``reason``:
 
     * ``"errors"``: false negatives at the operating point, lowest score first,
       alternating with false positives, highest score first (``"false negative"``,
@@ -195,12 +182,9 @@ def review_sample(
       (random members without embeddings), clusters in turn, worst AUC first
       (``"cluster exemplar"``).
 
-    **Why controls.** A reviewer shown only errors finds patterns in them whether or not
-    they set the errors apart. Random true positives and true negatives give a baseline:
-    a subclass is a failure mode only if it is commoner among the errors than among the
-    controls (the paper's comparison of high- and low-error clusters). With ``blind=True``
-    rows come in random order, so the order does not reveal which cases are errors; do
-    not show the ``reason`` column to the reviewer.
+    Controls are the baseline: a subclass is a failure mode only if it is commoner among
+    the errors than among them (the tutorial "Label subclasses and audit the errors"
+    shows the comparison). Do not show the ``reason`` column to the reviewer.
 
     Examples
     --------
@@ -230,7 +214,12 @@ def review_sample(
     predictions, report = _source(source)
     rng = check_random_state(random_state)
     y, s = predictions.y_true, predictions.y_score
-    cut = _threshold(threshold, predictions, report)
+    if threshold is not None:
+        cut = check_real(threshold, "threshold")
+    elif report is not None and np.isfinite(report.threshold):
+        cut = report.threshold
+    else:
+        cut = operating_threshold(y, s)
     called = s >= cut
     outcome = np.where(y, np.where(called, "TP", "FN"), np.where(called, "FP", "TN"))
     picks: list[tuple[int, str, str | None]] = []  # (position, reason, stratum)
@@ -247,7 +236,6 @@ def review_sample(
         reasons = ("false negative", "confident false positive")
         picks += [(pos, reasons[q], None) for q, pos in chosen]
         n_fn = sum(1 for q, _ in chosen if q == 0)
-        n_fp = len(chosen) - n_fn
         n_controls = (
             n - len(chosen)
             if len(chosen) == n_errors
@@ -256,7 +244,7 @@ def review_sample(
         if n_controls and chosen:
             tp = rng.permutation(np.flatnonzero(y & called)).tolist()
             tn = rng.permutation(np.flatnonzero(~y & ~called)).tolist()
-            want_tp = _half_up(n_controls * n_fn / (n_fn + n_fp))
+            want_tp = _half_up(n_controls * n_fn / len(chosen))
             got = _round_robin([tp], want_tp, taken)
             got += _round_robin([tn], n_controls - len(got), taken)
             got += _round_robin([tp], n_controls - len(got), taken)

@@ -16,21 +16,9 @@ __all__ = ["RULE_KEYS", "Rule"]
 
 MATCHERS: tuple[str, ...] = ("equals", "in", "contains", "regex", "path_component")
 ALIASES: dict[str, str] = {"pattern": "regex"}
-RULE_KEYS: tuple[str, ...] = (
-    "column",
-    *MATCHERS,
-    *ALIASES,
-    "sep",
-    "group",
-    "true_value",
-    "false_value",
-    "strip_prefix",
-    "case",
-    "map",
-    "case_sensitive",
-)
-CASES: tuple[str, ...] = ("lower", "upper")
 _OPTIONS = ("sep", "group", "true_value", "false_value", "strip_prefix", "case", "case_sensitive")
+RULE_KEYS: tuple[str, ...] = ("column", *MATCHERS, *ALIASES, *_OPTIONS, "map")
+CASES: tuple[str, ...] = ("lower", "upper")
 
 
 @dataclass(frozen=True)
@@ -131,14 +119,8 @@ class Rule:
             column=spec["column"],
             matcher=matcher,
             argument=argument,
-            sep=spec.get("sep"),
-            group=spec.get("group"),
-            true_value=spec.get("true_value", "yes"),
-            false_value=spec.get("false_value", "no"),
-            strip_prefix=spec.get("strip_prefix"),
-            case=spec.get("case"),
             mapping=dict(spec["map"]) if "map" in spec else None,
-            case_sensitive=spec.get("case_sensitive", True),
+            **{key: spec[key] for key in _OPTIONS if key in spec},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -219,34 +201,29 @@ class Rule:
     def _fold(self, text: str) -> str:
         return text if self.case_sensitive else text.casefold()
 
+    def _search(self, text: str) -> re.Match[str] | None:
+        return re.search(self.argument, text, 0 if self.case_sensitive else re.IGNORECASE)
+
     def _match(self, value: Any) -> bool:
-        if self.matcher == "equals":
-            if isinstance(self.argument, str) and isinstance(value, str):
-                return self._fold(value) == self._fold(self.argument)
-            return bool(value == self.argument)
-        if self.matcher == "in":
-            if isinstance(value, str):
-                return self._fold(value) in {
-                    self._fold(a) for a in self.argument if isinstance(a, str)
-                }
-            return any(value == a for a in self.argument if not isinstance(a, str))
         if self.matcher == "regex":
-            flags = 0 if self.case_sensitive else re.IGNORECASE
-            return re.search(self.argument, str(value), flags) is not None
-        text = self._fold(str(value))
-        wanted = [self.argument] if isinstance(self.argument, str) else list(self.argument)
-        wanted = [self._fold(w) for w in wanted]
-        if self.sep is not None:
-            items = {item.strip() for item in text.split(self._fold(self.sep))}
-            return any(w in items for w in wanted)
-        return any(w in text for w in wanted)
+            return self._search(str(value)) is not None
+        if self.matcher == "contains":
+            text = self._fold(str(value))
+            wanted = (self.argument,) if isinstance(self.argument, str) else self.argument
+            if self.sep is not None:
+                items = {item.strip() for item in text.split(self._fold(self.sep))}
+                return any(self._fold(w) in items for w in wanted)
+            return any(self._fold(w) in text for w in wanted)
+        options = (self.argument,) if self.matcher == "equals" else self.argument
+        if isinstance(value, str):  # text compares as text (case folded if asked)
+            return self._fold(value) in {self._fold(a) for a in options if isinstance(a, str)}
+        return any(value == a for a in options if not isinstance(a, str))
 
     def _extract(self, text: str) -> str | None:
         if self.matcher is None:
             return text
         if self.matcher == "regex":
-            flags = 0 if self.case_sensitive else re.IGNORECASE
-            found = re.search(self.argument, text, flags)
+            found = self._search(text)
             part = None if found is None else found.group(1 if self.group is None else self.group)
             return None if part is None else str(part)
         parts = [p for p in re.split(r"[\\/]+", text) if p != ""]

@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import json
 import os
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,6 +32,11 @@ from .._stratum import Stratum
 from .._validation import _preview, check_labels, check_option, describe, did_you_mean
 from ..exceptions import SchemaError
 from ._rules import Rule, is_missing, rule_problems
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10: tomli, a dependency there
+    import tomli as tomllib
 
 __all__ = [
     "APPLIES_TO",
@@ -200,8 +206,7 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
     duplicated = sorted(describe(v) for v, n in counts.items() if n > 1)
     if duplicated:
         problems.append(f"{where}.values lists {', '.join(duplicated)} more than once.")
-    description = spec.get("description")
-    description = "" if description is None else description
+    description = "" if spec.get("description") is None else spec["description"]
     if not isinstance(description, str):
         problems.append(f"{where}.description must be a string; got {describe(description)}.")
     applies_to = spec.get("applies_to", "all")
@@ -238,12 +243,7 @@ def _parse_variable(name: Any, spec: Any, problems: list[str]) -> Variable | Non
 
 
 def _load_yaml(text: str) -> Any:
-    """Parse YAML with the safe loader, refusing aliases that expand past ``_MAX_YAML_NODES``.
-
-    A few nested anchors and aliases (a 600-byte "billion laughs" file) expand to millions
-    of values once anything walks the result, so the size is counted on the node graph
-    before the document is built.
-    """
+    """Parse YAML safely, refusing aliases that expand past ``_MAX_YAML_NODES`` (counted)."""
     try:
         yaml = importlib.import_module("yaml")
     except ImportError:  # pragma: no cover - PyYAML is a dependency of the docs tooling
@@ -275,17 +275,9 @@ def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
     return sizes[id(node)]
 
 
-def _load_toml(text: str) -> Any:
-    try:
-        tomllib = importlib.import_module("tomllib")
-    except ImportError:  # pragma: no cover - Python 3.10: tomli, a dependency there
-        tomllib = importlib.import_module("tomli")
-    return tomllib.loads(text)
-
-
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "json": json.loads,
-    "toml": _load_toml,
+    "toml": tomllib.loads,
     "yaml": _load_yaml,
 }
 
@@ -305,9 +297,8 @@ def _header_problems(name: Any, target: Any, description: Any) -> list[str]:
 class Schema:
     """The subclasses experts label, checked once and then used everywhere.
 
-    Build a schema with :meth:`from_dict` or :meth:`from_file`; it cannot be changed
-    afterwards. Its :attr:`digest` (SHA-256 of the canonical JSON form) identifies the
-    exact schema a set of labels and a report were made with.
+    Build one with :meth:`from_dict` or :meth:`from_file`; it cannot be changed afterwards,
+    and its :attr:`digest` identifies the exact schema labels and reports were made with.
 
     Parameters
     ----------

@@ -150,7 +150,7 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".labels.csv.lock", "labels.csv"]
-    assert store.row("y") is None
+    assert "y" not in store.rows()
     assert store.rows()["x"]["opacity"] == "mild"
 
 
