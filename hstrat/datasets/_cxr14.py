@@ -279,46 +279,40 @@ def load_cxr14(
 ) -> ImageFileDataset:
     """Load NIH ChestX-ray14 from a local copy, with chest-drain and opacity strata.
 
-    Reads the official label file and split lists, checks that every selected image is
-    on disk (images are read lazily, one per item), and joins the optional chest-drain
-    and expert labels by image name. Nothing is downloaded: the dataset comes from
-    https://nihcc.app.box.com/v/ChestXray-NIHCC.
+    Checks that every selected image is on disk (images are read lazily, one per item)
+    and joins the optional drain and expert labels by image name. Nothing is
+    downloaded: the dataset comes from https://nihcc.app.box.com/v/ChestXray-NIHCC.
 
     Parameters
     ----------
     root : str or path-like
-        The ChestX-ray14 folder: ``Data_Entry_2017_v2020.csv`` (or the 2017 file),
-        ``train_val_list.txt``, ``test_list.txt`` and the PNGs, either flat in
-        ``images/`` or as extracted from the archives, ``images_001/images/`` ...
-        ``images_012/images/``.
+        The ChestX-ray14 folder: ``Data_Entry_2017_v2020.csv`` (or the 2017 file), the
+        split lists and the PNGs, flat in ``images/`` or as extracted from the archives
+        (``images_001/images/`` ...).
     split : {"train", "val", "test", "train_val"}, default "test"
-        ``"test"`` is ``test_list.txt``; ``"train_val"`` is ``train_val_list.txt``;
-        ``"val"`` is ``validation_fraction`` of the *patients* of ``train_val`` (chosen
-        with ``random_state``) and ``"train"`` the rest, so no patient is in both.
+        ``"test"`` and ``"train_val"`` are the official lists; ``"val"`` is
+        ``validation_fraction`` of the *patients* of ``train_val`` and ``"train"`` the
+        rest, so no patient is in both.
     target : str, default "Pneumothorax"
-        One of the 14 findings (:data:`CXR14_FINDINGS`); an image is positive when the
-        finding is among its pipe-separated ``Finding Labels``. ``"all"``: every finding,
-        for a multi-label model; each item's label is then a multi-hot vector of 14
-        (``dataset.labels`` has shape ``(n, 14)``), in the order of :data:`CXR14_FINDINGS`.
+        One of :data:`CXR14_FINDINGS` (positive when among the image's ``Finding
+        Labels``), or ``"all"``: a multi-hot label of the 14 findings per item
+        (``dataset.labels`` of shape ``(n, 14)``, in the order of :data:`CXR14_FINDINGS`).
     views : sequence of {"PA", "AP"}, default ("PA", "AP")
-        Keep only these view positions (after the validation patients are chosen, so the
-        split does not depend on the views).
+        Keep only these view positions (chosen after the validation patients).
     expert_labels : path or list of paths, optional
-        The expert labels of four findings (Majkowska et al., Radiology 2020) that Google
-        publishes as the "NIH ChestX-ray14 additional labels"
-        (https://cloud.google.com/healthcare/docs/resources/public-datasets/nih-chest):
+        Google's expert labels of four findings (Majkowska et al., Radiology 2020) from
+        https://cloud.google.com/healthcare/docs/resources/public-datasets/nih-chest:
         ``test_labels.csv`` and/or ``validation_labels.csv``, or a folder holding them.
     drain_labels : path, optional
-        The chest-drain labels of NEATX (Damgaard et al. 2023, arXiv:2309.02244),
-        ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` from
-        https://zenodo.org/records/14944064, or its folder.
+        NEATX's chest-drain labels (Damgaard et al. 2023) from
+        https://zenodo.org/records/14944064, the file
+        ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` or its folder.
     transform, image_size : optional
         As for :class:`ImageFileDataset`; the originals are 1024x1024.
     validation_fraction : float in [0, 1), default 0.1
         Fraction of the ``train_val`` patients that form ``"val"``.
     random_state : int, numpy.random.Generator or None, default 0
-        Seed of the choice of validation patients; the default gives the same split on
-        every call.
+        Seed of the choice of validation patients (the default: the same split each call).
 
     Returns
     -------

@@ -117,14 +117,10 @@ def label_tensor(label: Any) -> Any:
 class ImageFileDataset:
     """Radiographs read from files on demand, with their labels and metadata.
 
-    Returned by :func:`~hstrat.datasets.load_cxr14` and :func:`~hstrat.datasets.load_mura`;
-    it can also be built directly from a list of files.
-
-    A map-style dataset that a :class:`torch.utils.data.DataLoader` batches with its
-    default collate function: ``dataset[i]`` is ``(image, label, i)``, the image as
+    Returned by :func:`~hstrat.datasets.load_cxr14` and :func:`~hstrat.datasets.load_mura`,
+    or built from a list of files. ``dataset[i]`` is ``(image, label, i)``: the image as
     ``transform`` makes it, the label as a ``float32`` tensor (0-d, or the multi-hot row)
-    and ``i``, the item's row of ``metadata``. It does not subclass
-    :class:`torch.utils.data.Dataset`, so building it needs neither torch nor Pillow.
+    and the item's row of ``metadata``. Building it needs neither torch nor Pillow.
 
     Parameters
     ----------
@@ -135,10 +131,8 @@ class ImageFileDataset:
     metadata : pandas.DataFrame
         One row per item, in the same order (its index is reset to ``0..n-1``).
     transform : callable, optional
-        Applied to the 8-bit grayscale Pillow image (after resizing to ``image_size``
-        if given) **instead of** the default conversion; whatever it returns is the item's
-        image. The default conversion scales to [0, 1] and returns a ``float32`` tensor
-        of shape ``(1, H, W)``.
+        Applied to the 8-bit grayscale Pillow image (resized) **instead of** the default
+        conversion, a ``float32`` tensor of shape ``(1, H, W)`` in [0, 1].
     image_size : int, optional
         Resize every image to ``image_size x image_size`` (bilinear) before the transform.
 
