@@ -161,10 +161,9 @@ class Stratum:
     def __and__(self, other: Stratum) -> Stratum:
         """Return the cases in both strata, e.g. ``no_drain & small``: their intersection.
 
-        It is named ``"a & b"``, its level is the pair of levels, and a case is labelled
-        for it when it is labelled for both. Its population is the more specific of the
-        two: ``positives`` (``negatives``) when either is, ``all`` when both are, else
-        ``auto``.
+        Named ``"a & b"``, its level the pair of levels, labelled where both are; its
+        population the more specific: ``positives`` (``negatives``) when either is,
+        ``all`` when both are, else ``auto``.
 
         Examples
         --------
@@ -334,14 +333,6 @@ def _from_series(values: pd.Series, variable: str) -> list[Stratum]:
     return out
 
 
-def _as_cases(cases: Any) -> Cases:
-    if isinstance(cases, Cases):
-        return cases
-    if isinstance(cases, (int, np.integer)) and not isinstance(cases, bool):
-        return Cases(pd.RangeIndex(int(cases)))
-    return Cases.of(range(len(cases)), ids=cases)
-
-
 def _aligned(stratum: Stratum, cases: Cases, name: str) -> Stratum:
     """Return the stratum in case order (realigned by its index if built from pandas)."""
     if stratum.index is None:
@@ -392,7 +383,10 @@ def as_strata(
     >>> [s.mask.tolist() for s in as_strata(drain, ["a", "b", "c"])]
     [[True, False, False], [False, False, True]]
     """
-    cases = _as_cases(cases)
+    if isinstance(cases, (int, np.integer)) and not isinstance(cases, bool):
+        cases = Cases(pd.RangeIndex(int(cases)))
+    elif not isinstance(cases, Cases):
+        cases = Cases.of(range(len(cases)), ids=cases)
     if strata is None:
         return []
     if callable(strata) and not isinstance(strata, (pd.Series, pd.DataFrame, Stratum)):
