@@ -170,10 +170,6 @@ def _check_device(device: Any) -> Any:
     return dev
 
 
-def _devices(model: Any) -> list[Any]:
-    return list(dict.fromkeys(t.device for t in (*model.parameters(), *model.buffers())))
-
-
 def _to_device(value: Any, device: Any, torch: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.to(device, non_blocking=True) if value.device != device else value
@@ -282,7 +278,8 @@ class TorchAdapter:
         handle = None
         original = None
         try:
-            devices = _devices(model)
+            tensors = (*model.parameters(), *model.buffers())
+            devices = list(dict.fromkeys(t.device for t in tensors))
             if self.device is not None:
                 if len(devices) > 1:
                     raise ValueError(

@@ -122,19 +122,6 @@ def _flags(
     return flags.astype("boolean")
 
 
-def _read_data_entry(root: Path) -> tuple[pd.DataFrame, Path]:
-    """Read ``Data_Entry_2017_v2020.csv`` (preferred) or ``Data_Entry_2017.csv``."""
-    path = next((root / n for n in DATA_ENTRY_FILES if (root / n).is_file()), None)
-    if path is None:
-        raise _missing(
-            "The ChestX-ray14 label file (Data_Entry_2017_v2020.csv or Data_Entry_2017.csv)",
-            root / DATA_ENTRY_FILES[0],
-        )
-    columns = ["Finding Labels", "Patient ID", "Patient Age", "Patient Gender", "View Position"]
-    expected = f"the Data_Entry file of ChestX-ray14 ({NIH_URL})"
-    return _read_table(path, columns, expected), path
-
-
 def _parse_age(values: pd.Series) -> pd.Series:
     """Ages as numbers; the old ``"058Y"`` spelling is read as 58 (``"M"``/``"D"`` as NaN)."""
     if pd.api.types.is_numeric_dtype(values):
@@ -142,16 +129,6 @@ def _parse_age(values: pd.Series) -> pd.Series:
     text = values.astype(str).str.strip().str.upper()
     years = pd.to_numeric(text.str.extract(r"^(\d+)Y?$", expand=False), errors="coerce")
     return years.astype(float)
-
-
-def _read_list(root: Path, split: str) -> list[str]:
-    path = root / SPLIT_FILES[split]
-    if not path.is_file():
-        raise _missing(f"The ChestX-ray14 split list {SPLIT_FILES[split]}", path)
-    with open(path, encoding="utf-8") as handle:
-        names = [line.strip() for line in handle if line.strip()]
-    _refuse_repeats(names, str(path))
-    return names
 
 
 def _image_index(root: Path) -> dict[str, str]:
@@ -375,14 +352,26 @@ def load_cxr14(
     base = Path(root)
     if not base.is_dir():
         raise _missing("The ChestX-ray14 folder", base)
-    entries, entry_path = _read_data_entry(base)
+    entry_path = next((base / n for n in DATA_ENTRY_FILES if (base / n).is_file()), None)
+    if entry_path is None:
+        raise _missing(
+            "The ChestX-ray14 label file (Data_Entry_2017_v2020.csv or Data_Entry_2017.csv)",
+            base / DATA_ENTRY_FILES[0],
+        )
+    columns = ["Finding Labels", "Patient ID", "Patient Age", "Patient Gender", "View Position"]
+    entries = _read_table(entry_path, columns, f"the Data_Entry file of ChestX-ray14 ({NIH_URL})")
     list_name = "test" if split == "test" else "train_val"
-    names = _read_list(base, list_name)
+    list_path = base / SPLIT_FILES[list_name]
+    if not list_path.is_file():
+        raise _missing(f"The ChestX-ray14 split list {SPLIT_FILES[list_name]}", list_path)
+    with open(list_path, encoding="utf-8") as handle:
+        names = [line.strip() for line in handle if line.strip()]
+    _refuse_repeats(names, str(list_path))
     known = set(entries["Image Index"])
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(
-            f"{base / SPLIT_FILES[list_name]} lists {len(unknown)} image(s) absent from "
+            f"{list_path} lists {len(unknown)} image(s) absent from "
             f"{entry_path.name}, e.g. {unknown[:3]!r}."
         )
     table = entries.set_index("Image Index", drop=False).loc[names].reset_index(drop=True)

@@ -84,20 +84,6 @@ def to_grayscale_8bit(image: PILImage.Image) -> PILImage.Image:
     return image.convert("L")
 
 
-def read_grayscale(path: str | os.PathLike[str]) -> PILImage.Image:
-    """Open an image file as an 8-bit grayscale Pillow image; errors name the file."""
-    pil = require_pil()
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Image file not found: {path}")
-    try:
-        with pil.open(path) as image:
-            image.load()
-            return to_grayscale_8bit(image)
-    except OSError as err:
-        raise OSError(f"Cannot read the image {path}: {err}") from err
-
-
 # Without torch, the numpy accessors (dataset.images, dataset.image_array(i)) still work.
 _TENSORS = "An image data set's tensors (without torch: dataset.image_array(i))"
 
@@ -193,11 +179,19 @@ class ImageFileDataset:
 
     def image(self, index: int) -> PILImage.Image:
         """Return item ``index`` as an 8-bit grayscale Pillow image, resized if asked."""
-        image = read_grayscale(self.paths[check_index(index, len(self))])
+        pil, path = require_pil(), self.paths[check_index(index, len(self))]
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Image file not found: {path}")
+        try:
+            with pil.open(path) as opened:
+                opened.load()
+                image = to_grayscale_8bit(opened)
+        except OSError as err:
+            raise OSError(f"Cannot read the image {path}: {err}") from err
         size = self.image_size
         if size is None or image.size == (size, size):
             return image
-        return image.resize((size, size), resample=require_pil().Resampling.BILINEAR)
+        return image.resize((size, size), resample=pil.Resampling.BILINEAR)
 
     def image_array(self, index: int) -> npt.NDArray[np.float32]:
         """Return item ``index`` as a ``float32`` array of shape ``(H, W)`` in [0, 1].
