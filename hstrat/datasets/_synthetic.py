@@ -302,14 +302,11 @@ def _col(values: npt.NDArray[Any]) -> FloatArray:
 
 
 class _Canvas:
-    """Coordinates and scratch buffers for drawing a batch of images in place.
+    """Patient coordinates of a batch: about -0.5 to 0.5 across, downwards from mid-chest.
 
-    Patient coordinates run from about -0.5 (the image's left) to 0.5 across and
-    downwards from mid-chest; each image has its own shift and scale, and no rotation,
-    so that ``x`` (shape ``(B, 1, S)``) and ``y`` (``(B, S, 1)``) stay separable and most
-    shapes cost one full-size operation. Every full-size result is written into a
-    preallocated buffer: on some allocators a fresh temporary per operation costs ten
-    times the arithmetic.
+    Each image is shifted and scaled, never rotated, so ``x`` ``(B, 1, S)`` and ``y``
+    ``(B, S, 1)`` stay separable; full-size results go into preallocated buffers (a
+    fresh temporary per operation costs ten times the arithmetic on some allocators).
     """
 
     def __init__(self, c: dict[str, npt.NDArray[Any]], size: int) -> None:
@@ -329,10 +326,7 @@ class _Canvas:
         taper: float = 0.0,
         rows: Any = slice(None),
     ) -> FloatArray:
-        """Squared normalized radius of an ellipse (``< 1`` inside), into ``out``.
-
-        ``taper`` narrows the ellipse towards its top (a lung's apex).
-        """
+        """Squared normalized radius of an ellipse (``< 1`` inside; ``taper`` narrows its top)."""
         x, y = self.x[rows], self.y[rows]
         dy = (y - cy) / ay
         if taper:
@@ -348,11 +342,7 @@ class _Canvas:
 
 
 def _soft_inside(r2: FloatArray, edge: Any, out: FloatArray) -> FloatArray:
-    """Soft indicator of ``r2 < 1``, into ``out``.
-
-    The edge ramps linearly over about ``edge`` times the semi-axis (near the boundary
-    ``r2`` changes by ``2 * distance / axis``).
-    """
+    """Soft indicator of ``r2 < 1``, into ``out``: a linear edge about ``edge`` semi-axes wide."""
     sharpness = 0.5 / edge
     np.multiply(r2, -sharpness, out=out)
     out += sharpness + 0.5
