@@ -329,6 +329,14 @@ def _from_series(values: pd.Series, variable: str) -> list[Stratum]:
     return out
 
 
+def _as_cases(cases: Any) -> Cases:
+    if isinstance(cases, Cases):
+        return cases
+    if isinstance(cases, (int, np.integer)) and not isinstance(cases, bool):
+        return Cases(pd.RangeIndex(int(cases)))
+    return Cases.of(range(len(cases)), ids=cases)
+
+
 def _aligned(stratum: Stratum, cases: Cases, name: str) -> Stratum:
     """Return the stratum in case order (realigned by its index if built from pandas)."""
     if stratum.index is None:
@@ -379,10 +387,7 @@ def as_strata(
     >>> [s.mask.tolist() for s in as_strata(drain, ["a", "b", "c"])]
     [[True, False, False], [False, False, True]]
     """
-    if isinstance(cases, (int, np.integer)) and not isinstance(cases, bool):
-        cases = Cases(pd.RangeIndex(int(cases)))
-    elif not isinstance(cases, Cases):
-        cases = Cases.of(range(len(cases)), ids=cases)
+    cases = _as_cases(cases)
     if strata is None:
         return []
     if callable(strata) and not isinstance(strata, (pd.Series, pd.DataFrame, Stratum)):
