@@ -128,10 +128,8 @@ def _generator(random_state: RandomState) -> Any:
 def compact_densenet(random_state: RandomState = None) -> Any:
     """Return the demo's model: a small DenseNet for 1-channel images, one output logit.
 
-    A torchvision DenseNet (growth rate 12, blocks (3, 3, 3); a minute on a CPU at 64 px)
-    behind a gray-to-RGB copy and ImageNet's normalisation. Its weights are drawn from
-    ``random_state``, not torch's global state; its last ``Linear`` is
-    ``model.net.classifier``.
+    A torchvision DenseNet (growth rate 12, blocks (3, 3, 3)) behind a gray-to-RGB copy
+    and ImageNet's normalisation, its weights drawn from ``random_state``.
 
     Examples
     --------

@@ -121,8 +121,6 @@ def _exchange(a: Path, b: Path) -> bool:
 def replace_folder(directory: str | os.PathLike[str], files: Mapping[str, bytes]) -> Path:
     """Make ``directory`` hold exactly ``files`` (name → content), in one atomic step.
 
-    The old content is removed once the new is in place (the caller decides it may go).
-
     Returns
     -------
     pathlib.Path
@@ -195,12 +193,9 @@ def _neutral(value: object) -> object:
 def spreadsheet_csv(frame: pd.DataFrame) -> str:
     """Return ``frame`` as CSV text that a spreadsheet will not run as formulas.
 
-    A spreadsheet treats a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab
-    or carriage return) as a formula, which can run commands or leak data ("CSV
-    injection"). Such text cells and column names get a leading ``'``, which
-    spreadsheets show as text; numbers, including negative ones, are unchanged. A
-    stratum named ``=HYPERLINK(...)`` is therefore written as ``'=HYPERLINK(...)``:
-    read files meant for programs from ``report.json``, which keeps every value exactly.
+    Text cells and column names that start with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return ("CSV injection") get a leading ``'``; numbers are unchanged.
+    Programs should read ``report.json``, which keeps every value exactly.
 
     Examples
     --------

@@ -19,8 +19,7 @@ from ._validation import check_labels, check_same_length, check_scores
 class Predictions:
     """Labels, scores, sample ids, embeddings and metadata of the evaluated cases.
 
-    Everything after :func:`hstrat.collect` is plain numpy / pandas; a ``Predictions``
-    can also be built from scores computed anywhere (:meth:`from_frame`).
+    What :func:`hstrat.collect` returns; :meth:`from_frame` builds one from a table.
 
     Parameters
     ----------
@@ -139,9 +138,7 @@ class Predictions:
         score_col: str,
         id_col: str | None = None,
     ) -> Predictions:
-        """Build predictions from a table with one row per case (e.g. a CSV).
-
-        The remaining columns become :attr:`metadata`.
+        """Build predictions from a table with one row per case; other columns are metadata.
 
         Examples
         --------

@@ -53,11 +53,9 @@ class Stratum:
         Which samples belong to the subclass. A pandas Series keeps its index, and the
         stratum is lined up with the cases by it (see "How hstrat lines up your data").
     population : {"auto", "positives", "negatives", "all"}, default "auto"
-        How the subclass enters the AUC: ``"positives"``, its positives against every
-        negative (the paper's "pneumothorax with a chest drain"); ``"negatives"``, every
-        positive against its negatives; ``"all"``, its own positives and negatives;
-        ``"auto"``, ``"positives"`` if the mask selects only positives, ``"negatives"``
-        if only negatives, else ``"all"``.
+        How the subclass enters the AUC (the table in Concepts, "Strata and their
+        populations"); ``"auto"``: ``"positives"`` if the mask selects only positives,
+        ``"negatives"`` if only negatives, else ``"all"``.
     name : str, optional
         Label in reports; defaults to the key it was given under.
     variable, level : optional
@@ -67,9 +65,8 @@ class Stratum:
         Samples for which the variable was labelled at all; the complement used as the
         reference is taken among these. Defaults to every sample.
     finding : str or int, optional
-        The model output this subclass belongs to (a chest drain is a subclass of
-        pneumothorax): an audit of several findings uses it for that finding only, and an
-        audit of another single finding refuses it. ``None``: any finding.
+        The model output this subclass belongs to (a chest drain, of pneumothorax): used
+        for that finding only, refused by an audit of another. ``None``: any finding.
 
     Examples
     --------
@@ -161,10 +158,9 @@ class Stratum:
     def __and__(self, other: Stratum) -> Stratum:
         """Return the cases in both strata, e.g. ``no_drain & small``: their intersection.
 
-        It is named ``"a & b"``, its level is the pair of levels, and a case is labelled
-        for it when it is labelled for both. Its population is the more specific of the
-        two: ``positives`` (``negatives``) when either is, ``all`` when both are, else
-        ``auto``.
+        Named ``"a & b"``, its level the pair of levels, labelled where both are; its
+        population the more specific: ``positives`` (``negatives``) when either is,
+        ``all`` when both are, else ``auto``.
 
         Examples
         --------
@@ -252,9 +248,8 @@ def intersections(
     Parameters
     ----------
     items : sequence of Stratum
-        Strata lined up with the same cases; those of one variable (``drain=yes``,
-        ``drain=no``) are its levels, and a stratum without a variable is a variable of
-        its own with one level.
+        Strata lined up with the same cases; those of one variable are its levels (a
+        stratum without a variable is one of its own).
     variables : True or sequence of sequences of str, default True
         ``True``: cross every variable with every other (all of them at once); else the
         crossings to make, e.g. ``[("drain", "size")]``.

@@ -174,7 +174,7 @@ def check_labels(y_true: Any, name: str = "y_true") -> npt.NDArray[np.bool_]:
                 f"{_preview(values.tolist())}. Convert explicitly, e.g. y_true == positive_label."
             )
         return np.asarray(num == 1.0, dtype=bool)
-    if arr.dtype.kind == "b" or (arr.dtype == object and len(arr) and _all_bools(arr)):
+    if arr.dtype == object and len(arr) and all(isinstance(v, (bool, np.bool_)) for v in arr):
         return arr.astype(bool)
     if len(arr) == 0 and arr.dtype.kind in "fO":
         return np.zeros(0, dtype=bool)
@@ -186,10 +186,6 @@ def check_labels(y_true: Any, name: str = "y_true") -> npt.NDArray[np.bool_]:
 
 def _all_numbers(arr: np.ndarray[Any, Any]) -> bool:
     return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in arr)
-
-
-def _all_bools(arr: np.ndarray[Any, Any]) -> bool:
-    return all(isinstance(v, (bool, np.bool_)) for v in arr)
 
 
 def check_scores(y_score: Any, name: str = "y_score") -> npt.NDArray[np.float64]:

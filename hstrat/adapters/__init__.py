@@ -1,12 +1,4 @@
-"""Model adapters: how :func:`hstrat.collect` runs a model over one batch.
-
-* :class:`TorchAdapter` — a :class:`torch.nn.Module`: logits and penultimate embeddings
-  from one forward pass (the only place hstrat imports torch, lazily);
-* :class:`SklearnAdapter` — a scikit-learn estimator or pipeline (``predict_proba`` /
-  ``decision_function``);
-* :class:`CallableAdapter` — any ``f(x)`` returning scores;
-* :class:`LoaderScores` — no model: the loader yields the scores.
-"""
+"""Model adapters: how :func:`hstrat.collect` runs a model over one batch."""
 
 from ._callable import (
     OUTPUT_KINDS,

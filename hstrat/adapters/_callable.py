@@ -101,9 +101,8 @@ class _NoSession:
 def as_array(value: Any, name: str = "value") -> npt.NDArray[Any]:
     """Return ``value`` as a numpy array; tensors go through their own ``.numpy()``.
 
-    A tensor already on the CPU is converted without a copy; one on an accelerator is
-    moved with a single ``.cpu()``. Lists of strings become numpy string arrays; lists
-    that numpy cannot make rectangular become object arrays.
+    A CPU tensor is not copied; one on an accelerator is moved with one ``.cpu()``.
+    Ragged lists become object arrays.
 
     Examples
     --------
@@ -183,10 +182,9 @@ def _code_digest(func: Any) -> str:
 class CallableAdapter(_NoSession):
     """Any callable ``f(x)`` that returns scores for a batch of inputs.
 
-    ``f(x)`` may return a 1-D array of scores, a ``(batch, n_outputs)`` array (one
-    output is then chosen with ``target=``), or a tuple ``(scores, embeddings)``; numpy
-    arrays, lists and tensors are all accepted. Scores are used as returned: no
-    activation is applied unless ``activation=`` asks for one.
+    ``f(x)`` returns 1-D scores, a ``(batch, n_outputs)`` array (``target=`` picks one),
+    or a ``(scores, embeddings)`` tuple, as arrays, lists or tensors; scores are used as
+    returned unless ``activation=`` asks for one.
 
     Parameters
     ----------
@@ -198,9 +196,8 @@ class CallableAdapter(_NoSession):
 
     Notes
     -----
-    For a cache, the callable is identified by its name and byte code (and, when
-    joblib can pickle it, its state). Weights that a closure or a lambda captures are
-    **not** part of that fingerprint: use a separate cache directory per model.
+    A cache knows the callable by its name, byte code and (when joblib can pickle it)
+    state, **not** by weights a closure or lambda captures: one cache directory per model.
 
     Examples
     --------
@@ -271,7 +268,7 @@ class LoaderScores(_NoSession):
     """``model=None``: the loader yields the scores themselves.
 
     The batch's input (``x`` of a tuple, ``batch[score_key]`` of a dict) is taken as the
-    scores, 1-D or with one column per output.
+    scores, 1-D or one column per output.
 
     Examples
     --------

@@ -106,17 +106,14 @@ class SklearnAdapter(_NoSession):
             )
         self._head = estimator[: self._cut] if self._cut else None
         self._tail = estimator[self._cut :] if self._cut else estimator
-        self.embedding_source: str | None = (
-            None
-            if self._cut is None
-            else f"output of pipeline step {steps[self._cut - 1]!r}"
-            if self._cut
-            else "input features"
-        )
+        self.embedding_source: str | None = None if self._cut is None else "input features"
+        if self._cut:
+            self.embedding_source = f"output of pipeline step {steps[self._cut - 1]!r}"
 
     def predict(self, inputs: Any) -> BatchOutput:
         """Score one batch (and take its embeddings)."""
-        x = inputs if _is_frame_like(inputs) else as_array(inputs, "inputs")
+        frame_like = hasattr(inputs, "iloc") and hasattr(inputs, "columns")
+        x = inputs if frame_like else as_array(inputs, "inputs")
         features = x if self._head is None else self._head.transform(x)
         outputs = _outputs_2d(getattr(self._tail, self.method)(features), f"{self.method}(x)")
         return BatchOutput(outputs, None if self._cut is None else _dense_float32(features))
@@ -130,10 +127,6 @@ class SklearnAdapter(_NoSession):
             "class": _qualname(self.estimator),
             "state": joblib.hash(self.estimator),
         }
-
-
-def _is_frame_like(x: Any) -> bool:
-    return hasattr(x, "iloc") and hasattr(x, "columns")
 
 
 def _dense_float32(x: Any) -> npt.NDArray[np.float32]:

@@ -170,10 +170,6 @@ def _check_device(device: Any) -> Any:
     return dev
 
 
-def _devices(model: Any) -> list[Any]:
-    return list(dict.fromkeys(t.device for t in (*model.parameters(), *model.buffers())))
-
-
 def _to_device(value: Any, device: Any, torch: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.to(device, non_blocking=True) if value.device != device else value
@@ -208,32 +204,26 @@ def _logits_2d(output: Any, torch: Any) -> Any:
 class TorchAdapter:
     """A :class:`torch.nn.Module` as a model for :func:`hstrat.collect`.
 
-    The model's output — a tensor of shape ``(batch,)`` or ``(batch, n_outputs)``, a
-    tuple whose first item is one, or a mapping or object with ``logits`` — is taken as
-    logits (:func:`hstrat.collect` applies the activation, see ``activation=`` there).
-    During :meth:`session` the model is in eval mode and every forward runs under
-    :func:`torch.inference_mode`; afterwards, also after an exception, every module's
-    ``training`` flag is restored, the hook removed and the model back on its device.
-    Nothing is seeded. Per batch, outputs and embeddings are concatenated on the model's
-    device and moved to the CPU with **one** ``.cpu()``.
+    The model's output (a tensor, a tuple whose first item is one, or a mapping or object
+    with ``logits``) is taken as logits. The pass leaves no trace (eval mode and
+    :func:`torch.inference_mode` inside, training flags, hooks and device restored
+    after, also after an exception; nothing seeded; one ``.cpu()`` per batch): see
+    "What audit does with your model" in the PyTorch tutorial.
 
     Parameters
     ----------
     model : torch.nn.Module
         Outputs logits of shape ``(batch,)`` or ``(batch, n_outputs)``.
     embedding_layer : None, False or str, default None
-        ``None``: the **input** of the final linear layer (:func:`penultimate_layer`),
-        captured by a forward *pre*-hook, so whatever ``forward`` does before it
-        (DenseNet's ``relu``, pooling and ``flatten``) is included. A dotted module name
-        from ``model.named_modules()``: the **output** of that module, flattened per
-        sample (a tuple's first item), copied when the module returns so that in-place
-        operations that follow (DenseNet's ``relu(inplace=True)``) do not change it.
+        ``None``: the **input** of the final linear layer (:func:`penultimate_layer`), so
+        what ``forward`` does before it (pooling, ``flatten``) is included. A dotted name
+        from ``model.named_modules()``: that module's **output** (a tuple's first item),
+        flattened per sample and copied before in-place operations can change it.
         ``False``: no embeddings.
     device : str or torch.device, optional
-        ``None`` runs the model where its parameters are and moves each batch's tensors
-        there. A device moves the model there for the pass and back afterwards (the
-        parameters keep their identity; on a round trip their storage is re-allocated);
-        refused for a model spread over several devices.
+        ``None``: where the parameters are (each batch is moved there). A device: the
+        model is moved there for the pass and back after; refused for a model spread
+        over several devices.
 
     Attributes
     ----------
@@ -288,7 +278,8 @@ class TorchAdapter:
         handle = None
         original = None
         try:
-            devices = _devices(model)
+            tensors = (*model.parameters(), *model.buffers())
+            devices = list(dict.fromkeys(t.device for t in tensors))
             if self.device is not None:
                 if len(devices) > 1:
                     raise ValueError(
@@ -365,18 +356,9 @@ class TorchAdapter:
     def fingerprint(self) -> dict[str, Any]:
         """Return a digest of what decides the model's outputs, as far as hstrat can see.
 
-        Every module of the tree (inside a ``DataParallel`` wrapper): its name, class and
-        the byte code of the class's ``forward``; its parameters and **all** its buffers,
-        persistent or not, by their bytes; every other attribute in its ``__dict__`` —
-        numbers, strings, flags (``eps``, ``inplace``, ...), containers of them, plain
-        tensors and arrays, functions by their byte code (``self.act = torch.tanh``, a
-        monkeypatched ``forward``, forward hooks), other objects by class and attributes.
-        Left out: ``training`` flags (the pass runs in eval mode), devices (their type
-        only), and the state-dict and backward hooks. **Not seen**: what code reads when
-        it runs (globals, closures, files, torch's global settings) and the code of the
-        functions ``forward`` calls — pass ``cache_key=`` to :func:`hstrat.collect` when
-        those change. The whole state is read (a few seconds per GB on a CPU), so a
-        copy that differs in a single weight is told apart.
+        Every module's class, ``forward`` byte code, parameters, buffers and other
+        attributes are read in full; what it covers and cannot see ("What the model's
+        fingerprint covers" in the PyTorch tutorial) decides when to pass ``cache_key=``.
         """
         torch = require_torch()
         digest = hashlib.blake2b(digest_size=20)
@@ -446,14 +428,10 @@ def _feed(h: Any, value: Any, torch: Any, depth: int = 0) -> int:
 def loader_order_is_random(loader: Any) -> bool:
     """Whether the order of the samples a loader yields is random (or not known to be fixed).
 
-    ``True`` for a :class:`torch.utils.data.DataLoader` (or any loader with ``sampler``
-    / ``batch_sampler`` attributes) whose sampler is a ``RandomSampler``,
-    ``SubsetRandomSampler``, ``WeightedRandomSampler`` or a ``DistributedSampler`` with
-    ``shuffle=True`` — also inside a ``BatchSampler`` or any batch sampler with a
-    ``sampler`` attribute — and for a loader whose ``shuffle`` attribute is ``True``.
-    A sampler hstrat does not recognise (a custom class, a list of indices) is counted
-    as random too: its order is not the data set's. A ``SequentialSampler``, an iterable
-    data set and a plain iterable of batches count as fixed. Torch is not imported.
+    Random: ``shuffle=True``, a random, subset-random or weighted sampler, a shuffling
+    ``DistributedSampler`` (also inside a batch sampler), and any sampler hstrat does
+    not recognise (its order is not the data set's). Fixed: a ``SequentialSampler``, an
+    iterable data set, a plain iterable of batches. Torch is not imported.
 
     Examples
     --------

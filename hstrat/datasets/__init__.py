@@ -1,12 +1,4 @@
-"""Datasets for auditing hidden stratification: a synthetic default and two real ones.
-
-* :func:`make_synthetic_cxr` — procedurally drawn chest radiographs where pneumothorax
-  is a subtle sign and most positives carry an easy chest drain; offline, in seconds.
-* :func:`load_cxr14` — NIH ChestX-ray14 from a local copy, with chest-drain and
-  airspace-opacity strata.
-* :func:`load_mura` — MURA v1.1 from a local copy; :func:`aggregate_to_study` turns
-  image scores into study scores.
-* :func:`cxr14_schema`, :func:`mura_schema` — the paper's subclass schemas.
+"""Datasets for auditing hidden stratification: synthetic chest X-rays, CXR14 and MURA.
 
 Every dataset yields ``(image, label, index)``, ``index`` being the item's row of
 ``dataset.metadata``, and works with a default :class:`torch.utils.data.DataLoader`;

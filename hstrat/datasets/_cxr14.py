@@ -122,19 +122,6 @@ def _flags(
     return flags.astype("boolean")
 
 
-def _read_data_entry(root: Path) -> tuple[pd.DataFrame, Path]:
-    """Read ``Data_Entry_2017_v2020.csv`` (preferred) or ``Data_Entry_2017.csv``."""
-    path = next((root / n for n in DATA_ENTRY_FILES if (root / n).is_file()), None)
-    if path is None:
-        raise _missing(
-            "The ChestX-ray14 label file (Data_Entry_2017_v2020.csv or Data_Entry_2017.csv)",
-            root / DATA_ENTRY_FILES[0],
-        )
-    columns = ["Finding Labels", "Patient ID", "Patient Age", "Patient Gender", "View Position"]
-    expected = f"the Data_Entry file of ChestX-ray14 ({NIH_URL})"
-    return _read_table(path, columns, expected), path
-
-
 def _parse_age(values: pd.Series) -> pd.Series:
     """Ages as numbers; the old ``"058Y"`` spelling is read as 58 (``"M"``/``"D"`` as NaN)."""
     if pd.api.types.is_numeric_dtype(values):
@@ -142,16 +129,6 @@ def _parse_age(values: pd.Series) -> pd.Series:
     text = values.astype(str).str.strip().str.upper()
     years = pd.to_numeric(text.str.extract(r"^(\d+)Y?$", expand=False), errors="coerce")
     return years.astype(float)
-
-
-def _read_list(root: Path, split: str) -> list[str]:
-    path = root / SPLIT_FILES[split]
-    if not path.is_file():
-        raise _missing(f"The ChestX-ray14 split list {SPLIT_FILES[split]}", path)
-    with open(path, encoding="utf-8") as handle:
-        names = [line.strip() for line in handle if line.strip()]
-    _refuse_repeats(names, str(path))
-    return names
 
 
 def _image_index(root: Path) -> dict[str, str]:
@@ -279,46 +256,40 @@ def load_cxr14(
 ) -> ImageFileDataset:
     """Load NIH ChestX-ray14 from a local copy, with chest-drain and opacity strata.
 
-    Reads the official label file and split lists, checks that every selected image is
-    on disk (images are read lazily, one per item), and joins the optional chest-drain
-    and expert labels by image name. Nothing is downloaded: the dataset comes from
-    https://nihcc.app.box.com/v/ChestXray-NIHCC.
+    Checks that every selected image is on disk (images are read lazily, one per item)
+    and joins the optional drain and expert labels by image name. Nothing is
+    downloaded: the dataset comes from https://nihcc.app.box.com/v/ChestXray-NIHCC.
 
     Parameters
     ----------
     root : str or path-like
-        The ChestX-ray14 folder: ``Data_Entry_2017_v2020.csv`` (or the 2017 file),
-        ``train_val_list.txt``, ``test_list.txt`` and the PNGs, either flat in
-        ``images/`` or as extracted from the archives, ``images_001/images/`` ...
-        ``images_012/images/``.
+        The ChestX-ray14 folder: ``Data_Entry_2017_v2020.csv`` (or the 2017 file), the
+        split lists and the PNGs, flat in ``images/`` or as extracted from the archives
+        (``images_001/images/`` ...).
     split : {"train", "val", "test", "train_val"}, default "test"
-        ``"test"`` is ``test_list.txt``; ``"train_val"`` is ``train_val_list.txt``;
-        ``"val"`` is ``validation_fraction`` of the *patients* of ``train_val`` (chosen
-        with ``random_state``) and ``"train"`` the rest, so no patient is in both.
+        ``"test"`` and ``"train_val"`` are the official lists; ``"val"`` is
+        ``validation_fraction`` of the *patients* of ``train_val`` and ``"train"`` the
+        rest, so no patient is in both.
     target : str, default "Pneumothorax"
-        One of the 14 findings (:data:`CXR14_FINDINGS`); an image is positive when the
-        finding is among its pipe-separated ``Finding Labels``. ``"all"``: every finding,
-        for a multi-label model; each item's label is then a multi-hot vector of 14
-        (``dataset.labels`` has shape ``(n, 14)``), in the order of :data:`CXR14_FINDINGS`.
+        One of :data:`CXR14_FINDINGS` (positive when among the image's ``Finding
+        Labels``), or ``"all"``: a multi-hot label of the 14 findings per item
+        (``dataset.labels`` of shape ``(n, 14)``, in the order of :data:`CXR14_FINDINGS`).
     views : sequence of {"PA", "AP"}, default ("PA", "AP")
-        Keep only these view positions (after the validation patients are chosen, so the
-        split does not depend on the views).
+        Keep only these view positions (chosen after the validation patients).
     expert_labels : path or list of paths, optional
-        The expert labels of four findings (Majkowska et al., Radiology 2020) that Google
-        publishes as the "NIH ChestX-ray14 additional labels"
-        (https://cloud.google.com/healthcare/docs/resources/public-datasets/nih-chest):
+        Google's expert labels of four findings (Majkowska et al., Radiology 2020) from
+        https://cloud.google.com/healthcare/docs/resources/public-datasets/nih-chest:
         ``test_labels.csv`` and/or ``validation_labels.csv``, or a folder holding them.
     drain_labels : path, optional
-        The chest-drain labels of NEATX (Damgaard et al. 2023, arXiv:2309.02244),
-        ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` from
-        https://zenodo.org/records/14944064, or its folder.
+        NEATX's chest-drain labels (Damgaard et al. 2023) from
+        https://zenodo.org/records/14944064, the file
+        ``NIH-CX14_TubeAnnotations_NonExperts_aggregated.csv`` or its folder.
     transform, image_size : optional
         As for :class:`ImageFileDataset`; the originals are 1024x1024.
     validation_fraction : float in [0, 1), default 0.1
         Fraction of the ``train_val`` patients that form ``"val"``.
     random_state : int, numpy.random.Generator or None, default 0
-        Seed of the choice of validation patients; the default gives the same split on
-        every call.
+        Seed of the choice of validation patients (the default: the same split each call).
 
     Returns
     -------
@@ -381,14 +352,26 @@ def load_cxr14(
     base = Path(root)
     if not base.is_dir():
         raise _missing("The ChestX-ray14 folder", base)
-    entries, entry_path = _read_data_entry(base)
+    entry_path = next((base / n for n in DATA_ENTRY_FILES if (base / n).is_file()), None)
+    if entry_path is None:
+        raise _missing(
+            "The ChestX-ray14 label file (Data_Entry_2017_v2020.csv or Data_Entry_2017.csv)",
+            base / DATA_ENTRY_FILES[0],
+        )
+    columns = ["Finding Labels", "Patient ID", "Patient Age", "Patient Gender", "View Position"]
+    entries = _read_table(entry_path, columns, f"the Data_Entry file of ChestX-ray14 ({NIH_URL})")
     list_name = "test" if split == "test" else "train_val"
-    names = _read_list(base, list_name)
+    list_path = base / SPLIT_FILES[list_name]
+    if not list_path.is_file():
+        raise _missing(f"The ChestX-ray14 split list {SPLIT_FILES[list_name]}", list_path)
+    with open(list_path, encoding="utf-8") as handle:
+        names = [line.strip() for line in handle if line.strip()]
+    _refuse_repeats(names, str(list_path))
     known = set(entries["Image Index"])
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(
-            f"{base / SPLIT_FILES[list_name]} lists {len(unknown)} image(s) absent from "
+            f"{list_path} lists {len(unknown)} image(s) absent from "
             f"{entry_path.name}, e.g. {unknown[:3]!r}."
         )
     table = entries.set_index("Image Index", drop=False).loc[names].reset_index(drop=True)

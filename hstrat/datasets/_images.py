@@ -84,20 +84,6 @@ def to_grayscale_8bit(image: PILImage.Image) -> PILImage.Image:
     return image.convert("L")
 
 
-def read_grayscale(path: str | os.PathLike[str]) -> PILImage.Image:
-    """Open an image file as an 8-bit grayscale Pillow image; errors name the file."""
-    pil = require_pil()
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Image file not found: {path}")
-    try:
-        with pil.open(path) as image:
-            image.load()
-            return to_grayscale_8bit(image)
-    except OSError as err:
-        raise OSError(f"Cannot read the image {path}: {err}") from err
-
-
 # Without torch, the numpy accessors (dataset.images, dataset.image_array(i)) still work.
 _TENSORS = "An image data set's tensors (without torch: dataset.image_array(i))"
 
@@ -117,14 +103,10 @@ def label_tensor(label: Any) -> Any:
 class ImageFileDataset:
     """Radiographs read from files on demand, with their labels and metadata.
 
-    Returned by :func:`~hstrat.datasets.load_cxr14` and :func:`~hstrat.datasets.load_mura`;
-    it can also be built directly from a list of files.
-
-    A map-style dataset that a :class:`torch.utils.data.DataLoader` batches with its
-    default collate function: ``dataset[i]`` is ``(image, label, i)``, the image as
+    Returned by :func:`~hstrat.datasets.load_cxr14` and :func:`~hstrat.datasets.load_mura`,
+    or built from a list of files. ``dataset[i]`` is ``(image, label, i)``: the image as
     ``transform`` makes it, the label as a ``float32`` tensor (0-d, or the multi-hot row)
-    and ``i``, the item's row of ``metadata``. It does not subclass
-    :class:`torch.utils.data.Dataset`, so building it needs neither torch nor Pillow.
+    and the item's row of ``metadata``. Building it needs neither torch nor Pillow.
 
     Parameters
     ----------
@@ -135,10 +117,8 @@ class ImageFileDataset:
     metadata : pandas.DataFrame
         One row per item, in the same order (its index is reset to ``0..n-1``).
     transform : callable, optional
-        Applied to the 8-bit grayscale Pillow image (after resizing to ``image_size``
-        if given) **instead of** the default conversion; whatever it returns is the item's
-        image. The default conversion scales to [0, 1] and returns a ``float32`` tensor
-        of shape ``(1, H, W)``.
+        Applied to the 8-bit grayscale Pillow image (resized) **instead of** the default
+        conversion, a ``float32`` tensor of shape ``(1, H, W)`` in [0, 1].
     image_size : int, optional
         Resize every image to ``image_size x image_size`` (bilinear) before the transform.
 
@@ -199,11 +179,19 @@ class ImageFileDataset:
 
     def image(self, index: int) -> PILImage.Image:
         """Return item ``index`` as an 8-bit grayscale Pillow image, resized if asked."""
-        image = read_grayscale(self.paths[check_index(index, len(self))])
+        pil, path = require_pil(), self.paths[check_index(index, len(self))]
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Image file not found: {path}")
+        try:
+            with pil.open(path) as opened:
+                opened.load()
+                image = to_grayscale_8bit(opened)
+        except OSError as err:
+            raise OSError(f"Cannot read the image {path}: {err}") from err
         size = self.image_size
         if size is None or image.size == (size, size):
             return image
-        return image.resize((size, size), resample=require_pil().Resampling.BILINEAR)
+        return image.resize((size, size), resample=pil.Resampling.BILINEAR)
 
     def image_array(self, index: int) -> npt.NDArray[np.float32]:
         """Return item ``index`` as a ``float32`` array of shape ``(H, W)`` in [0, 1].

@@ -99,9 +99,8 @@ def load_mura(
 ) -> ImageFileDataset:
     """Load MURA v1.1 from a local copy: one item per image, labelled by its study.
 
-    Reads the header-less ``{split}_image_paths.csv`` and ``{split}_labeled_studies.csv``,
-    checks that every image exists and that each study's label agrees with its folder
-    name (``study1_positive`` ↔ 1), and reads images lazily. Nothing is downloaded.
+    Checks that every image exists and that each study's label agrees with its folder
+    name (``study1_positive`` ↔ 1); images are read lazily. Nothing is downloaded.
 
     Parameters
     ----------
@@ -118,12 +117,11 @@ def load_mura(
     -------
     ImageFileDataset
         Items ``(image, label, index)``; ``dataset.metadata`` has one row per image with
-        the columns ``id`` (the path as written in the CSV), ``path`` (on disk),
-        ``split``, ``body_part`` (``"ELBOW"`` ... ``"WRIST"``), ``patient``
-        (``"patient11185"``), ``study`` (a unique study id, the study folder relative to
-        ``MURA-v1.1``, e.g. ``"valid/XR_WRIST/patient11185/study1_positive"``),
-        ``label`` (the study's label, 1 = abnormal) and ``image`` (``"image1.png"``).
-        Score images, then use :func:`aggregate_to_study` for a study-level AUC.
+        the columns ``id`` (the path in the CSV), ``path`` (on disk), ``split``,
+        ``body_part`` (``"ELBOW"`` ... ``"WRIST"``), ``patient``, ``study`` (the study
+        folder below ``MURA-v1.1``, e.g. ``"valid/XR_WRIST/patient11185/study1_positive"``),
+        ``label`` (the study's, 1 = abnormal) and ``image`` (``"image1.png"``);
+        :func:`aggregate_to_study` gives study-level scores.
 
     Raises
     ------

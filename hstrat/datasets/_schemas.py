@@ -84,11 +84,7 @@ MURA_SCHEMA: dict[str, Any] = {
 
 
 def cxr14_schema() -> dict[str, Any]:
-    """Return a fresh copy of the ChestX-ray14 pneumothorax schema.
-
-    Variables: ``chest_drain`` (applies to positives) and ``airspace_opacity`` (applies
-    to all), named as the metadata columns of :func:`~hstrat.datasets.load_cxr14` and
-    :func:`~hstrat.datasets.make_synthetic_cxr`. The format is :class:`hstrat.Schema`'s.
+    """Return a fresh copy of the ChestX-ray14 pneumothorax schema, for :class:`hstrat.Schema`.
 
     Examples
     --------
@@ -101,11 +97,7 @@ def cxr14_schema() -> dict[str, Any]:
 
 
 def mura_schema() -> dict[str, Any]:
-    """Return a fresh copy of the MURA abnormality schema.
-
-    Variables: ``fracture``, ``hardware`` and ``degenerative_joint_disease`` (apply to
-    positives, labelled by annotators) and ``body_part`` (applies to all, read from the
-    image path by its rule). The format is :class:`hstrat.Schema`'s.
+    """Return a fresh copy of the MURA abnormality schema, for :class:`hstrat.Schema`.
 
     Examples
     --------

@@ -24,11 +24,9 @@ _CHUNK_PIXELS = 1 << 15
 class SyntheticCXR:
     """Synthetic chest radiographs held in memory, with labels and true subclasses.
 
-    Made by :func:`make_synthetic_cxr`. A map-style dataset that a
-    :class:`torch.utils.data.DataLoader` batches with its default collate function:
-    ``dataset[i]`` is ``(image, label, i)``, a ``float32`` tensor of shape ``(1, H, W)``
-    in [0, 1] (or what ``transform`` returns), a 0-d ``float32`` tensor 0.0/1.0, and
-    ``i``, the row of :attr:`metadata`. Only items need torch (imported on demand).
+    Made by :func:`make_synthetic_cxr`. ``dataset[i]`` is ``(image, label, i)``: a
+    ``float32`` tensor ``(1, H, W)`` in [0, 1] (or what ``transform`` returns), a 0-d
+    ``float32`` label and the row of :attr:`metadata`. Only items need torch.
 
     Attributes
     ----------
@@ -101,20 +99,18 @@ def make_synthetic_cxr(
     """Draw chest-radiograph-like images of pneumothorax with a chest-drain shortcut.
 
     The offline stand-in for ChestX-ray14 pneumothorax (Oakden-Rayner et al., 2020):
-    chest anatomy drawn with random pose, exposure and noise, and these findings:
+    chest anatomy with random pose, exposure and noise, and three findings:
 
-    * **pneumothorax** (the label), as radiographs show it: an apical-lateral crescent of
-      one lung loses its markings and darkens slightly, bounded by a faint thin line (the
-      visceral pleura of the partly collapsed lung); its size and contrast fall with
-      ``difficulty``;
-    * **chest drain**: a bright tube that enters through the lateral chest wall on the
-      side of the pneumothorax and curves up towards the apex, drawn independently of the
-      pneumothorax's size and contrast;
-    * **airspace opacity**: a soft bright blob over part of either lung that washes out
-      whatever lies under it, sometimes the pneumothorax.
+    * **pneumothorax** (the label): an apical-lateral crescent of one lung loses its
+      markings and darkens slightly, bounded by a faint visceral pleural line; its size
+      and contrast fall with ``difficulty``;
+    * **chest drain**: a bright tube entering the lateral chest wall on the side of the
+      pneumothorax and curving up towards the apex;
+    * **airspace opacity**: a soft bright blob over part of a lung that washes out what
+      lies under it, sometimes the pneumothorax.
 
-    Images are drawn eagerly, in small vectorized batches, into one ``float32`` array:
-    16 KiB per 64x64 image, about 160 MiB for 10,000; a few thousand take about a second.
+    Images are drawn eagerly into one ``float32`` array (16 KiB per 64x64 image); a few
+    thousand take about a second.
 
     Parameters
     ----------
@@ -159,20 +155,11 @@ def make_synthetic_cxr(
 
     Notes
     -----
-    Train and test sets with different drain rates — the paper's setting, where drains
-    are a shortcut in training — come from two calls with **different seeds** (the same
-    seed would repeat the same patients):
-
-    ```python
-    train = make_synthetic_cxr(4000, drain_rate_pos=0.8, split="train", random_state=0)
-    test = make_synthetic_cxr(2000, drain_rate_pos=0.5, split="test", random_state=1)
-    ```
-
-    With ``difficulty=0.5``, a small CNN trained for a few epochs on ``train`` reaches
-    an AUC near 0.99 on ``test`` positives with a drain and near 0.8 on those without.
-    Nothing of this is drawn in: the model learns the drain because it is common in the
-    training positives and a bright tube is easier to see than a faint line; with drains
-    equally common in training positives and negatives the gap disappears.
+    Train and test sets with different drain rates (the paper's setting) come from two
+    calls with **different seeds** (the same seed repeats the same patients). At
+    ``difficulty=0.5`` a small CNN trained for a few epochs with drains in 80% of the
+    training positives scores test positives with a drain near AUC 0.99 and those
+    without near 0.8: it learns the shortcut, which is not drawn in.
 
     Examples
     --------
@@ -263,10 +250,7 @@ def _draw_cases(
     def uniform(low: float, high: float) -> npt.NDArray[np.float64]:
         return rng.uniform(low, high, size=n)
 
-    # How visible the pneumothorax is falls linearly with difficulty. Calibrated so that
-    # at the default 0.5 a small CNN (three conv blocks) trained for three epochs on 3,000
-    # images with drains in 80% of the positives scores pneumothorax without a drain well
-    # below pneumothorax with one (AUC about 0.8 against 0.99), and well above chance.
+    # Visibility falls linearly with difficulty, calibrated as the docstring's Notes say.
     depth = 0.66 - 0.42 * difficulty  # gap at the apex, as a fraction of the lung height
     line = 0.15 - 0.11 * difficulty  # brightness of the visceral pleural line
     dark = 0.1 - 0.07 * difficulty  # darkening of the airspace without lung markings
@@ -318,14 +302,11 @@ def _col(values: npt.NDArray[Any]) -> FloatArray:
 
 
 class _Canvas:
-    """Coordinates and scratch buffers for drawing a batch of images in place.
+    """Patient coordinates of a batch: about -0.5 to 0.5 across, downwards from mid-chest.
 
-    Patient coordinates run from about -0.5 (the image's left) to 0.5 across and
-    downwards from mid-chest; each image has its own shift and scale, and no rotation,
-    so that ``x`` (shape ``(B, 1, S)``) and ``y`` (``(B, S, 1)``) stay separable and most
-    shapes cost one full-size operation. Every full-size result is written into a
-    preallocated buffer: on some allocators a fresh temporary per operation costs ten
-    times the arithmetic.
+    Each image is shifted and scaled, never rotated, so ``x`` ``(B, 1, S)`` and ``y``
+    ``(B, S, 1)`` stay separable; full-size results go into preallocated buffers (a
+    fresh temporary per operation costs ten times the arithmetic on some allocators).
     """
 
     def __init__(self, c: dict[str, npt.NDArray[Any]], size: int) -> None:
@@ -345,10 +326,7 @@ class _Canvas:
         taper: float = 0.0,
         rows: Any = slice(None),
     ) -> FloatArray:
-        """Squared normalized radius of an ellipse (``< 1`` inside), into ``out``.
-
-        ``taper`` narrows the ellipse towards its top (a lung's apex).
-        """
+        """Squared normalized radius of an ellipse (``< 1`` inside; ``taper`` narrows its top)."""
         x, y = self.x[rows], self.y[rows]
         dy = (y - cy) / ay
         if taper:
@@ -364,11 +342,7 @@ class _Canvas:
 
 
 def _soft_inside(r2: FloatArray, edge: Any, out: FloatArray) -> FloatArray:
-    """Soft indicator of ``r2 < 1``, into ``out``.
-
-    The edge ramps linearly over about ``edge`` times the semi-axis (near the boundary
-    ``r2`` changes by ``2 * distance / axis``).
-    """
+    """Soft indicator of ``r2 < 1``, into ``out``: a linear edge about ``edge`` semi-axes wide."""
     sharpness = 0.5 / edge
     np.multiply(r2, -sharpness, out=out)
     out += sharpness + 0.5

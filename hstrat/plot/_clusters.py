@@ -38,11 +38,9 @@ def plot_cluster_map(
 ) -> Any:
     """Draw each class's held-out embeddings in 2-D, coloured by cluster, errors marked.
 
-    One panel per class: the first two principal components of the held-out cases'
-    embeddings, the cases each cluster's AUC is measured on (so a legend's ``n`` is the
-    audit table's). The ``top`` worst clusters of ``detector.clusters_`` are coloured,
-    with their size (and held-out AUC, when the detector comes from a report); the
-    others are grey. Black crosses: errors at the operating point.
+    One panel per class: the first two principal components of the held-out cases (so a
+    legend's ``n`` is the audit table's); the ``top`` worst clusters coloured, with their
+    size (and held-out AUC from a report), the others grey; errors as black crosses.
 
     Parameters
     ----------

@@ -30,9 +30,8 @@ def plot_forest(
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
     alpha : float, default 0.05
-        Strata whose adjusted p-value is below ``alpha`` are drawn in red when worse
-        than their reference and in green when better; strata too small for a
-        reliable test are hollow and grey. The legend under the plot says so.
+        Significance level of the colours (red: worse, green: better; see "Reading a
+        report"), which the legend states.
     title : str, optional
         Figure title.
 

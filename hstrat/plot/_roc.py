@@ -25,10 +25,7 @@ def plot_roc(
     colors: Mapping[str, Any] | None = None,
     title: str | None = None,
 ) -> Any:
-    """Draw the overall ROC curve and one per stratum, the operating point marked.
-
-    Each stratum's curve uses its population (:class:`hstrat.Stratum`): a stratum of
-    positives is drawn against every negative.
+    """Draw the overall ROC curve and one per stratum (in its population), operating point marked.
 
     Parameters
     ----------
