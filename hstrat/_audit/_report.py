@@ -40,11 +40,6 @@ __all__ = ["AuditReport"]
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
-#: Files an hstrat report folder may hold (older versions wrote no manifest).
-_REPORT_FILE = re.compile(
-    r"(report\.(html|json|md)|table\.csv|(forest|roc|worst_cluster)\.png"
-    r"|(clusters|exemplars)(_[\w.-]+)?\.png)"
-)
 _DPI = 120
 _ROC_PANELS = 24
 _EXEMPLARS = 8
@@ -551,16 +546,14 @@ def _check_folder(out: Path, identity: str, overwrite: bool) -> set[str]:
     if not isinstance(manifest, dict) or manifest.get("format") != "hstrat-report-folder":
         manifest = {}  # not ours: a user's manifest.json is a file like any other
     ours = {f.split("/")[0] for f in manifest.get("files", {})} | {MANIFEST} if manifest else set()
-    foreign = {e for e in entries if e not in ours and not _REPORT_FILE.fullmatch(e)}
+    foreign = {e for e in entries if e not in ours}
     if not entries or (manifest.get("report") == identity and not foreign) or overwrite:
         return foreign
     if foreign:
         listed = ", ".join(sorted(foreign)[:5]) + (", ..." if len(foreign) > 5 else "")
         what = f"files that are not part of an hstrat report ({listed})"
-    elif manifest:
-        what = f"a different hstrat report (created {manifest.get('created')})"
     else:
-        what = "an earlier hstrat report"
+        what = f"a different hstrat report (created {manifest.get('created')})"
     raise FileExistsError(
         f"{out} already holds {what}. Pass overwrite=True (hstrat audit --force) to write "
         "the report there (the files of an earlier report are removed, other files kept), "
