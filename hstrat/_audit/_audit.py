@@ -47,10 +47,7 @@ def audit(
 ) -> AuditReport | AuditReports:
     """Audit a model on a data set for hidden stratification: :func:`collect` + evaluate.
 
-    One pass of ``model`` over ``loader`` collects labels, scores, ids, metadata and
-    embeddings (:func:`hstrat.collect`); the strata, and the clusters ``detectors`` find,
-    are then evaluated as :func:`hstrat.evaluate` would: same scores and options, same
-    table.
+    The collected predictions are evaluated as :func:`hstrat.evaluate` would: same table.
 
     Parameters
     ----------

@@ -114,12 +114,9 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
     Parameters
     ----------
     model : torch.nn.Module, scikit-learn estimator, callable or None
-        A torch module returning logits (run in eval mode under
-        :func:`torch.inference_mode`, training flags restored after); a fitted
-        scikit-learn classifier or pipeline (``predict_proba[:, 1]``, else
-        ``decision_function``); any ``f(x)`` returning scores, or ``(scores,
-        embeddings)``; or ``None`` when the batches carry the scores (``x`` of a tuple,
-        or ``batch[score_key]``).
+        A torch module returning logits; a fitted scikit-learn classifier or pipeline;
+        any ``f(x)`` returning scores, or ``(scores, embeddings)``; or ``None`` when the
+        batches carry the scores (``x`` of a tuple, or ``batch[score_key]``).
     loader : iterable of batches
         E.g. a :class:`torch.utils.data.DataLoader`, yielding ``(x, y)``, ``(x, y,
         ids)``, ``(x, y, {id_key: ids, **metadata})`` or dicts with ``input_key``,
@@ -144,11 +141,9 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
     progress : bool, default True
         Show a progress bar (tqdm).
     cache : str or path-like, optional
-        A directory where the model's outputs and embeddings are streamed with a digest
-        of every batch's inputs: a later pass runs the model only on batches not cached
-        (an interrupted pass resumes); other inputs or another model raise
-        :class:`~hstrat.exceptions.CacheError`. Labels, ids and metadata always come from
-        the loader.
+        A directory for the model's outputs and embeddings, checked against a digest of
+        each batch's inputs: a later pass resumes; other inputs or another model raise
+        :class:`~hstrat.exceptions.CacheError`.
     cache_key : str, optional
         Compared like the model's fingerprint: change it when something the fingerprint
         cannot see (code ``forward`` calls, global state) changes the outputs.
@@ -160,15 +155,11 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
         Names of the model's outputs, for ``target="name"``.
     activation : {"auto", "sigmoid", "softmax", "none"}, default "auto"
         How outputs become scores. ``"auto"``: for torch models one output → sigmoid, two
-        → softmax of class 1 (with ``target=`` ambiguous: name it), more → sigmoid of
-        ``target``; for other models none. A warning says when ``"auto"`` squashes
-        outputs that all lie in [0, 1] already (probabilities? pass ``"none"``).
+        → softmax of class 1, more → sigmoid of ``target``; for other models none.
     distributed : bool or None, default None
         Under ``torchrun``, whether the ranks' shards are gathered: ``None`` when the
         loader's sampler is a :class:`~torch.utils.data.DistributedSampler`, ``True``
-        always (batches then need ids), ``False`` never. Call it on every rank: each
-        returns the same result, in the data set's order (see "Several GPUs and
-        machines"; with ``cache=``, a directory all ranks share).
+        always (batches then need ids), ``False`` never (see "Several GPUs and machines").
 
     Returns
     -------
@@ -430,7 +421,6 @@ class _Pass:
         return Collected(scores, labels, batch.ids, batch.metadata, out.embeddings)
 
     def _resolve_head(self, k: int) -> _Head:
-        several = self.targets == "all" or len(self.targets) > 1
         given: list[int | None] = (
             list(range(k))
             if self.targets == "all"
@@ -466,7 +456,7 @@ class _Pass:
                     f"{hint}) to choose the one to audit, or targets= for several."
                 )
         columns = tuple(int(c) for c in given if c is not None)
-        if several and len(set(columns)) < len(columns):
+        if len(set(columns)) < len(columns):
             raise ValueError(f"{self._asked()} names one output twice.")
         return _Head(k, columns, act, automatic)
 

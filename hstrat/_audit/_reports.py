@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._html import _CSS, _e, _num, _table
+from ._html import _e, _num, _table, page
 from ._report import AuditReport, write_report_folder
 
 __all__ = ["SUMMARY_COLUMNS", "AuditReports"]
@@ -134,14 +134,11 @@ class AuditReports(Mapping[Any, AuditReport]):
             cells[0] = f'<a href="{_e(folders[finding])}/report.html">{cells[0]}</a>'
             rows.append(("", cells))
         title = f"Audit of {len(self)} findings"
-        return (
-            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{title}</title><style>{_CSS}</style></head><body><main><h1>{title}</h1>"
-            "<p>Each finding's report opens from its name. The worst stratum is the one with "
-            "the lowest AUC; its p-value is adjusted within that finding's audit.</p>"
-            + _table([_e(c) for c in summary.columns], rows, {0, 8})
-            + "</main></body></html>"
+        return page(
+            title,
+            f"<h1>{title}</h1><p>Each finding's report opens from its name. The worst stratum "
+            "is the one with the lowest AUC; its p-value is adjusted within that finding's "
+            "audit.</p>" + _table([_e(c) for c in summary.columns], rows, {0, 8}),
         )
 
     def save(
