@@ -125,12 +125,7 @@ def _sampler(loader: Any) -> Any:
     candidates = [batch_sampler, getattr(batch_sampler, "sampler", None)]
     if batch_sampler is None:
         candidates = [getattr(loader, "sampler", None)]
-    data = sys.modules.get("torch.utils.data")
-    for c in candidates:
-        if c is None:
-            continue
-        if data is not None and isinstance(c, data.DistributedSampler):
-            return c
+    for c in candidates:  # a DistributedSampler, or any sampler shaped like one
         shape = getattr(c, "num_replicas", None), getattr(c, "rank", None)
         if all(isinstance(v, int) and not isinstance(v, bool) for v in shape):
             return c

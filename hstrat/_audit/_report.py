@@ -270,28 +270,26 @@ class AuditReport:
         if images is None or p is None or p.embeddings is None:
             return {}
         table = self.table
-        names = display_names(table)
         verdict = verdicts(table, self._alpha)
-        cluster = [is_cluster(row) for _, row in table.iterrows()]
-        strata = table["stratum"].astype(str).tolist()
-        chosen = {
-            strata[i]: names[i] for i in range(len(table)) if cluster[i] and verdict[i] == "worse"
-        }
+        clusters = [i for i, (_, row) in enumerate(table.iterrows()) if is_cluster(row)]
+        chosen = [i for i in clusters if verdict[i] == "worse"]
         worst: dict[str, int] = {}  # each detector's lowest defined AUC
         for i in np.argsort(table["auc"].to_numpy(dtype=float), kind="stable"):
-            if cluster[i] and verdict[i] != "undefined":
+            if i in clusters and verdict[i] != "undefined":
                 worst.setdefault(str(table["family"].iloc[i]), int(i))
-        for i in worst.values():
-            chosen.setdefault(strata[i], names[i])
-        by_name = {s.name: s for s in self.strata}
+        chosen += [i for i in worst.values() if i not in chosen]
+        names = display_names(table)
         errors = (p.y_score >= self.threshold) != p.y_true
-        figures = {}
-        for stratum, name in list(chosen.items())[:6]:
-            rows = _exemplar_rows(p.embeddings, by_name[stratum].mask, errors)
-            figures[stratum] = plot_image_grid(
-                images, rows, marked=errors, image_size=0.9, title=f"{name}: errors framed in red"
+        return {
+            str(table["stratum"].iloc[i]): plot_image_grid(
+                images,
+                _exemplar_rows(p.embeddings, self.strata[i - 1].mask, errors),
+                marked=errors,
+                image_size=0.9,
+                title=f"{names[i]}: errors framed in red",
             )
-        return figures
+            for i in chosen[:6]
+        }
 
     # -- exports ------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
