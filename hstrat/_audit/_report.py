@@ -295,8 +295,7 @@ class AuditReport:
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
         """Return the table as CSV text for spreadsheets (also written atomically to ``path``).
 
-        Cells a spreadsheet would run as a formula get a leading ``'``
-        (``hstrat._io.spreadsheet_csv``); the exact values are in :meth:`to_json`.
+        Cells a spreadsheet would run as a formula get a leading ``'``; see "Reading a report".
         """
         return _written(spreadsheet_csv(self.table), path)
 
@@ -326,10 +325,8 @@ class AuditReport:
     ) -> str:
         """Lossless JSON of the report; :meth:`from_json` rebuilds an equal table.
 
-        Levels of any type pandas holds (intervals, dates, decimals, bytes, periods,
-        numpy scalars) are read back as the same values. With ``include_predictions``
-        the labels, scores, ids and stratum masks are saved too (ROC curves can be
-        redrawn); embeddings and metadata never are.
+        With ``include_predictions`` the labels, scores, ids and stratum masks are saved
+        too (ROC curves can be redrawn); embeddings and metadata never are.
         """
         payload = self._payload(include_predictions)
         return _written(json.dumps(payload, indent=1, allow_nan=False), path)
@@ -439,11 +436,7 @@ class AuditReport:
     ) -> dict[str, Path]:
         """Write the report folder in one atomic step; return the written files by kind.
 
-        The folder holds ``report.html``, ``report.json``, ``table.csv``, the figures
-        (``forest.png``, ``roc.png``, and with clusters ``clusters.png`` and, given
-        ``images``, ``exemplars_*.png``) and ``manifest.json``. It is built beside
-        ``directory`` and swapped into place: a kill leaves the old folder or the new one,
-        whole, and nothing of an old report survives beside the new one.
+        What the folder holds and how it is swapped into place: "Reading a report".
 
         Parameters
         ----------
@@ -452,10 +445,8 @@ class AuditReport:
         images : array-like or sequence of images, optional
             One image per evaluated case, for the clusters' exemplars (see :meth:`to_html`).
         overwrite : bool, default False
-            Also write into a folder holding a different hstrat report or other files
-            (without it: only a new or empty folder, or one holding this same report).
-            An earlier report's files are removed; other files are kept, and the
-            report's files are then replaced one by one, not in one step.
+            Also write into a folder holding a different hstrat report (its files are
+            removed) or other files (kept; the report's files then replaced one by one).
 
         Returns
         -------
