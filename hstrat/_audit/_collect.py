@@ -7,7 +7,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, cast, overload
 
 import numpy as np
@@ -341,10 +341,6 @@ class _Pass:
     embedding_key: str | None
     head: _Head | None = None
     in_unit_interval: bool = True  # every output an automatic activation squashed
-    scores_from_loader: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.scores_from_loader = isinstance(self.adapter, LoaderScores)
 
     def run(
         self, loader: Iterable[Any], progress: bool, store: CollectCache | None
@@ -395,7 +391,7 @@ class _Pass:
     def _predict(self, batch: _Batch) -> BatchOutput:
         """Run the model on a batch (model=None: its embeddings come with the batch)."""
         out = self.adapter.predict(batch.inputs)
-        if not self.scores_from_loader or batch.embeddings is None:
+        if batch.embeddings is None:
             return out
         embeddings = as_array(batch.embeddings).reshape(len(out.outputs), -1)
         return BatchOutput(out.outputs, np.ascontiguousarray(embeddings, dtype=np.float32))
@@ -559,7 +555,7 @@ class _Pass:
         embeddings = None
         if isinstance(raw, Mapping):
             x_key, x_arg = input_key, "input_key"
-            if self.scores_from_loader:
+            if isinstance(self.adapter, LoaderScores):
                 x_key, x_arg = score_key, "score_key"
             for key, arg in ((x_key, x_arg), (label_key, "label_key")):
                 if key not in raw:

@@ -1,10 +1,8 @@
 """``report.html``: the findings first, then the figures, then the details.
 
-Laid out after the reports people act on (model cards' disaggregated results with
-intervals, Fairness Indicators' slices against a baseline, test reports that list the
-failures first, Domino's review of a slice through its examples): one sentence per
-finding, the clusters with their cases, how to read the numbers, then grouped tables
-(the full table embedded as a CSV download). Self-contained; every user string escaped.
+Laid out after the reports people act on (model cards, Fairness Indicators, test reports
+that list the failures first, Domino's slices through their examples); the full table is
+embedded as a CSV download. Self-contained; every user string escaped.
 """
 
 from __future__ import annotations
