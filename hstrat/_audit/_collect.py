@@ -73,10 +73,6 @@ class _Head:
         chosen = outputs[:, cols].astype(np.float64)
         return _sigmoid(chosen) if self.activation == "sigmoid" else chosen
 
-    def squashed(self, outputs: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
-        """Return the outputs that the activation squashes into [0, 1]."""
-        return outputs if self.activation == "softmax" else outputs[:, list(self.columns)]
-
 
 @overload
 def collect(
@@ -401,10 +397,11 @@ class _Pass:
         if self.head is None:
             self.head = self._resolve_head(out.outputs.shape[1])
         scores = self.head.scores(out.outputs, index)
-        if self.head.automatic and self.in_unit_interval:
-            squashed = self.head.squashed(out.outputs)
-            self.in_unit_interval = bool(((squashed >= 0) & (squashed <= 1)).all())
-        labels = self._labels(batch.labels, index, list(self.head.columns))
+        columns = list(self.head.columns)
+        if self.head.automatic and self.in_unit_interval:  # the outputs the activation squashes
+            x = out.outputs if self.head.activation == "softmax" else out.outputs[:, columns]
+            self.in_unit_interval = bool(((x >= 0) & (x <= 1)).all())
+        labels = self._labels(batch.labels, index, columns)
         if len(labels) != n:
             raise ValueError(
                 f"Batch {index} has {len(labels)} labels but the model returned {n} outputs."

@@ -329,15 +329,14 @@ def _exchange(
     failure = None
     if error is not None:
         kind = next((k for k in (TypeError, ValueError) if isinstance(error, k)), RuntimeError)
-        failure = (group.rank, kind.__name__, f"{type(error).__name__}: {error}")
+        failure = (group.rank, kind, f"{type(error).__name__}: {error}")
     gathered = group.all_gather({"failure": failure, **values})
     if error is not None:
         raise error
     for item in gathered:
         if item["failure"] is not None:
-            rank, kind_name, message = item["failure"]
-            kinds: dict[str, type[Exception]] = {"TypeError": TypeError, "ValueError": ValueError}
-            raise kinds.get(kind_name, RuntimeError)(
+            rank, kind, message = item["failure"]
+            raise kind(
                 f"collect() failed on rank {rank} of {group.world_size}, so it stops on "
                 f"every rank: {message}"
             )
