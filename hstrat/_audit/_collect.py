@@ -361,7 +361,10 @@ class _Pass:
                     digest = digest_values(batch.inputs, batch.embeddings)
                     out = store.cached(index, digest)
                 if out is None:
-                    out = self._predict(batch)
+                    out = self.adapter.predict(batch.inputs)
+                    if batch.embeddings is not None:  # model=None: they come with the batch
+                        e = as_array(batch.embeddings).reshape(len(out.outputs), -1)
+                        out = BatchOutput(out.outputs, np.ascontiguousarray(e, dtype=np.float32))
                     if store is not None:
                         store.append(digest, out)
                         out = BatchOutput(out.outputs)  # the embeddings stay on disk
@@ -383,14 +386,6 @@ class _Pass:
                 stacklevel=3,
             )
         return collected
-
-    def _predict(self, batch: _Batch) -> BatchOutput:
-        """Run the model on a batch (model=None: its embeddings come with the batch)."""
-        out = self.adapter.predict(batch.inputs)
-        if batch.embeddings is None:
-            return out
-        embeddings = as_array(batch.embeddings).reshape(len(out.outputs), -1)
-        return BatchOutput(out.outputs, np.ascontiguousarray(embeddings, dtype=np.float32))
 
     def _record(self, batch: _Batch, out: BatchOutput, index: int) -> Collected:
         n = len(out.outputs)

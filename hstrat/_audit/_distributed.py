@@ -181,12 +181,6 @@ class MergePlan:
     positions: npt.NDArray[np.int64] | None  # each result row's data-set position, if known
     shuffled: bool  # the order is not the data set's (rows matched by id)
 
-    def destinations(self, rank: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """Return the rows of rank ``rank`` that are kept, and the result rows they go to."""
-        start = sum(self.counts[:rank])
-        dest = np.flatnonzero((self.take >= start) & (self.take < start + self.counts[rank]))
-        return self.take[dest] - start, dest
-
 
 def merge_plan(
     labels: Sequence[npt.NDArray[np.bool_]],
@@ -314,7 +308,9 @@ def copy_rows(
     out: npt.NDArray[np.float32], block: npt.NDArray[Any], plan: MergePlan, rank: int
 ) -> None:
     """Copy the kept rows of one rank's embeddings into ``out``, a bounded block at a time."""
-    source, dest = plan.destinations(rank)
+    start = sum(plan.counts[:rank])  # the kept rows of this rank, and where they go
+    dest = np.flatnonzero((plan.take >= start) & (plan.take < start + plan.counts[rank]))
+    source = plan.take[dest] - start
     order = np.argsort(source, kind="stable")  # read each shard front to back
     source, dest = source[order], dest[order]
     step = max(1, COPY_BYTES // max(1, 4 * out.shape[1]))

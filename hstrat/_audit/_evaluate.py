@@ -241,7 +241,16 @@ def _evaluate_one(
             "An audit needs both positive and negative cases; y_true has only "
             f"{'positives' if y.all() else 'negatives'} ({len(y)} cases)."
         )
-    group_codes = _resolve_groups(groups, predictions, cases)
+    group_codes = None
+    if isinstance(groups, str):
+        if predictions.metadata is None or groups not in predictions.metadata.columns:
+            available = [] if predictions.metadata is None else list(predictions.metadata.columns)
+            raise ValueError(
+                f"groups={groups!r} is not a metadata column; the columns are {available!r}."
+            )
+        group_codes = check_groups(predictions.metadata[groups].to_numpy(), len(predictions))
+    elif groups is not None:
+        group_codes = check_groups(cases.align(groups, "groups"), len(predictions))
     items = _of_this_finding(
         as_strata(strata, cases, metadata=predictions.metadata), predictions.target, findings
     )
@@ -256,7 +265,13 @@ def _evaluate_one(
                 "detectors need embeddings; pass embeddings= (or use audit(), which "
                 "collects them)."
             )
-        names = _detector_names(detectors)
+        base = [  # each family named as its strata name their method ("kmeans"), uniquely
+            d._detector_name()
+            if callable(getattr(d, "_detector_name", None))
+            else getattr(d, "name", None) or type(d).__name__.removesuffix("Detector").lower()
+            for d in detectors
+        ]
+        names = [b if base.count(b) == 1 else f"{b}{i + 1}" for i, b in enumerate(base)]
         for name, detector in zip(names, detectors, strict=True):
             found, found_clusters = _run_detector(detector, name, predictions, threshold_value)
             items.extend(found)
@@ -377,30 +392,6 @@ def _predictions(
         target=target,
     )
     return predictions, cases
-
-
-def _resolve_groups(groups: Any, predictions: Predictions, cases: Cases) -> IntArray | None:
-    if groups is None:
-        return None
-    if isinstance(groups, str):
-        if predictions.metadata is None or groups not in predictions.metadata.columns:
-            available = [] if predictions.metadata is None else list(predictions.metadata.columns)
-            raise ValueError(
-                f"groups={groups!r} is not a metadata column; the columns are {available!r}."
-            )
-        return check_groups(predictions.metadata[groups].to_numpy(), len(predictions))
-    return check_groups(cases.align(groups, "groups"), len(predictions))
-
-
-def _detector_names(detectors: Sequence[Any]) -> list[str]:
-    """Name each detector's family as its strata name their method ("kmeans"), uniquely."""
-    base = [
-        d._detector_name()
-        if callable(getattr(d, "_detector_name", None))
-        else getattr(d, "name", None) or type(d).__name__.removesuffix("Detector").lower()
-        for d in detectors
-    ]
-    return [b if base.count(b) == 1 else f"{b}{i + 1}" for i, b in enumerate(base)]
 
 
 def _run_detector(

@@ -299,7 +299,14 @@ class AuditReport:
         """
         return _written(spreadsheet_csv(self.table), path)
 
-    def _payload(self, include_predictions: bool) -> dict[str, Any]:
+    def to_json(
+        self, path: str | os.PathLike[str] | None = None, *, include_predictions: bool = True
+    ) -> str:
+        """Lossless JSON of the report; :meth:`from_json` rebuilds an equal table.
+
+        With ``include_predictions`` the labels, scores, ids and stratum masks are saved
+        too (ROC curves can be redrawn); embeddings and metadata never are.
+        """
         payload: dict[str, Any] = {
             "format": "hstrat-audit-report",
             "format_version": FORMAT_VERSION,
@@ -318,17 +325,6 @@ class AuditReport:
                 "target": encode(p.target),
             }
             payload["strata"] = [stratum_to_json(s) for s in self.strata]
-        return payload
-
-    def to_json(
-        self, path: str | os.PathLike[str] | None = None, *, include_predictions: bool = True
-    ) -> str:
-        """Lossless JSON of the report; :meth:`from_json` rebuilds an equal table.
-
-        With ``include_predictions`` the labels, scores, ids and stratum masks are saved
-        too (ROC curves can be redrawn); embeddings and metadata never are.
-        """
-        payload = self._payload(include_predictions)
         return _written(json.dumps(payload, indent=1, allow_nan=False), path)
 
     @classmethod
@@ -394,8 +390,16 @@ class AuditReport:
             "note",
         ]
         table = self.table.assign(stratum=display_names(self.table))
-        lines = ["# hstrat audit", "", "```", self.summary(), "```", ""]
-        lines.append(_markdown_table(table[[c for c in columns if c in table.columns]]))
+        table = table[[c for c in columns if c in table.columns]]
+
+        def cell(value: Any) -> str:
+            text = _num(value) if isinstance(value, float | np.floating) else str(value)
+            return text.replace("|", "\\|").replace("\n", " ")
+
+        rows = [table.columns, *table.itertuples(index=False, name=None)]
+        lines = ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+        lines.insert(1, "|" + "|".join("---" for _ in table.columns) + "|")
+        lines = ["# hstrat audit", "", "```", self.summary(), "```", "", *lines]
         return _written("\n".join(lines) + "\n", path)
 
     def _figures(self, images: Any) -> dict[str, Figure]:
@@ -466,9 +470,12 @@ class AuditReport:
     def files(self, images: Any = None) -> tuple[str, dict[str, bytes]]:
         """Return the report's identity (a digest of its content) and its folder's files."""
         json_text = self.to_json()
+        content = json.loads(json_text)
+        content["provenance"].pop("created", None)  # the identity leaves the time out
+        identity = hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8"))
         csv_text = spreadsheet_csv(self.table)
         figures = self._figures(images)
-        return _identity(json_text), {
+        return identity.hexdigest(), {
             "report.html": render_page(self, figures, csv_text).encode("utf-8"),
             "report.json": json_text.encode("utf-8"),
             "table.csv": csv_text.encode("utf-8"),
@@ -510,13 +517,6 @@ def _written(text: str, path: str | os.PathLike[str] | None) -> str:
     if path is not None:
         atomic_write_text(path, text)
     return text
-
-
-def _identity(json_text: str) -> str:
-    """Return a digest of the report's content (its creation time left out)."""
-    payload = json.loads(json_text)
-    payload.get("provenance", {}).pop("created", None)
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _check_folder(out: Path, identity: str, overwrite: bool) -> set[str]:
@@ -575,17 +575,3 @@ def _png(fig: Any) -> bytes:
     finally:
         pyplot().close(fig)
     return buffer.getvalue()
-
-
-def _markdown_table(frame: pd.DataFrame) -> str:
-    def cell(value: Any) -> str:
-        text = _num(value) if isinstance(value, float | np.floating) else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = [
-        "| " + " | ".join(cell(v) for v in row) + " |"
-        for row in frame.itertuples(index=False, name=None)
-    ]
-    return "\n".join([header, rule, *rows])
