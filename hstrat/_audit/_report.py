@@ -396,7 +396,7 @@ class AuditReport:
             text = _num(value) if isinstance(value, float | np.floating) else str(value)
             return text.replace("|", "\\|").replace("\n", " ")
 
-        rows = [table.columns, *table.itertuples(index=False, name=None)]
+        rows: list[Any] = [table.columns, *table.itertuples(index=False, name=None)]
         lines = ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
         lines.insert(1, "|" + "|".join("---" for _ in table.columns) + "|")
         lines = ["# hstrat audit", "", "```", self.summary(), "```", "", *lines]
