@@ -549,23 +549,18 @@ class _Pass:
             x_key, x_arg = input_key, "input_key"
             if isinstance(self.adapter, LoaderScores):
                 x_key, x_arg = score_key, "score_key"
-            for key, arg in ((x_key, x_arg), (label_key, "label_key")):
+            needed = {x_key: x_arg, label_key: "label_key"}
+            if self.embedding_key is not None:
+                needed[self.embedding_key] = "embedding_layer"
+            for key, arg in needed.items():
                 if key not in raw:
                     raise ValueError(
                         f"Batch {index} is a dict without the key {key!r} ({arg}); its keys "
                         f"are {list(raw)!r}. Pass {arg}=."
                     )
             inputs, labels = raw[x_key], raw[label_key]
-            used = {x_key, label_key}
-            if self.embedding_key is not None:
-                if self.embedding_key not in raw:
-                    raise ValueError(
-                        f"Batch {index} has no key {self.embedding_key!r} (embedding_layer); "
-                        f"its keys are {list(raw)!r}."
-                    )
-                used.add(self.embedding_key)
-                embeddings = raw[self.embedding_key]
-            extra = {k: v for k, v in raw.items() if k not in used}
+            embeddings = None if self.embedding_key is None else raw[self.embedding_key]
+            extra = {k: v for k, v in raw.items() if k not in needed}
         elif isinstance(raw, (tuple, list)) and len(raw) in (2, 3):
             inputs, labels = raw[0], raw[1]
             extra = raw[2] if len(raw) == 3 else None
