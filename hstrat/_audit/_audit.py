@@ -47,10 +47,7 @@ def audit(
 ) -> AuditReport | AuditReports:
     """Audit a model on a data set for hidden stratification: :func:`collect` + evaluate.
 
-    One pass of ``model`` over ``loader`` collects labels, scores, ids, metadata and
-    embeddings (:func:`hstrat.collect`); the strata, and the clusters ``detectors`` find,
-    are then evaluated as :func:`hstrat.evaluate` would: same scores and options, same
-    table.
+    The collected predictions are evaluated as :func:`hstrat.evaluate` would: same table.
 
     Parameters
     ----------
@@ -117,7 +114,13 @@ def audit(
         )
     group = shard_group(distributed, loader)
     if group is not None:
-        _check_detectors_are_seeded(detectors)
+        for detector in detectors if isinstance(detectors, Sequence) else [detectors]:
+            if getattr(detector, "random_state", 0) is None:  # ranks would differ
+                raise ValueError(
+                    f"detectors: {describe(detector)} has random_state=None. In a process "
+                    "group every rank fits the detectors, and only a seed makes them find the "
+                    "same clusters: pass e.g. KMeansDetector(random_state=0)."
+                )
         with group:
             if checked.random_state is None:  # the same bootstrap on every rank
                 options["random_state"] = shared_entropy(group)
@@ -142,15 +145,3 @@ def audit(
         progress=progress,
         **options,
     )
-
-
-def _check_detectors_are_seeded(detectors: Any) -> None:
-    """In a process group every rank fits the detectors: they must find the same clusters."""
-    items = detectors if isinstance(detectors, Sequence) else [detectors]
-    for detector in items:
-        if getattr(detector, "random_state", 0) is None:
-            raise ValueError(
-                f"detectors: {describe(detector)} has random_state=None. In a process group "
-                "every rank fits the detectors, and only a seed makes them find the same "
-                "clusters: pass e.g. KMeansDetector(random_state=0)."
-            )

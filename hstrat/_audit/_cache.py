@@ -245,18 +245,6 @@ class CollectCache:
         self._files: dict[str, BinaryIO] = {}
         self._unsynced = 0  # bytes appended since the manifest was written
         self._last_flush = time.monotonic()
-        self.manifest = self._open()
-        batches = self.manifest["batches"]
-        self.n_cached = len(batches)
-        self._starts = np.concatenate([[0], np.cumsum([rows for _, rows in batches])])
-        rows, k = int(self._starts[-1]), self.manifest["n_outputs"] or 0
-        self._outputs = open_rows(self._path("outputs"), OUTPUTS, (rows, k))
-        self.embeddings(rows)  # checked now, before the pass
-
-    def _path(self, kind: str) -> Path:
-        return self.directory / f"{self.name}.{kind}"
-
-    def _open(self) -> dict[str, Any]:
         where = str(self.directory)
         if self.directory.exists() and not self.directory.is_dir():
             raise ValueError(f"cache={where!r} is a file; pass a directory.")
@@ -269,16 +257,7 @@ class CollectCache:
                 "empty directory (a cache written by an earlier hstrat is not read: delete "
                 "it)."
             )
-        path = self._path("json")
-        if path.exists():  # written once a batch was on disk
-            manifest = _read_manifest(path)
-            if manifest["identity"] != self.identity:
-                raise CacheError(
-                    f"The cache at {where!r} was written by "
-                    f"{_difference(manifest['identity'], self.identity)}: {REMEDY}."
-                )
-            return manifest
-        return {
+        self.manifest: dict[str, Any] = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "hstrat": __version__,
@@ -287,6 +266,22 @@ class CollectCache:
             "embedding_dim": None,
             "batches": [],
         }
+        if self._path("json").exists():  # written once a batch was on disk
+            self.manifest = _read_manifest(self._path("json"))
+            if self.manifest["identity"] != self.identity:
+                raise CacheError(
+                    f"The cache at {where!r} was written by "
+                    f"{_difference(self.manifest['identity'], self.identity)}: {REMEDY}."
+                )
+        batches = self.manifest["batches"]
+        self.n_cached = len(batches)
+        self._starts = np.concatenate([[0], np.cumsum([rows for _, rows in batches])])
+        rows, k = int(self._starts[-1]), self.manifest["n_outputs"] or 0
+        self._outputs = open_rows(self._path("outputs"), OUTPUTS, (rows, k))
+        self.embeddings(rows)  # checked now, before the pass
+
+    def _path(self, kind: str) -> Path:
+        return self.directory / f"{self.name}.{kind}"
 
     def cached(self, index: int, digest: str) -> BatchOutput | None:
         """Return the cached outputs of batch ``index`` (None when not cached), after checking."""

@@ -7,7 +7,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, cast, overload
 
 import numpy as np
@@ -73,10 +73,6 @@ class _Head:
         chosen = outputs[:, cols].astype(np.float64)
         return _sigmoid(chosen) if self.activation == "sigmoid" else chosen
 
-    def squashed(self, outputs: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
-        """Return the outputs that the activation squashes into [0, 1]."""
-        return outputs if self.activation == "softmax" else outputs[:, list(self.columns)]
-
 
 @overload
 def collect(
@@ -114,12 +110,9 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
     Parameters
     ----------
     model : torch.nn.Module, scikit-learn estimator, callable or None
-        A torch module returning logits (run in eval mode under
-        :func:`torch.inference_mode`, training flags restored after); a fitted
-        scikit-learn classifier or pipeline (``predict_proba[:, 1]``, else
-        ``decision_function``); any ``f(x)`` returning scores, or ``(scores,
-        embeddings)``; or ``None`` when the batches carry the scores (``x`` of a tuple,
-        or ``batch[score_key]``).
+        A torch module returning logits; a fitted scikit-learn classifier or pipeline;
+        any ``f(x)`` returning scores, or ``(scores, embeddings)``; or ``None`` when the
+        batches carry the scores (``x`` of a tuple, or ``batch[score_key]``).
     loader : iterable of batches
         E.g. a :class:`torch.utils.data.DataLoader`, yielding ``(x, y)``, ``(x, y,
         ids)``, ``(x, y, {id_key: ids, **metadata})`` or dicts with ``input_key``,
@@ -144,11 +137,9 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
     progress : bool, default True
         Show a progress bar (tqdm).
     cache : str or path-like, optional
-        A directory where the model's outputs and embeddings are streamed with a digest
-        of every batch's inputs: a later pass runs the model only on batches not cached
-        (an interrupted pass resumes); other inputs or another model raise
-        :class:`~hstrat.exceptions.CacheError`. Labels, ids and metadata always come from
-        the loader.
+        A directory for the model's outputs and embeddings, checked against a digest of
+        each batch's inputs: a later pass resumes; other inputs or another model raise
+        :class:`~hstrat.exceptions.CacheError`.
     cache_key : str, optional
         Compared like the model's fingerprint: change it when something the fingerprint
         cannot see (code ``forward`` calls, global state) changes the outputs.
@@ -160,15 +151,11 @@ def collect(  # type: ignore[misc]  # the overloads only tell the return type ap
         Names of the model's outputs, for ``target="name"``.
     activation : {"auto", "sigmoid", "softmax", "none"}, default "auto"
         How outputs become scores. ``"auto"``: for torch models one output → sigmoid, two
-        → softmax of class 1 (with ``target=`` ambiguous: name it), more → sigmoid of
-        ``target``; for other models none. A warning says when ``"auto"`` squashes
-        outputs that all lie in [0, 1] already (probabilities? pass ``"none"``).
+        → softmax of class 1, more → sigmoid of ``target``; for other models none.
     distributed : bool or None, default None
         Under ``torchrun``, whether the ranks' shards are gathered: ``None`` when the
         loader's sampler is a :class:`~torch.utils.data.DistributedSampler`, ``True``
-        always (batches then need ids), ``False`` never. Call it on every rank: each
-        returns the same result, in the data set's order (see "Several GPUs and
-        machines"; with ``cache=``, a directory all ranks share).
+        always (batches then need ids), ``False`` never (see "Several GPUs and machines").
 
     Returns
     -------
@@ -350,10 +337,6 @@ class _Pass:
     embedding_key: str | None
     head: _Head | None = None
     in_unit_interval: bool = True  # every output an automatic activation squashed
-    scores_from_loader: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.scores_from_loader = isinstance(self.adapter, LoaderScores)
 
     def run(
         self, loader: Iterable[Any], progress: bool, store: CollectCache | None
@@ -378,7 +361,10 @@ class _Pass:
                     digest = digest_values(batch.inputs, batch.embeddings)
                     out = store.cached(index, digest)
                 if out is None:
-                    out = self._predict(batch)
+                    out = self.adapter.predict(batch.inputs)
+                    if batch.embeddings is not None:  # model=None: they come with the batch
+                        e = as_array(batch.embeddings).reshape(len(out.outputs), -1)
+                        out = BatchOutput(out.outputs, np.ascontiguousarray(e, dtype=np.float32))
                     if store is not None:
                         store.append(digest, out)
                         out = BatchOutput(out.outputs)  # the embeddings stay on disk
@@ -401,23 +387,16 @@ class _Pass:
             )
         return collected
 
-    def _predict(self, batch: _Batch) -> BatchOutput:
-        """Run the model on a batch (model=None: its embeddings come with the batch)."""
-        out = self.adapter.predict(batch.inputs)
-        if not self.scores_from_loader or batch.embeddings is None:
-            return out
-        embeddings = as_array(batch.embeddings).reshape(len(out.outputs), -1)
-        return BatchOutput(out.outputs, np.ascontiguousarray(embeddings, dtype=np.float32))
-
     def _record(self, batch: _Batch, out: BatchOutput, index: int) -> Collected:
         n = len(out.outputs)
         if self.head is None:
             self.head = self._resolve_head(out.outputs.shape[1])
         scores = self.head.scores(out.outputs, index)
-        if self.head.automatic and self.in_unit_interval:
-            squashed = self.head.squashed(out.outputs)
-            self.in_unit_interval = bool(((squashed >= 0) & (squashed <= 1)).all())
-        labels = self._labels(batch.labels, index, list(self.head.columns))
+        columns = list(self.head.columns)
+        if self.head.automatic and self.in_unit_interval:  # the outputs the activation squashes
+            x = out.outputs if self.head.activation == "softmax" else out.outputs[:, columns]
+            self.in_unit_interval = bool(((x >= 0) & (x <= 1)).all())
+        labels = self._labels(batch.labels, index, columns)
         if len(labels) != n:
             raise ValueError(
                 f"Batch {index} has {len(labels)} labels but the model returned {n} outputs."
@@ -430,7 +409,6 @@ class _Pass:
         return Collected(scores, labels, batch.ids, batch.metadata, out.embeddings)
 
     def _resolve_head(self, k: int) -> _Head:
-        several = self.targets == "all" or len(self.targets) > 1
         given: list[int | None] = (
             list(range(k))
             if self.targets == "all"
@@ -466,7 +444,7 @@ class _Pass:
                     f"{hint}) to choose the one to audit, or targets= for several."
                 )
         columns = tuple(int(c) for c in given if c is not None)
-        if several and len(set(columns)) < len(columns):
+        if len(set(columns)) < len(columns):
             raise ValueError(f"{self._asked()} names one output twice.")
         return _Head(k, columns, act, automatic)
 
@@ -569,25 +547,20 @@ class _Pass:
         embeddings = None
         if isinstance(raw, Mapping):
             x_key, x_arg = input_key, "input_key"
-            if self.scores_from_loader:
+            if isinstance(self.adapter, LoaderScores):
                 x_key, x_arg = score_key, "score_key"
-            for key, arg in ((x_key, x_arg), (label_key, "label_key")):
+            needed = {x_key: x_arg, label_key: "label_key"}
+            if self.embedding_key is not None:
+                needed[self.embedding_key] = "embedding_layer"
+            for key, arg in needed.items():
                 if key not in raw:
                     raise ValueError(
                         f"Batch {index} is a dict without the key {key!r} ({arg}); its keys "
                         f"are {list(raw)!r}. Pass {arg}=."
                     )
             inputs, labels = raw[x_key], raw[label_key]
-            used = {x_key, label_key}
-            if self.embedding_key is not None:
-                if self.embedding_key not in raw:
-                    raise ValueError(
-                        f"Batch {index} has no key {self.embedding_key!r} (embedding_layer); "
-                        f"its keys are {list(raw)!r}."
-                    )
-                used.add(self.embedding_key)
-                embeddings = raw[self.embedding_key]
-            extra = {k: v for k, v in raw.items() if k not in used}
+            embeddings = None if self.embedding_key is None else raw[self.embedding_key]
+            extra = {k: v for k, v in raw.items() if k not in needed}
         elif isinstance(raw, (tuple, list)) and len(raw) in (2, 3):
             inputs, labels = raw[0], raw[1]
             extra = raw[2] if len(raw) == 3 else None

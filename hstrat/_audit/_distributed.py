@@ -125,12 +125,7 @@ def _sampler(loader: Any) -> Any:
     candidates = [batch_sampler, getattr(batch_sampler, "sampler", None)]
     if batch_sampler is None:
         candidates = [getattr(loader, "sampler", None)]
-    data = sys.modules.get("torch.utils.data")
-    for c in candidates:
-        if c is None:
-            continue
-        if data is not None and isinstance(c, data.DistributedSampler):
-            return c
+    for c in candidates:  # a DistributedSampler, or any sampler shaped like one
         shape = getattr(c, "num_replicas", None), getattr(c, "rank", None)
         if all(isinstance(v, int) and not isinstance(v, bool) for v in shape):
             return c
@@ -185,12 +180,6 @@ class MergePlan:
     counts: tuple[int, ...]  # rows per rank
     positions: npt.NDArray[np.int64] | None  # each result row's data-set position, if known
     shuffled: bool  # the order is not the data set's (rows matched by id)
-
-    def destinations(self, rank: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """Return the rows of rank ``rank`` that are kept, and the result rows they go to."""
-        start = sum(self.counts[:rank])
-        dest = np.flatnonzero((self.take >= start) & (self.take < start + self.counts[rank]))
-        return self.take[dest] - start, dest
 
 
 def merge_plan(
@@ -319,12 +308,9 @@ def copy_rows(
     out: npt.NDArray[np.float32], block: npt.NDArray[Any], plan: MergePlan, rank: int
 ) -> None:
     """Copy the kept rows of one rank's embeddings into ``out``, a bounded block at a time."""
-    source, dest = plan.destinations(rank)
-    if block.ndim != 2 or block.shape[0] != plan.counts[rank] or block.shape[1] != out.shape[1]:
-        raise ValueError(
-            f"Rank {rank}'s embeddings have shape {block.shape}; expected "
-            f"({plan.counts[rank]}, {out.shape[1]})."
-        )
+    start = sum(plan.counts[:rank])  # the kept rows of this rank, and where they go
+    dest = np.flatnonzero((plan.take >= start) & (plan.take < start + plan.counts[rank]))
+    source = plan.take[dest] - start
     order = np.argsort(source, kind="stable")  # read each shard front to back
     source, dest = source[order], dest[order]
     step = max(1, COPY_BYTES // max(1, 4 * out.shape[1]))
@@ -339,15 +325,14 @@ def _exchange(
     failure = None
     if error is not None:
         kind = next((k for k in (TypeError, ValueError) if isinstance(error, k)), RuntimeError)
-        failure = (group.rank, kind.__name__, f"{type(error).__name__}: {error}")
+        failure = (group.rank, kind, f"{type(error).__name__}: {error}")
     gathered = group.all_gather({"failure": failure, **values})
     if error is not None:
         raise error
     for item in gathered:
         if item["failure"] is not None:
-            rank, kind_name, message = item["failure"]
-            kinds: dict[str, type[Exception]] = {"TypeError": TypeError, "ValueError": ValueError}
-            raise kinds.get(kind_name, RuntimeError)(
+            rank, kind, message = item["failure"]
+            raise kind(
                 f"collect() failed on rank {rank} of {group.world_size}, so it stops on "
                 f"every rank: {message}"
             )

@@ -126,9 +126,7 @@ def evaluate(
 ) -> AuditReport | AuditReports:
     """Audit scores for hidden stratification: per-stratum AUC, tests, operating point.
 
-    Every per-case input is lined up with the cases by one rule (see "How hstrat lines
-    up your data"): arrays by position, pandas objects by their index; anything that
-    could mean either is refused with a message that says how to state the intent.
+    Per-case inputs are lined up as "How hstrat lines up your data" explains.
 
     Parameters
     ----------
@@ -208,18 +206,22 @@ def evaluate(
     findings = _findings(y_true, y_score)
     if findings is None:
         return _evaluate_one(data, strata, detectors, groups, options, None)
-    reports = {}
-    for finding, (y_f, s_f) in findings.items():
-        reports[finding] = _evaluate_one(
-            (y_f, s_f, *data[2:]),
-            _strata_of(strata, finding, list(findings)),
-            [_clone(d) for d in detectors],
-            groups,
-            options,
-            list(findings),
-            finding,
-        )
-    return AuditReports(reports)
+    from sklearn.base import clone  # a fresh copy of each detector per finding
+
+    return AuditReports(
+        {
+            finding: _evaluate_one(
+                (y_f, s_f, *data[2:]),
+                _strata_of(strata, finding, list(findings)),
+                [clone(d, safe=False) for d in detectors],
+                groups,
+                options,
+                list(findings),
+                finding,
+            )
+            for finding, (y_f, s_f) in findings.items()
+        }
+    )
 
 
 def _evaluate_one(
@@ -239,7 +241,16 @@ def _evaluate_one(
             "An audit needs both positive and negative cases; y_true has only "
             f"{'positives' if y.all() else 'negatives'} ({len(y)} cases)."
         )
-    group_codes = _resolve_groups(groups, predictions, cases)
+    group_codes = None
+    if isinstance(groups, str):
+        if predictions.metadata is None or groups not in predictions.metadata.columns:
+            available = [] if predictions.metadata is None else list(predictions.metadata.columns)
+            raise ValueError(
+                f"groups={groups!r} is not a metadata column; the columns are {available!r}."
+            )
+        group_codes = check_groups(predictions.metadata[groups].to_numpy(), len(predictions))
+    elif groups is not None:
+        group_codes = check_groups(cases.align(groups, "groups"), len(predictions))
     items = _of_this_finding(
         as_strata(strata, cases, metadata=predictions.metadata), predictions.target, findings
     )
@@ -254,7 +265,13 @@ def _evaluate_one(
                 "detectors need embeddings; pass embeddings= (or use audit(), which "
                 "collects them)."
             )
-        names = _detector_names(detectors)
+        base = [  # each family named as its strata name their method ("kmeans"), uniquely
+            d._detector_name()
+            if callable(getattr(d, "_detector_name", None))
+            else getattr(d, "name", None) or type(d).__name__.removesuffix("Detector").lower()
+            for d in detectors
+        ]
+        names = [b if base.count(b) == 1 else f"{b}{i + 1}" for i, b in enumerate(base)]
         for name, detector in zip(names, detectors, strict=True):
             found, found_clusters = _run_detector(detector, name, predictions, threshold_value)
             items.extend(found)
@@ -341,18 +358,6 @@ def _of_this_finding(
     return kept
 
 
-def _clone(detector: Any) -> Any:
-    """Return a fresh copy of a detector for each finding (scikit-learn's clone)."""
-    from sklearn.base import clone
-
-    try:
-        return clone(detector)
-    except TypeError:
-        import copy
-
-        return copy.deepcopy(detector)
-
-
 def _predictions(
     y_true: Any, y_score: Any, ids: Any, embeddings: Any, metadata: Any, *, target: Any = None
 ) -> tuple[Predictions, Cases]:
@@ -389,30 +394,6 @@ def _predictions(
     return predictions, cases
 
 
-def _resolve_groups(groups: Any, predictions: Predictions, cases: Cases) -> IntArray | None:
-    if groups is None:
-        return None
-    if isinstance(groups, str):
-        if predictions.metadata is None or groups not in predictions.metadata.columns:
-            available = [] if predictions.metadata is None else list(predictions.metadata.columns)
-            raise ValueError(
-                f"groups={groups!r} is not a metadata column; the columns are {available!r}."
-            )
-        return check_groups(predictions.metadata[groups].to_numpy(), len(predictions))
-    return check_groups(cases.align(groups, "groups"), len(predictions))
-
-
-def _detector_names(detectors: Sequence[Any]) -> list[str]:
-    """Name each detector's family as its strata name their method ("kmeans"), uniquely."""
-    base = [
-        d._detector_name()
-        if callable(getattr(d, "_detector_name", None))
-        else getattr(d, "name", None) or type(d).__name__.removesuffix("Detector").lower()
-        for d in detectors
-    ]
-    return [b if base.count(b) == 1 else f"{b}{i + 1}" for i, b in enumerate(base)]
-
-
 def _run_detector(
     detector: Any, name: str, predictions: Predictions, threshold: float
 ) -> tuple[list[Stratum], pd.DataFrame]:
@@ -445,10 +426,7 @@ CLUSTER_MEASURES = [
 
 
 def _join_cluster_measures(clusters: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Add each cluster's held-out measurements from its row of the table (NaN: no row).
-
-    ``error_rate`` is one minus the sensitivity for positives, the specificity for negatives.
-    """
+    """Add the clusters' held-out measures (error_rate: 1 - sensitivity or specificity)."""
     if "stratum" not in clusters.columns:
         return clusters
     rows = table.set_index("stratum").reindex(clusters["stratum"])
@@ -456,17 +434,13 @@ def _join_cluster_measures(clusters: pd.DataFrame, table: pd.DataFrame) -> pd.Da
     for column in CLUSTER_MEASURES:
         out[column] = rows[column].to_numpy(dtype=float)
     positives = (clusters["class"] == "positives").to_numpy()
-    for own, other in (("", ""), ("_low", "_high"), ("_high", "_low")):
-        out[f"error_rate{own}"] = 1.0 - np.where(
+    for own, other in (("", ""), ("_low", "_high"), ("_high", "_low"), ("_p_value", "_p_value")):
+        rate = np.where(
             positives,
             rows[f"sensitivity{other}"].to_numpy(dtype=float),
             rows[f"specificity{other}"].to_numpy(dtype=float),
         )
-    out["error_rate_p_value"] = np.where(
-        positives,
-        rows["sensitivity_p_value"].to_numpy(dtype=float),
-        rows["specificity_p_value"].to_numpy(dtype=float),
-    )
+        out[f"error_rate{own}"] = rate if own == "_p_value" else 1.0 - rate
     return out
 
 

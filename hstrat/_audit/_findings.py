@@ -1,13 +1,7 @@
 """What an audit found, in words: the one source of ``print(report)`` and the HTML findings.
 
-A **finding** is a stratum (labelled or a detector's cluster) whose AUC is below its
-reference's with an adjusted p-value under ``1 - confidence_level``, and large enough
-for its interval to be reliable; the same rule colours the forest plot
-(:func:`hstrat.metrics._stratified.verdicts`). Each finding is one sentence: what the
-stratum is, its AUC with interval against its reference, sensitivity or specificity at
-the operating point against the whole population, and the adjusted p-value.
-Clusters get readable names ("cluster 1 of the positives (k-means)") numbered from the
-worst within each class, in the detector's order.
+A **finding** is a stratum whose verdict (:func:`hstrat.metrics._stratified.verdicts`,
+which also colours the forest plot) is "worse"; "Reading a report" shows its sentence.
 """
 
 from __future__ import annotations

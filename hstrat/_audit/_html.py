@@ -1,10 +1,8 @@
 """``report.html``: the findings first, then the figures, then the details.
 
-Laid out after the reports people act on (model cards' disaggregated results with
-intervals, Fairness Indicators' slices against a baseline, test reports that list the
-failures first, Domino's review of a slice through its examples): one sentence per
-finding, the clusters with their cases, how to read the numbers, then grouped tables
-(the full table embedded as a CSV download). Self-contained; every user string escaped.
+Laid out after the reports people act on (model cards, Fairness Indicators, test reports
+that list the failures first, Domino's slices through their examples); the full table is
+embedded as a CSV download. Self-contained; every user string escaped.
 """
 
 from __future__ import annotations
@@ -54,6 +52,16 @@ def _e(value: Any) -> str:
 def _img(png: bytes, alt: str) -> str:
     data = base64.b64encode(png).decode("ascii")
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def page(title: str, body: str) -> str:
+    """Return a self-contained HTML page (``title`` and ``body`` already escaped)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n<style>{_CSS}</style></head><body><main>\n{body}"
+        "\n</main></body></html>"
+    )
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -259,11 +267,6 @@ def render_page(report: AuditReport, figures: dict[str, Figure], csv_text: str) 
     )
     notes = "".join(f"<p>{_e(note)}</p>" for note in found.notes)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>hstrat audit report</title>",
-        f"<style>{_CSS}</style></head><body><main>",
         "<h1>Hidden stratification audit</h1>",
         f'<p class="meta">{_e(found.headline[0])}</p>',
         f'<section id="findings" class="{"some" if found.items else "none"}">',
@@ -317,6 +320,6 @@ def render_page(report: AuditReport, figures: dict[str, Figure], csv_text: str) 
         "</section>",
         '<section id="provenance"><h2>Provenance</h2>',
         _provenance(report.provenance),
-        "</section></main></body></html>",
+        "</section>",
     ]
-    return "\n".join(p for p in parts if p)
+    return page("hstrat audit report", "\n".join(p for p in parts if p))

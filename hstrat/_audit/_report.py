@@ -40,11 +40,6 @@ __all__ = ["AuditReport"]
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
-#: Files an hstrat report folder may hold (older versions wrote no manifest).
-_REPORT_FILE = re.compile(
-    r"(report\.(html|json|md)|table\.csv|(forest|roc|worst_cluster)\.png"
-    r"|(clusters|exemplars)(_[\w.-]+)?\.png)"
-)
 _DPI = 120
 _ROC_PANELS = 24
 _EXEMPLARS = 8
@@ -275,39 +270,43 @@ class AuditReport:
         if images is None or p is None or p.embeddings is None:
             return {}
         table = self.table
-        names = display_names(table)
         verdict = verdicts(table, self._alpha)
-        cluster = [is_cluster(row) for _, row in table.iterrows()]
-        strata = table["stratum"].astype(str).tolist()
-        chosen = {
-            strata[i]: names[i] for i in range(len(table)) if cluster[i] and verdict[i] == "worse"
-        }
+        clusters = [i for i, (_, row) in enumerate(table.iterrows()) if is_cluster(row)]
+        chosen = [i for i in clusters if verdict[i] == "worse"]
         worst: dict[str, int] = {}  # each detector's lowest defined AUC
         for i in np.argsort(table["auc"].to_numpy(dtype=float), kind="stable"):
-            if cluster[i] and verdict[i] != "undefined":
+            if i in clusters and verdict[i] != "undefined":
                 worst.setdefault(str(table["family"].iloc[i]), int(i))
-        for i in worst.values():
-            chosen.setdefault(strata[i], names[i])
-        by_name = {s.name: s for s in self.strata}
+        chosen += [i for i in worst.values() if i not in chosen]
+        names = display_names(table)
         errors = (p.y_score >= self.threshold) != p.y_true
-        figures = {}
-        for stratum, name in list(chosen.items())[:6]:
-            rows = _exemplar_rows(p.embeddings, by_name[stratum].mask, errors)
-            figures[stratum] = plot_image_grid(
-                images, rows, marked=errors, image_size=0.9, title=f"{name}: errors framed in red"
+        return {
+            str(table["stratum"].iloc[i]): plot_image_grid(
+                images,
+                _exemplar_rows(p.embeddings, self.strata[i - 1].mask, errors),
+                marked=errors,
+                image_size=0.9,
+                title=f"{names[i]}: errors framed in red",
             )
-        return figures
+            for i in chosen[:6]
+        }
 
     # -- exports ------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
         """Return the table as CSV text for spreadsheets (also written atomically to ``path``).
 
-        Cells a spreadsheet would run as a formula get a leading ``'``
-        (``hstrat._io.spreadsheet_csv``); the exact values are in :meth:`to_json`.
+        Cells a spreadsheet would run as a formula get a leading ``'``; see "Reading a report".
         """
         return _written(spreadsheet_csv(self.table), path)
 
-    def _payload(self, include_predictions: bool) -> dict[str, Any]:
+    def to_json(
+        self, path: str | os.PathLike[str] | None = None, *, include_predictions: bool = True
+    ) -> str:
+        """Lossless JSON of the report; :meth:`from_json` rebuilds an equal table.
+
+        With ``include_predictions`` the labels, scores, ids and stratum masks are saved
+        too (ROC curves can be redrawn); embeddings and metadata never are.
+        """
         payload: dict[str, Any] = {
             "format": "hstrat-audit-report",
             "format_version": FORMAT_VERSION,
@@ -326,19 +325,6 @@ class AuditReport:
                 "target": encode(p.target),
             }
             payload["strata"] = [stratum_to_json(s) for s in self.strata]
-        return payload
-
-    def to_json(
-        self, path: str | os.PathLike[str] | None = None, *, include_predictions: bool = True
-    ) -> str:
-        """Lossless JSON of the report; :meth:`from_json` rebuilds an equal table.
-
-        Levels of any type pandas holds (intervals, dates, decimals, bytes, periods,
-        numpy scalars) are read back as the same values. With ``include_predictions``
-        the labels, scores, ids and stratum masks are saved too (ROC curves can be
-        redrawn); embeddings and metadata never are.
-        """
-        payload = self._payload(include_predictions)
         return _written(json.dumps(payload, indent=1, allow_nan=False), path)
 
     @classmethod
@@ -404,8 +390,16 @@ class AuditReport:
             "note",
         ]
         table = self.table.assign(stratum=display_names(self.table))
-        lines = ["# hstrat audit", "", "```", self.summary(), "```", ""]
-        lines.append(_markdown_table(table[[c for c in columns if c in table.columns]]))
+        table = table[[c for c in columns if c in table.columns]]
+
+        def cell(value: Any) -> str:
+            text = _num(value) if isinstance(value, float | np.floating) else str(value)
+            return text.replace("|", "\\|").replace("\n", " ")
+
+        rows: list[Any] = [table.columns, *table.itertuples(index=False, name=None)]
+        lines = ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+        lines.insert(1, "|" + "|".join("---" for _ in table.columns) + "|")
+        lines = ["# hstrat audit", "", "```", self.summary(), "```", "", *lines]
         return _written("\n".join(lines) + "\n", path)
 
     def _figures(self, images: Any) -> dict[str, Figure]:
@@ -446,11 +440,7 @@ class AuditReport:
     ) -> dict[str, Path]:
         """Write the report folder in one atomic step; return the written files by kind.
 
-        The folder holds ``report.html``, ``report.json``, ``table.csv``, the figures
-        (``forest.png``, ``roc.png``, and with clusters ``clusters.png`` and, given
-        ``images``, ``exemplars_*.png``) and ``manifest.json``. It is built beside
-        ``directory`` and swapped into place: a kill leaves the old folder or the new one,
-        whole, and nothing of an old report survives beside the new one.
+        What the folder holds and how it is swapped into place: "Reading a report".
 
         Parameters
         ----------
@@ -459,10 +449,8 @@ class AuditReport:
         images : array-like or sequence of images, optional
             One image per evaluated case, for the clusters' exemplars (see :meth:`to_html`).
         overwrite : bool, default False
-            Also write into a folder holding a different hstrat report or other files
-            (without it: only a new or empty folder, or one holding this same report).
-            An earlier report's files are removed; other files are kept, and the
-            report's files are then replaced one by one, not in one step.
+            Also write into a folder holding a different hstrat report (its files are
+            removed) or other files (kept; the report's files then replaced one by one).
 
         Returns
         -------
@@ -482,9 +470,12 @@ class AuditReport:
     def files(self, images: Any = None) -> tuple[str, dict[str, bytes]]:
         """Return the report's identity (a digest of its content) and its folder's files."""
         json_text = self.to_json()
+        content = json.loads(json_text)
+        content["provenance"].pop("created", None)  # the identity leaves the time out
+        identity = hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8"))
         csv_text = spreadsheet_csv(self.table)
         figures = self._figures(images)
-        return _identity(json_text), {
+        return identity.hexdigest(), {
             "report.html": render_page(self, figures, csv_text).encode("utf-8"),
             "report.json": json_text.encode("utf-8"),
             "table.csv": csv_text.encode("utf-8"),
@@ -528,13 +519,6 @@ def _written(text: str, path: str | os.PathLike[str] | None) -> str:
     return text
 
 
-def _identity(json_text: str) -> str:
-    """Return a digest of the report's content (its creation time left out)."""
-    payload = json.loads(json_text)
-    payload.get("provenance", {}).pop("created", None)
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
-
-
 def _check_folder(out: Path, identity: str, overwrite: bool) -> set[str]:
     """Refuse to replace what ``overwrite`` does not allow; return the entries to keep."""
     if not out.exists():
@@ -551,16 +535,14 @@ def _check_folder(out: Path, identity: str, overwrite: bool) -> set[str]:
     if not isinstance(manifest, dict) or manifest.get("format") != "hstrat-report-folder":
         manifest = {}  # not ours: a user's manifest.json is a file like any other
     ours = {f.split("/")[0] for f in manifest.get("files", {})} | {MANIFEST} if manifest else set()
-    foreign = {e for e in entries if e not in ours and not _REPORT_FILE.fullmatch(e)}
+    foreign = {e for e in entries if e not in ours}
     if not entries or (manifest.get("report") == identity and not foreign) or overwrite:
         return foreign
     if foreign:
         listed = ", ".join(sorted(foreign)[:5]) + (", ..." if len(foreign) > 5 else "")
         what = f"files that are not part of an hstrat report ({listed})"
-    elif manifest:
-        what = f"a different hstrat report (created {manifest.get('created')})"
     else:
-        what = "an earlier hstrat report"
+        what = f"a different hstrat report (created {manifest.get('created')})"
     raise FileExistsError(
         f"{out} already holds {what}. Pass overwrite=True (hstrat audit --force) to write "
         "the report there (the files of an earlier report are removed, other files kept), "
@@ -593,17 +575,3 @@ def _png(fig: Any) -> bytes:
     finally:
         pyplot().close(fig)
     return buffer.getvalue()
-
-
-def _markdown_table(frame: pd.DataFrame) -> str:
-    def cell(value: Any) -> str:
-        text = _num(value) if isinstance(value, float | np.floating) else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = [
-        "| " + " | ".join(cell(v) for v in row) + " |"
-        for row in frame.itertuples(index=False, name=None)
-    ]
-    return "\n".join([header, rule, *rows])

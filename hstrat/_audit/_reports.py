@@ -17,27 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._html import _CSS, _e, _num, _table
+from ._html import _e, _num, _table, page
 from ._report import AuditReport, write_report_folder
 
-__all__ = ["SUMMARY_COLUMNS", "AuditReports"]
-
-#: Columns of :attr:`AuditReports.summary`.
-SUMMARY_COLUMNS = [
-    "finding",
-    "n",
-    "n_pos",
-    "auc",
-    "auc_low",
-    "auc_high",
-    "n_strata",
-    "n_significant",
-    "worst_stratum",
-    "worst_auc",
-    "worst_auc_low",
-    "worst_auc_high",
-    "worst_p_adjusted",
-]
+__all__ = ["AuditReports"]
 
 
 class AuditReports(Mapping[Any, AuditReport]):
@@ -103,16 +86,21 @@ class AuditReports(Mapping[Any, AuditReport]):
         for finding, report in self.reports.items():
             overall, strata = report.table.iloc[0], report.table.iloc[1:]
             defined = strata[strata["defined"].astype(bool) & strata["auc"].notna()]
-            worst = [None, *[np.nan] * 4]
-            if len(defined):
-                row = defined.iloc[int(np.argmin(defined["auc"]))]
-                worst = [row[c] for c in ("stratum", "auc", "auc_low", "auc_high", "p_adjusted")]
+            worst: Any = defined.iloc[int(np.argmin(defined["auc"]))] if len(defined) else {}
+            auc = ("auc", "auc_low", "auc_high")
             rows.append(
-                [finding, int(overall["n"]), int(overall["n_pos"])]
-                + [overall[c] for c in ("auc", "auc_low", "auc_high")]
-                + [len(strata), int((strata["p_adjusted"] < 0.05).sum()), *worst]
+                {
+                    "finding": finding,
+                    "n": int(overall["n"]),
+                    "n_pos": int(overall["n_pos"]),
+                    **{c: overall[c] for c in auc},
+                    "n_strata": len(strata),
+                    "n_significant": int((strata["p_adjusted"] < 0.05).sum()),
+                    "worst_stratum": worst.get("stratum"),
+                    **{f"worst_{c}": worst.get(c, np.nan) for c in (*auc, "p_adjusted")},
+                }
             )
-        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+        return pd.DataFrame(rows)
 
     def folders(self) -> dict[Any, str]:
         """Return the folder name of each finding's report in :meth:`save` (unique, safe)."""
@@ -134,14 +122,11 @@ class AuditReports(Mapping[Any, AuditReport]):
             cells[0] = f'<a href="{_e(folders[finding])}/report.html">{cells[0]}</a>'
             rows.append(("", cells))
         title = f"Audit of {len(self)} findings"
-        return (
-            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{title}</title><style>{_CSS}</style></head><body><main><h1>{title}</h1>"
-            "<p>Each finding's report opens from its name. The worst stratum is the one with "
-            "the lowest AUC; its p-value is adjusted within that finding's audit.</p>"
-            + _table([_e(c) for c in summary.columns], rows, {0, 8})
-            + "</main></body></html>"
+        return page(
+            title,
+            f"<h1>{title}</h1><p>Each finding's report opens from its name. The worst stratum "
+            "is the one with the lowest AUC; its p-value is adjusted within that finding's "
+            "audit.</p>" + _table([_e(c) for c in summary.columns], rows, {0, 8}),
         )
 
     def save(

@@ -136,10 +136,6 @@ def frame_from_json(payload: dict[str, Any]) -> pd.DataFrame:
             frame[column] = pd.Categorical(
                 values, categories=spec["categories"], ordered=spec["ordered"]
             )
-        elif dtype.startswith("float"):
-            # format 1 wrote NaN as null and infinities as "inf" / "-inf"
-            numbers = values.map(lambda v: float("nan") if v is None else float(v))
-            frame[column] = pd.to_numeric(numbers, errors="raise").astype(dtype)
         elif dtype != "object":
             frame[column] = values.astype(dtype)
     return frame

@@ -318,16 +318,16 @@ def test_other_files_need_overwrite_and_are_kept(demo_folder, tmp_path, quick_fi
         small_report().save(tmp_path / "file")
 
 
-def test_a_folder_from_an_older_version_needs_overwrite(tmp_path, quick_figures):
+def test_a_folder_without_a_manifest_needs_overwrite(tmp_path, quick_figures):
     out = tmp_path / "out"
     out.mkdir()
     for name in ("report.html", "table.csv", "report.json", "forest.png", "worst_cluster.png"):
         (out / name).write_text("old")
-    with pytest.raises(FileExistsError, match="an earlier hstrat report"):
+    with pytest.raises(FileExistsError, match="not part of an hstrat report"):
         small_report().save(out)
     small_report().save(out, overwrite=True)
-    assert not (out / "worst_cluster.png").exists()
-    _manifest_is_whole(out)
+    assert (out / "worst_cluster.png").read_text() == "old"  # not listed as the report's: kept
+    assert json.loads((out / "report.json").read_text())["format"] == "hstrat-audit-report"
 
 
 def test_save_into_an_empty_folder_keeps_its_mode(tmp_path, quick_figures):
