@@ -93,7 +93,7 @@ class EvaluationOptions(AUCOptions):
                 raise TypeError(
                     f"got an unexpected keyword argument {name!r}.{did_you_mean(name, defaults)}"
                 )
-        return cls(**{**defaults, **options})
+        return cls.of({**defaults, **options})
 
 
 @overload
@@ -198,8 +198,7 @@ def evaluate(
     1     drain  positives     75
     2  no drain  positives     45
     """
-    given = locals()  # the options, declared once in the signature
-    options = EvaluationOptions(**{f.name: given[f.name] for f in fields(EvaluationOptions)})
+    options = EvaluationOptions.of(locals())  # the options, declared once in the signature
     if isinstance(detectors, (str, bytes)) or not isinstance(detectors, Sequence):
         detectors = [detectors]
     data = (y_true, y_score, ids, embeddings, metadata)
