@@ -1,35 +1,34 @@
 """ClusterDetector: find and split candidate failing subclasses with any clusterer.
 
-A detector looks for **unlabelled subclasses on which the model is worse**: it clusters
-the model's embeddings of each class separately (a subclass is a subclass *of a
-label*) and ranks the clusters by how much worse the model is on them. Its steps:
+A detector looks for **unlabelled subclasses on which the model is worse**. Its steps,
+per class (a subclass is a subclass *of a label*):
 
-1. **Split** each class at random into a *discovery* part and a *held-out* part
-   (``holdout``, default 40%; :mod:`hstrat.detect._split`). ``holdout=None`` uses
-   every case for both: an *exploratory* fit, whose measurements are biased by selection.
-2. **Project** each class's embeddings on their principal components, fitted on its
-   discovery cases (:mod:`hstrat.detect._projection`).
-3. **Cluster** each class's discovery cases with the clusterer for every candidate number
-   of clusters, and keep the one the ``criterion`` prefers; every case of the class is
-   then assigned by the clusterer's ``predict``.
+1. **Split** the class at random into a *discovery* part and a *held-out* part
+   (``holdout``, default 30%). ``holdout=None`` uses every case for both: an
+   *exploratory* fit, whose measurements are biased by selection.
+2. **Project** its embeddings on principal components fitted on its discovery cases
+   (:mod:`hstrat.detect._projection`).
+3. **Cluster** its discovery cases for every candidate number of clusters and keep the
+   one the ``criterion`` prefers; every case is assigned by the clusterer's ``predict``.
 4. **Rank** the clusters of both classes on the discovery cases, worst first
    (:mod:`hstrat.detect._discovery`). Cluster ids are these ranks.
 5. **Check stability** by refitting on bootstrap resamples (:mod:`hstrat.detect._stability`).
 
 It does not measure: :meth:`ClusterDetector.to_strata` hands each cluster's **held-out**
-members to :func:`hstrat.evaluate`, which computes their AUC, interval and test with the
-same code as every other stratum. Clusters are *chosen* for looking bad; measured on the
-cases that chose them they look worse than they are, while measured on cases that played
-no part in finding or ranking them they are pre-specified subgroups, and the usual
-intervals and tests hold.
+members to :func:`hstrat.evaluate`. A cluster chosen for looking bad looks worse than it
+is on the cases that chose it (the winner's curse); on cases that played no part in
+finding or ranking it, it is a pre-specified subgroup and the usual intervals and tests
+hold, as in sample splitting for post-selection inference (Cox 1975; Wasserman & Roeder
+2009).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 from typing_extensions import Self
@@ -54,21 +54,19 @@ from .._validation import (
     describe,
 )
 from ..metrics._threshold import resolve_threshold
-from ._convergence import fit_capturing_convergence
 from ._discovery import (
     CRITERIA,
     ClusterStatistics,
     cluster_statistics,
+    leader,
     placements_against,
     rank_order,
     ranking_metric,
     sampled_silhouette,
     selection_value,
 )
-from ._exemplars import EXEMPLAR_COLUMNS, exemplar_table
 from ._projection import fit_projection, project
-from ._split import holdout_split
-from ._stability import clustering_stability
+from ._stability import Stability, clustering_stability
 
 __all__ = ["CLUSTER_COLUMNS", "EXEMPLAR_COLUMNS", "ClusterDetector"]
 
@@ -76,12 +74,11 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Paper's minimum cluster size (Oakden-Rayner et al. 2020) and the floor used when
-#: scaling it down for small data.
+#: ``min_cluster_size="auto"``: the paper's 100 (Oakden-Rayner et al. 2020), scaled down
+#: to 3% of a class's discovery cases for small data, but not below 10 (5% missed
+#: subclasses of 5% of a class on the benchmark: half of them fell below it).
 PAPER_MIN_CLUSTER_SIZE = 100
 SMALL_MIN_CLUSTER_SIZE = 10
-#: ... and the share of a class's discovery cases it is scaled to (5% missed subclasses
-#: of 5% of a class on the benchmark: half of them fell below it).
 AUTO_MIN_SHARE = 0.03
 
 #: Columns of ``clusters_``: what the detector knows. The held-out AUC, interval and
@@ -102,6 +99,17 @@ CLUSTER_COLUMNS = [
     "stability",
     "inference",
     "note",
+]
+#: Columns of ``exemplars()``.
+EXEMPLAR_COLUMNS = [
+    "cluster",
+    "name",
+    "class",
+    "kind",
+    "position",
+    "distance",
+    "is_error",
+    "discovery",
 ]
 _PREFIX = {"negatives": "neg", "positives": "pos", "all": "all"}
 _MIN_SIZE_MESSAGE = "min_cluster_size must be 'auto', an int >= 1 or a fraction in (0, 1)"
@@ -128,21 +136,49 @@ def check_embeddings(embeddings: Any, name: str = "embeddings") -> npt.NDArray[n
     )
 
 
-@dataclass
+def holdout_split(classes: IntArray, fraction: float, rng: np.random.Generator) -> BoolArray:
+    """Hold out ``fraction`` of each class at random (at least one case, and one kept)."""
+    held = np.zeros(len(classes), dtype=bool)
+    for code in np.unique(classes):
+        members = np.flatnonzero(classes == code)
+        n = len(members)
+        n_held = 0 if n < 2 else min(max(round(fraction * n), 1), n - 1)
+        held[rng.permutation(members)[:n_held]] = True
+    return held
+
+
+def fit_capturing_convergence(model: Any, data: Any) -> list[str]:
+    """Fit ``model``; return its ConvergenceWarnings' messages, re-issue other warnings.
+
+    k-means finding fewer distinct points than clusters, EM stopping early: results that
+    the tables record, not noise.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(data)
+    messages = []
+    for record in caught:
+        if issubclass(record.category, ConvergenceWarning):
+            messages.append(str(record.message))
+        else:
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+    return messages
+
+
+@dataclass(frozen=True)
 class _ClassFit:
-    """One class's fitted clustering (internal)."""
+    """One class's clustering: ``local`` cluster of each member, ``codes`` their components."""
 
     name: str
     members: IntArray
     projection: PCA | None
-    model: Any = None
-    codes: IntArray = field(default_factory=lambda: np.zeros(1, np.intp))  # component ids
-    local: IntArray = field(default_factory=lambda: np.zeros(0, np.intp))  # per member
-    statistics: ClusterStatistics | None = None
-    eligible: BoolArray = field(default_factory=lambda: np.zeros(1, bool))
-    stability: FloatArray = field(default_factory=lambda: np.full(1, np.nan))
-    ari: float = float("nan")
-    note: str = ""
+    model: Any
+    codes: IntArray
+    local: IntArray
+    statistics: ClusterStatistics | None
+    eligible: BoolArray
+    stability: Stability
+    note: str
 
     @property
     def k(self) -> int:
@@ -153,11 +189,11 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     """Find subclasses on which a model fails by clustering its embeddings, per class.
 
     The "algorithmic measurement" of Oakden-Rayner et al. (2020) with any scikit-learn
-    clusterer that has ``fit`` and ``predict`` and an ``n_clusters`` or ``n_components``
+    clusterer that has ``fit``, ``predict`` and an ``n_clusters`` or ``n_components``
     parameter (:class:`~sklearn.cluster.KMeans`, :class:`~sklearn.mixture.GaussianMixture`,
-    :class:`~sklearn.mixture.BayesianGaussianMixture`, ...). Each class's embeddings are
-    projected on their first ``pca_components`` principal components and clustered for
-    every candidate number of clusters; the ``criterion`` keeps one per class:
+    ...). Each class's embeddings are projected on their principal components and
+    clustered for every candidate number of clusters; the ``criterion`` keeps one per
+    class:
 
     * ``"auc"`` (default): the number at which the worst eligible cluster is *most
       clearly* worse than the rest of its class (the largest AUC deficit in standard
@@ -167,14 +203,13 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     * ``"paper"``: the paper's procedure — the number whose highest- and lowest-error
       eligible clusters are farthest apart; clusters ranked by error rate.
     * ``"silhouette"`` or ``"bic"`` (mixtures): structure only, as GEORGE (Sohoni et al.
-      2020) chooses; clusters ranked by AUC deficit.
+      2020) chooses; clusters ranked by AUC deficit. Without labels
+      (``fit(embeddings)``) the silhouette (or BIC) always chooses.
 
-    Everything that chooses — the numbers of clusters, the clusters, their order — sees
-    only the discovery cases (``holdout``); :meth:`to_strata` gives each cluster's
-    held-out members to :func:`hstrat.evaluate`, which measures them. Without labels
-    (``fit(embeddings)``) the number of clusters is chosen by the silhouette (or BIC).
-    The recovery of planted subclasses by each criterion and clusterer, against three
-    published baselines, is in the guide and ``benchmarks/bench_discovery.py``.
+    Everything that chooses sees only the discovery cases (``holdout``);
+    :meth:`to_strata` gives each cluster's held-out members to :func:`hstrat.evaluate`,
+    which measures them. How often each choice recovers planted subclasses, against
+    three published baselines: the guide's algorithmic-measurement page.
 
     Parameters
     ----------
@@ -185,9 +220,9 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         Candidate numbers of clusters per class (the paper's 2-5).
     criterion : {"auc", "error_rate", "paper", "silhouette", "bic"}, default "auc"
         How the number of clusters is chosen and the clusters ranked (see above).
-    holdout : float or None, default 0.4
-        Fraction of each class held out to measure the clusters (0.4 found the failing
-        subclass more often than 0.5 on the benchmark, with intervals about 12% wider).
+    holdout : float or None, default 0.3
+        Fraction of each class held out to measure the clusters (0.3 found planted
+        subclasses more often than 0.4 on the benchmark, with intervals about 15% wider).
         ``None`` finds, ranks and measures on the same cases: **exploratory** only.
     pca_components : int or None, default 50
         Principal components kept per class (``None``: cluster the raw embeddings).
@@ -204,10 +239,9 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     n_stability : int, default 10
         Bootstrap refits for the stability columns (0 disables them).
     n_jobs : int or None, default None
-        Refits run at once, by hstrat's one rule for parallel work
-        (:mod:`hstrat._parallel`): the same clusters and columns for every value.
+        Refits run at once (:mod:`hstrat._parallel`): the same result for every value.
     random_state : int, numpy.random.Generator or None
-        Seed of the split, the clusterer and the refits: the same seed, the same clusters.
+        Seed of the split, the clusterer and the refits.
     name : str, optional
         Name in reports; default: the clusterer's class in lower case (``"kmeans"``).
 
@@ -217,11 +251,11 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         Cluster id of every case; ids are ranks (0 = worst), unique across classes.
     clusters_ : pandas.DataFrame
         One row per cluster, worst first, with :data:`CLUSTER_COLUMNS`: ``n`` held-out
-        and ``n_discovery`` discovery members, ``prevalence`` (the cluster's share of its
-        class), the discovery statistics the ranking saw (``discovery_z`` is the deficit
-        in standard errors), ``stability`` (mean best-match Jaccard over refits: below
-        0.5 a cluster dissolves, above 0.75 it is stable; Hennig 2007), ``inference``
-        (``holdout`` or ``exploratory``) and a ``note``.
+        and ``n_discovery`` discovery members, ``prevalence`` (share of its class), the
+        discovery statistics the ranking saw (``discovery_z``: the deficit in standard
+        errors), ``stability`` (mean best-match Jaccard over refits: below 0.5 a cluster
+        dissolves, above 0.75 it is stable; Hennig 2007), ``inference`` (``holdout`` or
+        ``exploratory``) and a ``note``.
     k_ : dict
         Chosen number of clusters per class.
     k_selection_ : pandas.DataFrame
@@ -252,11 +286,11 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     >>> det = det.fit(E, y_true=y, y_score=s)
     >>> top = det.clusters_.iloc[0]
     >>> top["name"], top["class"], int(top["n"])  # n: held-out members
-    ('pos:c0', 'positives', 29)
+    ('pos:c0', 'positives', 21)
     >>> float(np.mean(hidden[det.labels_ == 0]))  # precision for the hidden subclass
     1.0
     >>> det.to_strata(top=1)
-    [Stratum(name='pos:c0', population='positives', n=29 of 800)]
+    [Stratum(name='pos:c0', population='positives', n=21 of 800)]
     """
 
     # Declared Any: like every scikit-learn estimator, a detector accepts whatever is set
@@ -272,7 +306,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         n_clusters: int | Sequence[int] = (2, 3, 4, 5),
         *,
         criterion: str = "auc",
-        holdout: float | None = 0.4,
+        holdout: float | None = 0.3,
         pca_components: int | None = 50,
         whiten: bool = False,
         min_cluster_size: int | float | str = "auto",
@@ -296,28 +330,17 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.name = name
 
     # -- parameters -------------------------------------------------------------------
-    def _base_clusterer(self) -> Any:
-        """Return the unfitted clusterer (presets build theirs from their own parameters)."""
-        return KMeans(n_init=3) if self.clusterer is None else self.clusterer
-
     #: The parameter that holds the candidate numbers of clusters.
     _candidates_param = "n_clusters"
 
-    def _candidates(self) -> list[int]:
-        name = self._candidates_param
-        value: Any = getattr(self, name)
-        if not isinstance(value, bool) and isinstance(value, numbers.Integral):
-            return [check_int(value, name, minimum=1)]
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
-            raise TypeError(
-                f"{name} must be an int or a non-empty sequence of ints; got {describe(value)}."
-            )
-        return sorted({check_int(v, name, minimum=1) for v in value})
+    def _base_clusterer(self) -> Any:
+        """Return the unfitted clusterer (presets build theirs from their parameters)."""
+        return KMeans(n_init=3) if self.clusterer is None else self.clusterer
 
     def _detector_name(self) -> str:
-        if self.name is not None:
-            return str(self.name)
-        return type(self._base_clusterer()).__name__.lower()
+        return (
+            type(self._base_clusterer()).__name__.lower() if self.name is None else str(self.name)
+        )
 
     def _validate(self) -> tuple[Any, str, list[int]]:
         """Check every parameter; return the clusterer, its size parameter, the candidates."""
@@ -361,15 +384,21 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         check_random_state(self.random_state)
         if self.name is not None and not isinstance(self.name, str):
             raise TypeError(f"name must be None or a str; got {describe(self.name)}.")
-        return base, size_param, self._candidates()
+        name = self._candidates_param
+        value: Any = getattr(self, name)
+        if not isinstance(value, bool) and isinstance(value, numbers.Integral):
+            return base, size_param, [check_int(value, name, minimum=1)]
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+            raise TypeError(
+                f"{name} must be an int or a non-empty sequence of ints; got {describe(value)}."
+            )
+        return base, size_param, sorted({check_int(v, name, minimum=1) for v in value})
 
     def _min_size(self, n_discovery: int) -> int:
         size = self.min_cluster_size
-        if isinstance(size, str):  # "auto": the paper's 100, scaled down for small data
-            return min(
-                PAPER_MIN_CLUSTER_SIZE,
-                max(SMALL_MIN_CLUSTER_SIZE, math.ceil(AUTO_MIN_SHARE * n_discovery)),
-            )
+        if isinstance(size, str):  # "auto"
+            share = math.ceil(AUTO_MIN_SHARE * n_discovery)
+            return min(PAPER_MIN_CLUSTER_SIZE, max(SMALL_MIN_CLUSTER_SIZE, share))
         if isinstance(size, numbers.Integral):
             return int(size)
         return max(1, math.ceil(float(size) * n_discovery))
@@ -408,23 +437,16 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         -------
         self
         """
-        base, size_param, candidates = self._validate()
+        setup = self._validate()
         data = check_embeddings(embeddings)
         n = data.shape[0]
         y_bool, scores, thr = self._check_targets(n, y_true, y_score, threshold)
-        rng = check_random_state(self.random_state)
-        split_rng, cluster_rng, stability_rng = rng.spawn(3)
-        labelled = y_bool is not None
-        if y_bool is not None:
-            classes = [("negatives", ~y_bool), ("positives", y_bool)]
-            codes = y_bool.astype(np.intp)
-        else:
-            classes = [("all", np.ones(n, dtype=bool))]
-            codes = np.zeros(n, dtype=np.intp)
-        if self.holdout is None:
-            inference = np.ones(n, dtype=bool)
-            discovery = inference
-        else:
+        split_rng, cluster_rng, stability_rng = check_random_state(self.random_state).spawn(3)
+        names = ["all"] if y_bool is None else ["negatives", "positives"]
+        codes = np.zeros(n, np.intp) if y_bool is None else y_bool.astype(np.intp)
+        inference = np.ones(n, dtype=bool)
+        discovery = inference
+        if self.holdout is not None:
             inference = holdout_split(codes, float(self.holdout), split_rng)
             discovery = ~inference
         errors: BoolArray | None = None
@@ -439,39 +461,35 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         selection: list[dict[str, Any]] = []
         distances = np.full(n, np.nan)
         width = min(data.shape[1], self.pca_components or data.shape[1])
-        rngs = zip(cluster_rng.spawn(len(classes)), stability_rng.spawn(len(classes)), strict=True)
-        for (label, mask), (c_rng, s_rng) in zip(classes, rngs, strict=True):
-            members = np.flatnonzero(mask)
-            fit_size = min(len(members), self.max_fit_samples or len(members))
-            with threads_for(fit_size * width):
-                fitted, rows, dist = self._fit_class(
-                    data, label, members, discovery, placements, errors,
-                    (base, size_param, candidates), c_rng, s_rng,
-                )  # fmt: skip
+        rngs = zip(cluster_rng.spawn(len(names)), stability_rng.spawn(len(names)), strict=True)
+        for code, (label, (c_rng, s_rng)) in enumerate(zip(names, rngs, strict=True)):
+            members = np.flatnonzero(codes == code)
+            with threads_for(min(len(members), self.max_fit_samples or len(members)) * width):
+                fitted, rows, distances[members] = self._fit_class(
+                    data, label, members, discovery, placements, errors, setup, c_rng, s_rng
+                )
             fits.append(fitted)
             selection.extend(rows)
-            distances[members] = dist
 
         metric = ranking_metric(self.criterion)
-        leads = self.criterion in ("auc", "error_rate", "paper") and labelled
+        leads = self.criterion in ("auc", "error_rate", "paper") and y_bool is not None
         order = rank_order(
             [
-                f.statistics.deficit(metric) if f.statistics is not None and labelled
+                f.statistics.deficit(metric) if f.statistics is not None and y_bool is not None
                 else np.bincount(f.local[discovery[f.members]], minlength=f.k).astype(float)
                 for f in fits
             ],
             [f.eligible for f in fits],
-            [_leader(f, self.criterion) if leads else -1 for f in fits],
+            [leader(f.statistics, f.eligible, self.criterion) if leads else -1 for f in fits],
         )  # fmt: skip
-        labels = np.empty(n, dtype=np.intp)
         self._lookup = [np.empty(f.k, dtype=np.intp) for f in fits]
         for cluster_id, (f_index, j) in enumerate(order):
             self._lookup[f_index][j] = cluster_id
-        for f_index, fitted in enumerate(fits):
-            labels[fitted.members] = self._lookup[f_index][fitted.local]
+        self.labels_ = np.empty(n, dtype=np.intp)
+        for lookup, fitted in zip(self._lookup, fits, strict=True):
+            self.labels_[fitted.members] = lookup[fitted.local]
 
         self.n_features_in_ = data.shape[1]
-        self.labels_ = labels
         self.discovery_mask_ = discovery
         self.inference_mask_ = inference
         self.errors_ = errors
@@ -482,8 +500,8 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.k_selection_ = pd.DataFrame(
             selection, columns=["class", "k", "criterion", "n_eligible", "chosen", "note"]
         )
-        self.class_stability_ = {f.name: f.ari for f in fits}
-        finite = [f.ari for f in fits if np.isfinite(f.ari)]
+        self.class_stability_ = {f.name: f.stability.mean_ari for f in fits}
+        finite = [a for a in self.class_stability_.values() if np.isfinite(a)]
         self.stability_ = float(np.mean(finite)) if finite else float("nan")
         self._fits = fits
         self.clusters_ = self._cluster_table(fits, order, metric)
@@ -514,12 +532,6 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"y_true must contain both classes; got only {kind} ({n} cases).")
         return y_bool, scores, resolve_threshold(threshold or "youden", y_bool, scores)[0]
 
-    def _new_model(self, base: Any, size_param: str, k: int, seed: int) -> Any:
-        model = clone(base).set_params(**{size_param: k})
-        if "random_state" in model.get_params():
-            model.set_params(random_state=seed)
-        return model
-
     def _fit_class(
         self,
         data: npt.NDArray[Any],
@@ -528,12 +540,12 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         discovery: BoolArray,
         placements: FloatArray,
         errors: BoolArray | None,
-        clusterer: tuple[Any, str, list[int]],
+        setup: tuple[Any, str, list[int]],
         rng: np.random.Generator,
         stability_rng: np.random.Generator,
     ) -> tuple[_ClassFit, list[dict[str, Any]], FloatArray]:
         """Project, choose the clustering, label every member, measure stability."""
-        base, size_param, candidates = clusterer
+        base, size_param, candidates = setup
         local_disc = np.flatnonzero(discovery[members])
         fit_local = local_disc
         if self.max_fit_samples is not None and len(fit_local) > self.max_fit_samples:
@@ -542,12 +554,23 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             data, members[fit_local], self.pca_components, whiten=bool(self.whiten), rng=rng
         )
         z = project(data, members, projection)
-        disc_rows = members[local_disc]
         min_size = self._min_size(len(local_disc))
-        fitted = _ClassFit(label, members, projection, local=np.zeros(len(members), np.intp))
+
+        def new_model(k: int, seed: int) -> Any:
+            model = clone(base).set_params(**{size_param: k})
+            if "random_state" in model.get_params():
+                model.set_params(random_state=seed)
+            return model
+
+        def statistics_of(local: IntArray, k: int) -> ClusterStatistics | None:
+            rows = members[local_disc]
+            if errors is None:
+                return None
+            return cluster_statistics(placements[rows], errors[rows], local[local_disc], k)
+
         rows: list[dict[str, Any]] = []
-        best: tuple[float, int] | None = None
-        scored: list[tuple[Any, IntArray, IntArray, ClusterStatistics | None, int]] = []
+        chosen: tuple[dict[str, Any], Any, IntArray, IntArray, ClusterStatistics | None] | None
+        chosen = first = None
         for k in candidates:
             row: dict[str, Any] = {"class": label, "k": k, "criterion": np.nan,
                                    "n_eligible": 0, "chosen": False, "note": ""}  # fmt: skip
@@ -556,72 +579,62 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
                 row["note"] = f"more clusters than the {len(fit_local)} cases to fit"
                 continue
             seed = int(rng.integers(2**31 - 1))
-            model = self._new_model(base, size_param, k, seed)
+            model = new_model(k, seed)
             messages = fit_capturing_convergence(model, z[fit_local])
-            row["note"] = "; ".join(messages)
             codes, local = np.unique(np.asarray(model.predict(z)), return_inverse=True)
             local = local.astype(np.intp)
-            statistics = None
-            if errors is not None:
-                statistics = cluster_statistics(
-                    placements[disc_rows], errors[disc_rows], local[local_disc], len(codes)
-                )
-            eligible = (np.bincount(local[local_disc], minlength=len(codes)) >= min_size) & (
-                len(codes) > 1
-            )
+            statistics = statistics_of(local, len(codes))
+            sizes = np.bincount(local[local_disc], minlength=len(codes))
+            eligible = (sizes >= min_size) & (len(codes) > 1)
             row["n_eligible"] = int(eligible.sum())
-            value, why = self._score(
+            row["criterion"], why = self._score(
                 model, z[fit_local], local[fit_local], statistics, eligible, seed
             )
-            row["criterion"] = value
-            row["note"] = "; ".join(filter(None, [row["note"], why]))
-            scored.append((model, codes, local, statistics, len(rows) - 1))
-            if np.isfinite(value) and (best is None or value > best[0]):
-                best = (value, len(scored) - 1)
-        if scored:
-            model, codes, local, statistics, row_index = scored[0 if best is None else best[1]]
-            if best is None:
-                rows[row_index]["note"] = "; ".join(
-                    filter(None, [rows[row_index]["note"], "no candidate scored: smallest k kept"])
-                )
-            rows[row_index]["chosen"] = True
-            fitted.model, fitted.codes, fitted.local, fitted.statistics = (
-                model, codes, local, statistics,
-            )  # fmt: skip
-        else:
-            fitted.note = "too few cases to cluster: the whole class is one cluster"
-        n_discovery = np.bincount(fitted.local[local_disc], minlength=fitted.k)
-        held = fitted.local[~discovery[members]] if self.holdout is not None else fitted.local
-        # a candidate needs a held-out case to be measured (sizes only: no outcome is seen)
-        fitted.eligible = (n_discovery >= min_size) & (np.bincount(held, minlength=fitted.k) > 0)
-        fitted.eligible &= fitted.k > 1
-        if fitted.statistics is None and errors is not None:  # one cluster: still described
-            fitted.statistics = cluster_statistics(
-                placements[disc_rows], errors[disc_rows], fitted.local[local_disc], fitted.k
+            row["note"] = "; ".join(filter(None, [*messages, why]))
+            candidate = (row, model, codes, local, statistics)
+            first = first or candidate
+            if np.isfinite(row["criterion"]) and (
+                chosen is None or row["criterion"] > chosen[0]["criterion"]
+            ):
+                chosen = candidate
+        note = ""
+        if chosen is None and first is not None:
+            chosen = first
+            first[0]["note"] = "; ".join(
+                filter(None, [first[0]["note"], "no candidate scored: smallest k kept"])
             )
-        centers = np.stack(
-            [
-                z[fit_local][fitted.local[fit_local] == j].mean(axis=0)
-                if (fitted.local[fit_local] == j).any()
-                else z[fitted.local == j].mean(axis=0)
-                for j in range(fitted.k)
-            ]
-        )
-        dist = np.sqrt(np.sum((z - centers[fitted.local]) ** 2, axis=1, dtype=np.float64))
-        if fitted.model is not None:
-            k_model = int(fitted.model.get_params()[size_param])
+        if chosen is None:
+            note = "too few cases to cluster: the whole class is one cluster"
+            model, codes, local = None, np.zeros(1, np.intp), np.zeros(len(members), np.intp)
+            statistics = statistics_of(local, 1)  # one cluster: still described
+        else:
+            chosen[0]["chosen"] = True
+            model, codes, local, statistics = chosen[1:]
+        k = len(codes)
+        n_discovery = np.bincount(local[local_disc], minlength=k)
+        held = local[~discovery[members]] if self.holdout is not None else local
+        # a candidate needs a held-out case to be measured (sizes only: no outcome is seen)
+        eligible = (n_discovery >= min_size) & (np.bincount(held, minlength=k) > 0) & (k > 1)
+        pick = [fit_local if (local[fit_local] == j).any() else slice(None) for j in range(k)]
+        centers = np.stack([z[p][local[p] == j].mean(axis=0) for j, p in enumerate(pick)])
+        distances = np.sqrt(np.sum((z - centers[local]) ** 2, axis=1, dtype=np.float64))
+        stability = Stability(np.empty(0), np.full(k, np.nan))
+        if model is not None:
+            k_model = int(model.get_params()[size_param])
 
             def refit(train: npt.NDArray[Any], test: npt.NDArray[Any], seed: int) -> IntArray:
-                model = self._new_model(base, size_param, k_model, seed)
+                model = new_model(k_model, seed)
                 fit_capturing_convergence(model, train)
                 return np.asarray(model.predict(test), dtype=np.intp)
 
-            result = clustering_stability(
-                z[fit_local], fitted.local[fit_local], fitted.k, refit, self.n_stability,
-                stability_rng, n_jobs=self.n_jobs,
+            stability = clustering_stability(
+                z[fit_local], local[fit_local], k, refit, self.n_stability, stability_rng,
+                n_jobs=self.n_jobs,
             )  # fmt: skip
-            fitted.stability, fitted.ari = result.jaccard, result.mean_ari
-        return fitted, rows, dist
+        fitted = _ClassFit(
+            label, members, projection, model, codes, local, statistics, eligible, stability, note
+        )
+        return fitted, rows, distances
 
     def _score(
         self,
@@ -648,9 +661,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     def _cluster_table(
         self, fits: list[_ClassFit], order: list[tuple[int, int]], metric: str
     ) -> pd.DataFrame:
-        nan = float("nan")
         records: list[dict[str, Any]] = []
-        self._strata = []
         for cluster_id, (f_index, j) in enumerate(order):
             fitted = fits[f_index]
             st = fitted.statistics
@@ -660,37 +671,27 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
                 note = "the whole class is one cluster: not a candidate"
             elif not fitted.eligible[j] and fitted.k > 1:
                 note = "below min_cluster_size (or no held-out case): not a candidate"
-            name = f"{_PREFIX[fitted.name]}:c{cluster_id}"
+            measured = [np.full(fitted.k, np.nan)] * 5
+            if st is not None:
+                measured = [st.auc, st.auc_diff, st.error_rate, st.error_rate_diff]
+                measured.append(st.deficit_z(metric))
             records.append(
                 {
                     "cluster": cluster_id,
-                    "name": name,
+                    "name": f"{_PREFIX[fitted.name]}:c{cluster_id}",
                     "class": fitted.name,
                     "eligible": bool(fitted.eligible[j]),
                     "n": int((members & self.inference_mask_).sum()),
                     "n_discovery": int((members & self.discovery_mask_).sum()),
                     "prevalence": float(members.sum() / len(fitted.members)),
-                    "discovery_auc": nan if st is None else float(st.auc[j]),
-                    "discovery_auc_diff": nan if st is None else float(st.auc_diff[j]),
-                    "discovery_error_rate": nan if st is None else float(st.error_rate[j]),
-                    "discovery_error_rate_diff": nan
-                    if st is None
-                    else float(st.error_rate_diff[j]),
-                    "discovery_z": nan if st is None else float(st.deficit_z(metric)[j]),
-                    "stability": float(fitted.stability[j]) if fitted.model is not None else nan,
+                    **{
+                        c: float(m[j])
+                        for c, m in zip(CLUSTER_COLUMNS[7:12], measured, strict=True)
+                    },
+                    "stability": float(fitted.stability.jaccard[j]),
                     "inference": "exploratory" if self.holdout is None else "holdout",
                     "note": note,
                 }
-            )
-            self._strata.append(
-                Stratum(
-                    members & self.inference_mask_,
-                    fitted.name,
-                    name=name,
-                    variable=self._detector_name(),
-                    level=cluster_id,
-                    labelled=self.inference_mask_,
-                )
             )
         return pd.DataFrame.from_records(records, columns=CLUSTER_COLUMNS)
 
@@ -705,8 +706,8 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         embeddings : array-like of shape (n_samples, n_features)
             Features of the new cases.
         y_true : array-like of shape (n_samples,), optional
-            Their labels; required when the detector was fitted with labels, since the
-            clusters are per class.
+            Their labels; required when the detector was fitted with labels (the clusters
+            are per class).
 
         Returns
         -------
@@ -719,9 +720,9 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         >>> import numpy as np
         >>> from hstrat.detect import KMeansDetector
         >>> rng = np.random.default_rng(0)
-        >>> y = np.r_[np.ones(200, bool), np.zeros(200, bool)]
-        >>> E = rng.normal(size=(400, 3)) + 4.0 * (np.arange(400) < 50)[:, None]
-        >>> s = rng.normal(size=400) + y - 2.0 * (np.arange(400) < 50)
+        >>> y, hidden = np.arange(400) < 200, np.arange(400) < 50
+        >>> E = rng.normal(size=(400, 3)) + 4.0 * hidden[:, None]
+        >>> s = rng.normal(size=400) + y - 2.0 * hidden
         >>> det = KMeansDetector(n_stability=0, random_state=0).fit(E, y_true=y, y_score=s)
         >>> bool((det.predict(E, y_true=y) == det.labels_).all())
         True
@@ -734,47 +735,42 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
                 f"{self.n_features_in_} features as input (embeddings)."
             )
         n = data.shape[0]
-        fitted_labelled = self._fits[0].name != "all"
-        if fitted_labelled and y_true is None:
-            raise ValueError(
-                "y_true is required: this detector was fitted with labels and its clusters "
-                "are per class."
-            )
-        if not fitted_labelled and y_true is not None:
+        codes = np.zeros(n, dtype=np.intp)
+        if self._fits[0].name == "all" and y_true is not None:
             raise ValueError("y_true must be None: this detector was fitted without labels.")
-        masks = [np.ones(n, dtype=bool)]
-        if fitted_labelled:
-            y_bool = check_labels(y_true)
-            if len(y_bool) != n:
+        if self._fits[0].name != "all":
+            if y_true is None:
                 raise ValueError(
-                    f"y_true must have one entry per row of embeddings ({n}); got {len(y_bool)}."
+                    "y_true is required: this detector was fitted with labels and its "
+                    "clusters are per class."
                 )
-            masks = [~y_bool, y_bool]
+            codes = check_labels(y_true).astype(np.intp)
+            if len(codes) != n:
+                raise ValueError(
+                    f"y_true must have one entry per row of embeddings ({n}); got {len(codes)}."
+                )
         out = np.full(n, -1, dtype=np.intp)
-        for fitted, lookup, mask in zip(self._fits, self._lookup, masks, strict=True):
-            rows = np.flatnonzero(mask)
-            if not len(rows):
-                continue
+        for code, (fitted, lookup) in enumerate(zip(self._fits, self._lookup, strict=True)):
+            rows = np.flatnonzero(codes == code)
             if fitted.model is None:
                 out[rows] = lookup[0]
-                continue
-            z = project(data, rows, fitted.projection)
-            with threads_for(z.size):
-                component = np.asarray(fitted.model.predict(z))
-            position = np.searchsorted(fitted.codes, component).clip(0, fitted.k - 1)
-            known = fitted.codes[position] == component
-            out[rows[known]] = lookup[position[known]]
+            elif len(rows):
+                z = project(data, rows, fitted.projection)
+                with threads_for(z.size):
+                    component = np.asarray(fitted.model.predict(z))
+                position = np.searchsorted(fitted.codes, component).clip(0, fitted.k - 1)
+                known = fitted.codes[position] == component
+                out[rows[known]] = lookup[position[known]]
         return out
 
     def to_strata(self, top: int | None = None) -> list[Stratum]:
         """Return the eligible clusters as strata for :func:`hstrat.evaluate`, worst first.
 
         Each stratum is named ``"pos:c<id>"`` (or ``"neg:"``), with ``variable`` = the
-        detector's name, ``level`` = the cluster id and an explicit population
-        (``"positives"`` or ``"negatives"``), so that a report can say "cluster 1 of the
-        positives (kmeans), 121 cases". Its mask holds the cluster's **held-out** members
-        and ``labelled`` the held-out cases: evaluate compares it with the rest of its
-        class among held-out cases. With ``holdout=None`` both cover every case.
+        detector's name, ``level`` = the cluster id and the population of its class.
+        Its mask holds the cluster's **held-out** members and ``labelled`` the held-out
+        cases, so that evaluate compares it with the rest of its class among held-out
+        cases. With ``holdout=None`` both cover every case.
 
         Parameters
         ----------
@@ -790,27 +786,37 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         >>> import numpy as np
         >>> from hstrat.detect import KMeansDetector
         >>> rng = np.random.default_rng(0)
-        >>> y = np.r_[np.ones(200, bool), np.zeros(200, bool)]
-        >>> E = rng.normal(size=(400, 3)) + 4.0 * (np.arange(400) < 50)[:, None]
-        >>> s = rng.normal(size=400) + y - 2.0 * (np.arange(400) < 50)
+        >>> y, hidden = np.arange(400) < 200, np.arange(400) < 50
+        >>> E = rng.normal(size=(400, 3)) + 4.0 * hidden[:, None]
+        >>> s = rng.normal(size=400) + y - 2.0 * hidden
         >>> det = KMeansDetector(n_stability=0, random_state=0).fit(E, y_true=y, y_score=s)
         >>> first = det.to_strata(top=1)[0]
         >>> first, first.variable, first.level
-        (Stratum(name='pos:c0', population='positives', n=18 of 400), 'kmeans', 0)
+        (Stratum(name='pos:c0', population='positives', n=15 of 400), 'kmeans', 0)
         """
         check_is_fitted(self, "labels_")
+        chosen = self.clusters_[self.clusters_["eligible"]]
         if top is not None:
-            top = check_int(top, "top", minimum=1)
-        eligible = self.clusters_["eligible"].to_numpy(dtype=bool)
-        chosen = [s for s, ok in zip(self._strata, eligible, strict=True) if ok]
-        return chosen if top is None else chosen[:top]
+            chosen = chosen.head(check_int(top, "top", minimum=1))
+        return [
+            Stratum(
+                (self.labels_ == cluster) & self.inference_mask_,
+                population,
+                name=name,
+                variable=self._detector_name(),
+                level=int(cluster),
+                labelled=self.inference_mask_,
+            )
+            for cluster, name, population in chosen[["cluster", "name", "class"]].to_numpy()
+        ]
 
     def exemplars(self, k: int = 5) -> pd.DataFrame:
         """Cases to review per cluster: the ``k`` nearest its mean, and its ``k`` nearest errors.
 
-        Distances are Euclidean in the class's PCA space, to the mean of the cluster's
-        fitted cases. Both discovery and held-out members are candidates; ``discovery``
-        says which part a case came from.
+        The cases nearest a cluster's centre show what it *is*; its errors nearest the
+        centre show what the model gets wrong *in* it. Distances are Euclidean in the
+        class's PCA space, to the mean of the cluster's fitted cases; discovery and
+        held-out members are both candidates.
 
         Parameters
         ----------
@@ -820,19 +826,19 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         Returns
         -------
         pandas.DataFrame
-            Columns ``cluster, name, class, kind, position, distance, is_error,
-            discovery``; ``kind`` is ``"central"`` or ``"error"`` (errors only when
-            fitted with labels), ``position`` indexes the rows of the fitted
-            embeddings. Clusters in rank order, nearest first.
+            Columns :data:`EXEMPLAR_COLUMNS`: ``kind`` is ``"central"`` or ``"error"``
+            (errors only when fitted with labels), ``position`` indexes the rows of the
+            fitted embeddings, ``discovery`` says which part a case came from. Clusters
+            in rank order, nearest first.
 
         Examples
         --------
         >>> import numpy as np
         >>> from hstrat.detect import KMeansDetector
         >>> rng = np.random.default_rng(0)
-        >>> y = np.r_[np.ones(200, bool), np.zeros(200, bool)]
-        >>> E = rng.normal(size=(400, 3)) + 4.0 * (np.arange(400) < 50)[:, None]
-        >>> s = rng.normal(size=400) + y - 2.0 * (np.arange(400) < 50)
+        >>> y, hidden = np.arange(400) < 200, np.arange(400) < 50
+        >>> E = rng.normal(size=(400, 3)) + 4.0 * hidden[:, None]
+        >>> s = rng.normal(size=400) + y - 2.0 * hidden
         >>> det = KMeansDetector(n_stability=0, random_state=0).fit(E, y_true=y, y_score=s)
         >>> det.exemplars(k=2)[["name", "kind", "is_error"]].head(4)
              name     kind  is_error
@@ -843,20 +849,15 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         """
         check_is_fitted(self, "labels_")
         k = check_int(k, "k", minimum=1)
-        return exemplar_table(
-            self.clusters_, self.labels_, self.distances_, self.errors_, self.discovery_mask_, k
-        )
-
-
-def _leader(fitted: _ClassFit, criterion: str) -> int:
-    """Return the cluster that chose its class's k: the most clearly worse one (-1: none)."""
-    if fitted.statistics is None or not fitted.eligible.any():
-        return -1
-    metric = ranking_metric(criterion)
-    value = (
-        fitted.statistics.error_rate
-        if criterion == "paper"
-        else fitted.statistics.deficit_z(metric)
-    )
-    value = np.where(fitted.eligible & np.isfinite(value), value, -np.inf)
-    return int(np.argmax(value)) if np.isfinite(value.max()) else -1
+        order = np.lexsort((self.distances_, self.labels_))  # by cluster, nearest first
+        is_error = np.zeros(len(order), bool) if self.errors_ is None else self.errors_
+        cases = pd.DataFrame({"cluster": self.labels_[order], "position": order})
+        cases["distance"] = self.distances_[order]
+        cases["is_error"] = is_error[order]
+        cases["discovery"] = self.discovery_mask_[order]
+        parts = [cases.groupby("cluster").head(k).assign(kind="central")]
+        if self.errors_ is not None:
+            parts.append(cases[cases["is_error"]].groupby("cluster").head(k).assign(kind="error"))
+        table = pd.concat(parts).sort_values(["cluster", "kind"], kind="stable")
+        table = table.merge(self.clusters_[["cluster", "name", "class"]], on="cluster", how="left")
+        return table[EXEMPLAR_COLUMNS].reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""Two presets of :class:`ClusterDetector`: k-means (the paper's) and a Gaussian mixture."""
+"""Two presets of :class:`ClusterDetector`: k-means and a Gaussian mixture."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
 class KMeansDetector(ClusterDetector):
-    """:class:`ClusterDetector` with k-means: the paper's algorithmic measurement.
+    """:class:`ClusterDetector` with k-means, the paper's clusterer.
 
     ``KMeansDetector(n_clusters, n_init=3, ...)`` is
     ``ClusterDetector(KMeans(n_init=n_init), n_clusters, ...)``; every other parameter
@@ -44,7 +44,7 @@ class KMeansDetector(ClusterDetector):
         *,
         n_init: int = 3,
         criterion: str = "auc",
-        holdout: float | None = 0.4,
+        holdout: float | None = 0.3,
         pca_components: int | None = 50,
         whiten: bool = False,
         min_cluster_size: int | float | str = "auto",
@@ -76,9 +76,7 @@ class GaussianMixtureDetector(ClusterDetector):
 
     ``GaussianMixtureDetector(n_components, covariance_type="full", n_init=1, ...)`` is
     ``ClusterDetector(GaussianMixture(covariance_type=..., n_init=...), n_components,
-    pca_components=10, ...)``. ``criterion="bic"`` sizes the mixture by BIC and
-    ``"silhouette"`` as GEORGE does (Sohoni et al., NeurIPS 2020); both look at the
-    embeddings only, never at the errors.
+    pca_components=10, max_fit_samples=10_000, ...)``.
 
     Examples
     --------
@@ -101,7 +99,7 @@ class GaussianMixtureDetector(ClusterDetector):
         covariance_type: str = "full",
         n_init: int = 1,
         criterion: str = "auc",
-        holdout: float | None = 0.4,
+        holdout: float | None = 0.3,
         pca_components: int | None = 10,
         whiten: bool = False,
         min_cluster_size: int | float | str = "auto",

@@ -2,9 +2,7 @@
 
 Penultimate-layer features are wide (1,024 for DenseNet-121) and strongly correlated;
 clustering a few dozen principal components is faster and, for k-means and Gaussian
-mixtures, usually better conditioned. The PCA is fitted on at most
-:data:`PCA_MAX_SAMPLES` discovery cases of the class and applied to all cases a chunk
-at a time, so that memory stays at one chunk of the original width.
+mixtures, usually better conditioned. Memory stays at one chunk of the original width.
 """
 
 from __future__ import annotations
@@ -33,19 +31,7 @@ def fit_projection(
     whiten: bool,
     rng: np.random.Generator,
 ) -> PCA | None:
-    """Fit a PCA on ``data[rows]`` (a random subsample if there are many); None = identity.
-
-    The number of components is capped by the number of features and of rows. No
-    projection is made when ``n_components`` is None, or when it would keep every
-    feature without whitening.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.random.default_rng(0).normal(size=(100, 8))
-    >>> fit_projection(X, np.arange(100), 3, whiten=False, rng=np.random.default_rng(0))
-    PCA(n_components=3, ...)
-    """
+    """Fit a PCA on ``data[rows]``; None (the identity) if it would change nothing."""
     n_features = data.shape[1]
     if n_components is None or len(rows) < 2:
         return None
@@ -54,7 +40,6 @@ def fit_projection(
         return None
     if len(rows) > PCA_MAX_SAMPLES:
         rows = np.sort(rng.choice(rows, PCA_MAX_SAMPLES, replace=False))
-    sample = data[rows]
     # The covariance route is exact and fast when rows outnumber features of moderate
     # width (1,024-wide embeddings); randomized SVD, slow on flat spectra, is kept for
     # very wide features.
@@ -65,21 +50,13 @@ def fit_projection(
     else:
         solver = "full"
     seed = int(rng.integers(2**31 - 1))
-    pca = PCA(dims, whiten=whiten, svd_solver=solver, random_state=seed)
-    return pca.fit(sample)
+    return PCA(dims, whiten=whiten, svd_solver=solver, random_state=seed).fit(data[rows])
 
 
 def project(
     data: npt.NDArray[np.floating[Any]], rows: IntArray, pca: PCA | None
 ) -> npt.NDArray[np.floating[Any]]:
-    """``data[rows]`` in the PCA's coordinates (a copy), computed a chunk at a time.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> project(np.eye(3), np.array([2, 0]), None).tolist()
-    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
-    """
+    """Return ``data[rows]`` in the PCA's coordinates (a copy), a chunk at a time."""
     if pca is None:
         return np.array(data[rows])
     out = np.empty((len(rows), pca.n_components_), dtype=data.dtype)

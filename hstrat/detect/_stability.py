@@ -4,15 +4,11 @@ A cluster worth reviewing should not be an accident of one k-means start or of w
 cases happened to be sampled. Following Hennig (2007, "Cluster-wise assessment of
 cluster stability", *Computational Statistics & Data Analysis* 52:258-271) the
 clustering is refitted, with the same method and number of clusters, on bootstrap
-resamples of the cases it was fitted on, and compared with the original labels on the
-cases each resample drew:
-
-* **clustering stability** — the adjusted Rand index (Hubert & Arabie 1985) between
-  the refit's labels and the original ones, averaged over refits (1 = the same
-  partition every time, about 0 = no more agreement than chance);
-* **cluster stability** — for each original cluster, the Jaccard similarity with the
-  most similar refit cluster, averaged over refits. Hennig calls clusters with a mean
-  Jaccard below 0.5 "dissolved" and above 0.75 stable.
+resamples of its cases and compared with the original labels on the cases each resample
+drew: the **clustering stability** is the mean adjusted Rand index (Hubert & Arabie
+1985) over refits (1: the same partition every time, about 0: chance agreement); a
+**cluster's stability** is its mean Jaccard similarity with the most similar refit
+cluster (below 0.5 Hennig calls it "dissolved", above 0.75 stable).
 """
 
 from __future__ import annotations
@@ -37,16 +33,7 @@ Refit = Callable[[npt.NDArray[Any], npt.NDArray[Any], int], IntArray]
 
 @dataclass(frozen=True)
 class Stability:
-    """Agreement of refits with the original clustering.
-
-    Attributes
-    ----------
-    ari : numpy.ndarray
-        Adjusted Rand index of each refit (empty when there were none).
-    jaccard : numpy.ndarray
-        Mean best-match Jaccard of each original cluster over refits (NaN without refits,
-        or for a cluster no resample drew).
-    """
+    """ARI of each refit; each cluster's mean best-match Jaccard (NaN: never drawn)."""
 
     ari: FloatArray
     jaccard: FloatArray
@@ -58,16 +45,7 @@ class Stability:
 
 
 def jaccard_matches(original: IntArray, other: IntArray, k: int) -> FloatArray:
-    """For each original cluster ``0..k-1``, its Jaccard with the best-matching other cluster.
-
-    NaN for an original cluster absent from ``original``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> jaccard_matches(np.array([0, 0, 1, 1]), np.array([5, 5, 5, 7]), 2).tolist()
-    [0.666..., 0.5]
-    """
+    """Return each original cluster's Jaccard with its best match in ``other`` (NaN: absent)."""
     _, other_codes = np.unique(other, return_inverse=True)
     k_other = int(other_codes.max()) + 1 if len(other_codes) else 0
     table = np.bincount(original * k_other + other_codes, minlength=k * k_other).reshape(
@@ -92,41 +70,8 @@ def clustering_stability(
 ) -> Stability:
     """Refit on ``n_refits`` bootstrap resamples of ``data`` and compare with ``labels``.
 
-    Parameters
-    ----------
-    data : array of shape (n, d)
-        The cases the clustering was fitted on.
-    labels : array of int
-        Their original labels, ``0..k-1``.
-    k : int
-        Number of original clusters.
-    refit : callable
-        ``refit(train, test, seed)`` → labels of ``test`` from a clustering fitted on
-        ``train`` with the same method and number of clusters.
-    n_refits : int
-        Number of bootstrap refits (0 gives empty / NaN results).
-    rng : numpy.random.Generator
-        Source of the resamples and of the refits' seeds (all drawn first, in order, so
-        the result does not depend on ``n_jobs``).
-    n_jobs : int or None, default 1
-        Refits run at once (:func:`hstrat._parallel.parallel_map`).
-
-    Returns
-    -------
-    Stability
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.cluster import KMeans
-    >>> rng = np.random.default_rng(0)
-    >>> X = np.r_[rng.normal(0, 1, (50, 2)), rng.normal(8, 1, (50, 2))]
-    >>> labels = KMeans(2, n_init=1, random_state=0).fit_predict(X)
-    >>> def refit(train, test, seed):
-    ...     return KMeans(2, n_init=1, random_state=seed).fit(train).predict(test)
-    >>> st = clustering_stability(X, labels, 2, refit, 5, rng)
-    >>> st.mean_ari, st.jaccard.tolist()
-    (1.0, [1.0, 1.0])
+    The resamples and the refits' seeds are all drawn from ``rng`` first, in order, so
+    the result does not depend on ``n_jobs`` (:func:`hstrat._parallel.parallel_map`).
     """
     n = len(data)
     tasks = [(rng.integers(0, n, n), int(rng.integers(2**31 - 1))) for _ in range(n_refits)]

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
+from hstrat.detect._detector import holdout_split
 from hstrat.detect._discovery import (
     cluster_statistics,
     placements_against,
     rank_order,
     selection_value,
 )
-from hstrat.detect._split import holdout_split
 from hstrat.detect._stability import clustering_stability, jaccard_matches
 
 
