@@ -31,7 +31,6 @@ import pandas as pd
 import pytest
 
 from hstrat.cli import main as hstrat_cli
-from hstrat.exceptions import SmallStratumWarning
 from hstrat.strata import Schema, make_labeler_server, read_labels
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -293,8 +292,7 @@ def _cluster_row(row: pd.Series) -> list[str]:
 
 
 def test_algorithmic_measurement_runs(in_tmp: Path) -> None:
-    with pytest.warns(SmallStratumWarning, match="kmeans:pos:c2"):  # the page says so
-        run = run_page(DETECTORS)
+    run = run_page(DETECTORS)
     check_every_block_accounted(DETECTORS, run, not_run=0)
     ns = run.namespace
     report, detector = ns["report"], ns["detector"]
