@@ -524,7 +524,7 @@ def bootstrap_ci(
         calling thread only. Each thread takes a task of replicates at a time and works
         through it in passes over arrays of at most ``2**19`` counts (4 MiB) or one
         replicate's counts (8 bytes per case), reused from pass to pass: each thread
-        adds about 40 MiB at a million cases (measured), whatever ``n_resamples``. The
+        adds about 40-70 MiB at a million cases (measured), whatever ``n_resamples``. The
         result is the same for every value.
 
     Returns

@@ -261,7 +261,7 @@ def stratified_auc(
     progress : bool, default False
         Show a progress bar over the bootstrap replicates.
     n_jobs : int or None, default None
-        Threads for the bootstrap, as in :func:`bootstrap_ci` (each adds about 40 MiB
+        Threads for the bootstrap, as in :func:`bootstrap_ci` (each adds about 40-70 MiB
         at a million cases); the table is the same for every value.
 
     Returns
