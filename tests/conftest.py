@@ -2,6 +2,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -11,3 +12,16 @@ matplotlib.use("Agg")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 if str(EXAMPLES) not in sys.path:
     sys.path.insert(0, str(EXAMPLES))
+
+# The detectors' planted tasks (tests/detect/planted.py), shared with the figure tests.
+PLANTED = Path(__file__).resolve().parent / "detect"
+if str(PLANTED) not in sys.path:
+    sys.path.insert(0, str(PLANTED))
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The digits task of the detector and figure tests (built once per session)."""
+    from planted import digits_task
+
+    return digits_task()

@@ -9,17 +9,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # for `planted`, shared with benchmarks/docs
 
-from planted import Task, digits_task, planted_task
+from planted import Task, planted_task
 
 
 @pytest.fixture(scope="session")
 def planted() -> Task:
     return planted_task()
-
-
-@pytest.fixture(scope="session")
-def digits() -> Task:
-    return digits_task()
 
 
 @pytest.fixture(autouse=True)

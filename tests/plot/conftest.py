@@ -1,20 +1,8 @@
-"""Fixtures of the figure tests: the detectors' digits task, and no figure left open."""
+"""Fixtures of the figure tests: no figure left open (``digits`` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "detect"))  # `planted`, the detectors' tasks
-
-from planted import Task, digits_task
-
-
-@pytest.fixture(scope="session")
-def digits() -> Task:
-    return digits_task()
 
 
 @pytest.fixture(autouse=True)
