@@ -62,7 +62,7 @@ def test_delong_rows_match_delong_ci_on_the_population():
 
 def test_delong_difference_uses_shared_negatives():
     y, s, drain = drain_data()
-    table = stratified_auc(y, s, {"drain": drain}, ci="delong", correction=None)
+    table = stratified_auc(y, s, {"drain": drain}, ci="delong", correction=None, test="wald")
     row = table.iloc[1]
     a_pos, b_pos, neg = np.flatnonzero(drain), np.flatnonzero(y & ~drain), np.flatnonzero(~y)
     var = brute_force_difference_variance(s, a_pos, b_pos, neg)
@@ -78,7 +78,7 @@ def test_delong_difference_uses_shared_negatives():
 
 def test_delong_reference_overall_covariance_by_brute_force():
     y, s, drain = drain_data(seed=3)
-    table = stratified_auc(y, s, {"drain": drain}, ci="delong", reference="overall")
+    table = stratified_auc(y, s, {"drain": drain}, ci="delong", reference="overall", test="wald")
     row = table.iloc[1]
     pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
     k = psi(s[pos], s[neg])
@@ -105,7 +105,9 @@ def test_bootstrap_rows_equal_a_slow_loop_on_the_same_resamples():
     site = np.random.default_rng(9).random(len(y)) < 0.5
     strata = {"drain": drain, "site": site}
     n_resamples = 60
-    table = stratified_auc(y, s, strata, n_resamples=n_resamples, random_state=11, correction=None)
+    table = stratified_auc(
+        y, s, strata, n_resamples=n_resamples, random_state=11, correction=None, test="wald"
+    )
     resampler = Resampler(
         y, s, n_resamples, np.random.default_rng(11), cells=resampling_cells(y, None, True)
     )
@@ -196,10 +198,10 @@ def test_invariant_to_monotone_transform():
 def test_correction_matches_statsmodels(correction):
     y, s, _ = drain_data(n_pos=200, n_neg=300)
     labels = pd.Series(np.random.default_rng(1).choice(list("abcd"), len(y)), name="site")
-    table = stratified_auc(y, s, labels, ci="delong", correction=correction)
+    table = stratified_auc(y, s, labels, ci="delong", correction=correction, random_state=0)
     p = table["p_value"].to_numpy()[1:]
     assert np.allclose(table["p_adjusted"].to_numpy()[1:], multipletests(p, method=correction)[1])
-    none = stratified_auc(y, s, labels, ci="delong", correction=None)
+    none = stratified_auc(y, s, labels, ci="delong", correction=None, random_state=0)
     assert np.allclose(none["p_adjusted"].to_numpy()[1:], p)
 
 
