@@ -103,6 +103,7 @@ def _add_audit_parser(subparsers: Any) -> None:
         ("--ci", ["bootstrap", "delong"], "how intervals and tests are computed"),
         ("--method", ["percentile", "basic", "bca"], "bootstrap interval method"),
         ("--correction", ["holm", "fdr_bh", "none"], "multiple-comparison adjustment"),
+        ("--test", ["auto", "permutation", "wald"], "test against the reference"),
         ("--reference", ["complement", "overall"], "what each stratum is compared with"),
     ):
         p.add_argument(
@@ -119,7 +120,10 @@ def _add_audit_parser(subparsers: Any) -> None:
         "(default %(default)s)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="random seed of the bootstrap (default %(default)s)"
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed of the bootstrap and the permutations (default %(default)s)",
     )
     p.add_argument(
         "--jobs",
@@ -334,6 +338,7 @@ def run_audit(args: argparse.Namespace) -> int:
         n_resamples=args.n_resamples,
         confidence_level=args.confidence_level,
         correction=None if args.correction == "none" else args.correction,
+        test=args.test,
         reference=args.reference,
         random_state=args.seed,
         progress=not args.no_progress,

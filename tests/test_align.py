@@ -71,8 +71,8 @@ INDEXES = {
 
 def both(y, p, strata, **kw):
     """stratified_auc and evaluate on the same arguments: the same numbers, always."""
-    a = stratified_auc(y, p, strata, ci="delong", **kw)
-    b = hstrat.evaluate(y, p, strata, ci="delong", progress=False, **kw).table
+    a = stratified_auc(y, p, strata, ci="delong", random_state=0, **kw)
+    b = hstrat.evaluate(y, p, strata, ci="delong", random_state=0, progress=False, **kw).table
     cols = ["stratum", "n", "n_pos", "n_neg", "n_unlabelled", "auc", "auc_low", "p_value"]
     pd.testing.assert_frame_equal(a[cols], b[cols])
     return a
@@ -188,10 +188,12 @@ def test_ids_argument_names_the_rows_of_y_true():
     d = frame(INDEXES["offset"]())
     ids = pd.Index([f"x{i}" for i in range(N)])
     keyed = d.site.set_axis(ids).sample(frac=1, random_state=4)
-    report = hstrat.evaluate(d.y, d.p, keyed, ids=ids, ci="delong", progress=False)
+    report = hstrat.evaluate(d.y, d.p, keyed, ids=ids, ci="delong", random_state=0, progress=False)
     check(report.table, d)
     # y_true's own index is still understood as the same rows
-    report = hstrat.evaluate(d.y, d.p, d[["site"]], ids=ids, ci="delong", progress=False)
+    report = hstrat.evaluate(
+        d.y, d.p, d[["site"]], ids=ids, ci="delong", random_state=0, progress=False
+    )
     check(report.table, d)
     assert report.predictions.ids.equals(ids)
 
@@ -207,6 +209,7 @@ def test_metadata_groups_and_embeddings_follow_the_rule():
         metadata=meta,
         groups="patient",
         ci="delong",
+        random_state=0,
         progress=False,
     )
     direct = hstrat.evaluate(
@@ -215,13 +218,19 @@ def test_metadata_groups_and_embeddings_follow_the_rule():
         d[["site"]].reset_index(drop=True),
         groups=d.patient.to_numpy(),
         ci="delong",
+        random_state=0,
         progress=False,
     )
     pd.testing.assert_series_equal(report.table["auc_se"], direct.table["auc_se"])
     assert report.provenance["groups"] == "patient"
     emb = pd.DataFrame(np.arange(2 * N).reshape(N, 2), index=d.index)
     got = hstrat.evaluate(
-        d.y, d.p, embeddings=emb.sample(frac=1, random_state=6), ci="delong", progress=False
+        d.y,
+        d.p,
+        embeddings=emb.sample(frac=1, random_state=6),
+        ci="delong",
+        random_state=0,
+        progress=False,
     )
     assert np.array_equal(got.predictions.embeddings, emb.to_numpy())
 
@@ -235,7 +244,9 @@ def test_strata_from_a_schema_keep_their_ids():
     labels = pd.DataFrame({"drain": np.where(pos.drain, "yes", "no")}, index=pos.index)
     strata = schema.to_strata(labels.iloc[::-1], y_true=d.y)
     shuffled = d.sample(frac=1, random_state=8)
-    report = hstrat.evaluate(shuffled.y, shuffled.p, strata, ci="delong", progress=False)
+    report = hstrat.evaluate(
+        shuffled.y, shuffled.p, strata, ci="delong", random_state=0, progress=False
+    )
     want = truth(d)["drain"]
     assert aucs(report.table)["drain=yes"] == pytest.approx(want, abs=1e-12)
 
@@ -263,6 +274,7 @@ def test_permutations_change_nothing_or_are_refused(kind, seed, alone):
             p,
             {"drain": drain, **{f"site={s}": site == s for s in "abc"}},
             ci="delong",
+            random_state=0,
             groups=patient,
         )
 

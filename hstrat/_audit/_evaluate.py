@@ -118,6 +118,7 @@ def evaluate(
     confidence_level: float = 0.95,
     method: str = "percentile",
     correction: str | None = "holm",
+    test: str = "auto",
     random_state: RandomState = None,
     ids: npt.ArrayLike | pd.Index | None = None,
     metadata: pd.DataFrame | None = None,
@@ -159,7 +160,7 @@ def evaluate(
         Also audit every combination of levels of the strata's variables (``True``) or
         of those named, e.g. ``[("chest_drain", "size")]``, as strata of their own (see
         :func:`hstrat.strata.intersections`).
-    ci, reference, n_resamples, confidence_level, method, random_state, n_jobs
+    ci, reference, test, n_resamples, confidence_level, method, random_state, n_jobs
         As in :func:`hstrat.metrics.stratified_auc`.
     correction : {"holm", "fdr_bh"} or None, default "holm"
         Multiple-comparison adjustment, within the given strata and separately within

@@ -105,7 +105,8 @@ def _sentence(row: Any, overall: Any, level: float, p_name: str) -> str:
                 f"{rate} at the operating point {row[rate]:.2f} against {overall[rate]:.2f} "
                 f"for all {group}"
             )
-    parts.append(f"{p_name} = {float(row['p_adjusted']):.2g}")
+    test = " (permutation test)" if row.get("test") == "permutation" else ""
+    parts.append(f"{p_name} = {float(row['p_adjusted']):.2g}{test}")
     return "; ".join(parts) + "."
 
 

@@ -82,8 +82,8 @@ def test_labels_keyed_by_id_are_joined_whatever_their_order():
     ids = pd.Index([f"img{i}" for i in range(len(y))])
     labels = pd.DataFrame({"site": site}, index=ids)
     shuffled = labels.sample(frac=1.0, random_state=1)
-    a = hstrat.evaluate(y, s, labels, ids=ids, ci="delong", progress=False)
-    b = hstrat.evaluate(y, s, shuffled, ids=ids, ci="delong", progress=False)
+    a = hstrat.evaluate(y, s, labels, ids=ids, ci="delong", random_state=0, progress=False)
+    b = hstrat.evaluate(y, s, shuffled, ids=ids, ci="delong", random_state=0, progress=False)
     pd.testing.assert_frame_equal(a.table, b.table)
 
 
@@ -93,8 +93,10 @@ def test_series_index_gives_ids():
     yy = pd.Series(y, index=ids)
     ss = pd.Series(s, index=ids)
     labels = pd.Series(site, index=ids, name="site").iloc[::-1]
-    report = hstrat.evaluate(yy, ss, labels, ci="delong", progress=False)
-    direct = hstrat.evaluate(y, s, pd.Series(site, name="site"), ci="delong", progress=False)
+    report = hstrat.evaluate(yy, ss, labels, ci="delong", random_state=0, progress=False)
+    direct = hstrat.evaluate(
+        y, s, pd.Series(site, name="site"), ci="delong", random_state=0, progress=False
+    )
     pd.testing.assert_frame_equal(report.table, direct.table)
     assert report.predictions.ids.tolist() == ids
 
@@ -104,13 +106,19 @@ def test_missing_ids_are_unlabelled_and_extra_ids_warned():
     ids = pd.Index(range(100, 700))
     labels = pd.Series(site[:550], index=range(100, 650), name="site")
     extra = pd.concat([labels, pd.Series(["A"], index=[999], name="site")])
-    report = hstrat.evaluate(y, s, labels, ids=ids, ci="delong", progress=False)
+    report = hstrat.evaluate(y, s, labels, ids=ids, ci="delong", random_state=0, progress=False)
     assert report.table.iloc[1]["n_unlabelled"] == 50
     with pytest.warns(UserWarning, match="1 ids that are not among the cases"):
-        hstrat.evaluate(y, s, extra, ids=ids, ci="delong", progress=False)
+        hstrat.evaluate(y, s, extra, ids=ids, ci="delong", random_state=0, progress=False)
     with pytest.raises(ValueError, match="none of strata's ids"):
         hstrat.evaluate(
-            y, s, pd.Series(site, index=range(1000, 1600)), ids=ids, ci="delong", progress=False
+            y,
+            s,
+            pd.Series(site, index=range(1000, 1600)),
+            ids=ids,
+            ci="delong",
+            random_state=0,
+            progress=False,
         )
 
 
@@ -137,15 +145,21 @@ def test_callable_strata_over_metadata_and_groups_column():
 
 def test_threshold_options():
     y, s, drain, _ = data()
-    fixed = hstrat.evaluate(y, s, {"drain": drain}, threshold=0.5, ci="delong", progress=False)
+    fixed = hstrat.evaluate(
+        y, s, {"drain": drain}, threshold=0.5, ci="delong", random_state=0, progress=False
+    )
     assert fixed.threshold == 0.5
     assert fixed.provenance["threshold_rule"] == "given"
-    sens = hstrat.evaluate(y, s, None, threshold={"sensitivity": 0.9}, ci="delong", progress=False)
+    sens = hstrat.evaluate(
+        y, s, None, threshold={"sensitivity": 0.9}, ci="delong", random_state=0, progress=False
+    )
     assert sens.table.iloc[0]["sensitivity"] >= 0.9
     with pytest.raises(TypeError, match="threshold must be"):
-        hstrat.evaluate(y, s, None, threshold=[0.5], ci="delong", progress=False)
+        hstrat.evaluate(y, s, None, threshold=[0.5], ci="delong", random_state=0, progress=False)
     with pytest.raises(ValueError, match="threshold key"):
-        hstrat.evaluate(y, s, None, threshold={"recall": 0.9}, ci="delong", progress=False)
+        hstrat.evaluate(
+            y, s, None, threshold={"recall": 0.9}, ci="delong", random_state=0, progress=False
+        )
 
 
 def test_options_checked_before_work():
@@ -153,7 +167,9 @@ def test_options_checked_before_work():
     with pytest.raises(ValueError, match="Did you mean 'bootstrap'"):
         hstrat.evaluate(y, s, None, ci="bootstrp")
     with pytest.raises(ValueError, match="detectors need embeddings"):
-        hstrat.evaluate(y, s, None, detectors=[object()], ci="delong", progress=False)
+        hstrat.evaluate(
+            y, s, None, detectors=[object()], ci="delong", random_state=0, progress=False
+        )
     with pytest.raises(ValueError, match="only positives"):
         hstrat.evaluate(np.ones(5), np.arange(5.0))
 
@@ -176,6 +192,7 @@ def test_p_adjusted_within_family():
         embeddings=np.zeros((len(y), 2)),
         detectors=[FakeDetector()],
         ci="delong",
+        random_state=0,
         progress=False,
     )
     t = report.table
@@ -191,21 +208,23 @@ def test_shuffled_order_refuses_positions_but_joins_ids():
     labels = pd.Series(site, name="site")  # index 0..n-1
     no_ids = hstrat.Predictions(y, s, shuffled=True)
     with pytest.raises(ValueError, match="order is random"):
-        hstrat.evaluate(no_ids, strata=labels, ci="delong", progress=False)
+        hstrat.evaluate(no_ids, strata=labels, ci="delong", random_state=0, progress=False)
     with pytest.raises(ValueError, match="order is random"):
-        hstrat.evaluate(no_ids, strata={"A": site == "A"}, ci="delong", progress=False)
+        hstrat.evaluate(
+            no_ids, strata={"A": site == "A"}, ci="delong", random_state=0, progress=False
+        )
     # the loader yielded dataset positions as ids, in a random order: an index is ids
     perm = np.random.default_rng(0).permutation(len(y))
     shuffled = hstrat.Predictions(y[perm], s[perm], ids=perm, shuffled=True)
-    joined = hstrat.evaluate(shuffled, strata=labels, ci="delong", progress=False)
-    direct = hstrat.evaluate(y, s, labels, ci="delong", progress=False)
+    joined = hstrat.evaluate(shuffled, strata=labels, ci="delong", random_state=0, progress=False)
+    direct = hstrat.evaluate(y, s, labels, ci="delong", random_state=0, progress=False)
     pd.testing.assert_frame_equal(joined.table, direct.table)
     # string ids and a default-indexed Series: positions or ids? refused, with both remedies
     named = hstrat.Predictions(y, s, ids=[f"x{i}" for i in range(len(y))])
     with pytest.raises(ValueError, match=r"positions or ids.*set_axis"):
-        hstrat.evaluate(named, strata=labels, ci="delong", progress=False)
+        hstrat.evaluate(named, strata=labels, ci="delong", random_state=0, progress=False)
     by_position = hstrat.evaluate(
-        named, strata=labels.set_axis(named.ids), ci="delong", progress=False
+        named, strata=labels.set_axis(named.ids), ci="delong", random_state=0, progress=False
     )
     pd.testing.assert_frame_equal(by_position.table, direct.table)
 

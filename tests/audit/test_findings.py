@@ -97,7 +97,9 @@ def test_schema_strata_go_to_their_finding_only():
     positive = y[:, 0].numpy() == 1
     labels = pd.DataFrame({"chest_drain": np.where(positive, np.where(drain, "yes", "no"), None)})
     strata = schema.to_strata(labels, y_true=y[:, 0].numpy())
-    reports = hstrat.audit(model, loader(x, y), strata, targets="all", ci="delong", progress=False)
+    reports = hstrat.audit(
+        model, loader(x, y), strata, targets="all", ci="delong", random_state=0, progress=False
+    )
     assert reports["Pneumothorax"].table["stratum"].tolist()[1:] == [
         "chest_drain=yes",
         "chest_drain=no",
@@ -116,7 +118,7 @@ def test_a_dict_by_finding_gives_each_its_own_strata():
         "Nodule": {"first half": np.arange(N) < N // 2},
     }
     reports = hstrat.audit(
-        model, loader(x, y), by_finding, targets="all", ci="delong", progress=False
+        model, loader(x, y), by_finding, targets="all", ci="delong", random_state=0, progress=False
     )
     assert reports["Pneumothorax"].table["stratum"].tolist() == ["overall", "drain"]
     assert reports["Effusion"].table["stratum"].tolist() == ["overall"]
@@ -129,10 +131,12 @@ def test_evaluate_on_dataframes_of_findings_matches_one_column_at_a_time():
     y = pd.DataFrame(rng.random((500, 3)) < 0.4, columns=["a", "b", "c"], index=idx)
     s = (y + rng.normal(size=(500, 3))).sample(frac=1, random_state=2)[["c", "a", "b"]]
     site = pd.Series(rng.choice(["x", "y"], 500), index=idx, name="site")
-    reports = hstrat.evaluate(y, s, site, ci="delong", progress=False)
+    reports = hstrat.evaluate(y, s, site, ci="delong", random_state=0, progress=False)
     assert list(reports) == ["a", "b", "c"]
     for name in "abc":
-        single = hstrat.evaluate(y[name], s[name], site, ci="delong", progress=False)
+        single = hstrat.evaluate(
+            y[name], s[name], site, ci="delong", random_state=0, progress=False
+        )
         pd.testing.assert_frame_equal(reports[name].table, single.table)
     with pytest.raises(ValueError, match="same finding columns"):
         hstrat.evaluate(y, s[["a", "b"]], progress=False)
@@ -156,7 +160,9 @@ def test_collect_targets_validation():
 
 def test_save_writes_a_folder_per_finding_and_an_index(tmp_path):
     x, y, _drain = make_problem()
-    reports = hstrat.audit(Model(), loader(x, y), targets="all", ci="delong", progress=False)
+    reports = hstrat.audit(
+        Model(), loader(x, y), targets="all", ci="delong", random_state=0, progress=False
+    )
     written = reports.save(tmp_path / "out")
     index = (tmp_path / "out" / "index.html").read_text()
     for name, folder in reports.folders().items():
