@@ -91,9 +91,10 @@ def _sentence(row: Any, overall: Any, level: float, p_name: str) -> str:
         if row.get("reference") == "overall"
         else f"{row['reference_auc']:.3f} in the other {whom}"
     )
+    caveat = ", unreliable: few cases" if "unreliable" in str(row.get("note", "")) else ""
     parts = [
-        f"AUC {row['auc']:.3f} ({level:.0%} CI {row['auc_low']:.3f} to {row['auc_high']:.3f}) "
-        f"against {reference}"
+        f"AUC {row['auc']:.3f} ({level:.0%} CI {row['auc_low']:.3f} to {row['auc_high']:.3f}"
+        f"{caveat}) against {reference}"
     ]
     rates = {"positives": ["sensitivity"], "negatives": ["specificity"]}.get(
         population, ["sensitivity", "specificity"]

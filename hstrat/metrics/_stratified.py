@@ -361,7 +361,7 @@ def auc_table(
     table["p_adjusted"] = adjust_p_values(
         table["p_value"].to_numpy(dtype=float), options.correction
     )
-    _warn(rows)
+    _warn(rows, options.test == "wald" or g is not None)
     return table
 
 
@@ -410,7 +410,7 @@ def adjust_p_values(p_values: FloatArray, correction: str | None) -> FloatArray:
     return out
 
 
-def _warn(rows: list[_Row]) -> None:
+def _warn(rows: list[_Row], wald: bool) -> None:
     defined = [r for r in rows if r.defined]
     for names, text, category in [
         (
@@ -420,8 +420,8 @@ def _warn(rows: list[_Row]) -> None:
         ),
         (
             [r.name for r in defined if min(len(r.subset.pos), len(r.subset.neg)) < MIN_CASES],
-            f"Strata {{}} have fewer than {MIN_CASES} positives or negatives; "
-            "their intervals and tests are unreliable.",
+            f"Strata {{}} have fewer than {MIN_CASES} positives or negatives; their "
+            + ("intervals and tests are unreliable." if wald else "intervals are unreliable."),
             SmallStratumWarning,
         ),
         (
@@ -599,7 +599,8 @@ def verdicts(table: pd.DataFrame, alpha: float) -> list[str]:
 
     A stratum is ``"worse"`` (``"better"``) when its adjusted p-value is below
     ``alpha`` and its AUC is below (above) its reference's; strata whose note says
-    their interval is unreliable (too few positives or negatives) are never either.
+    their interval is unreliable (too few positives or negatives) are never either,
+    unless their p-value comes from the permutation test (exact at every size).
 
     Examples
     --------
@@ -614,13 +615,14 @@ def verdicts(table: pd.DataFrame, alpha: float) -> list[str]:
     p = _column(table, "p_adjusted", n)
     diff = _column(table, "auc_diff", n)
     notes = table["note"].astype(str) if "note" in table else pd.Series([""] * n)
+    exact = (table["test"] == "permutation").to_numpy() if "test" in table else np.zeros(n, bool)
     out = []
     for i in range(n):
         if i == 0:
             out.append("overall")
         elif not np.isfinite(auc[i]):
             out.append("undefined")
-        elif "unreliable" in notes.iloc[i]:
+        elif "unreliable" in notes.iloc[i] and not exact[i]:
             out.append("too few cases to test")
         elif p[i] < alpha and diff[i] != 0:
             out.append("worse" if diff[i] < 0 else "better")

@@ -14,6 +14,7 @@ import pytest
 from hstrat.metrics import stratified_auc
 from hstrat.metrics._bootstrap import Subset
 from hstrat.metrics._permutation import Comparison, permutation_p_values
+from hstrat.metrics._stratified import verdicts
 
 
 def pair_auc(s, pos, neg):
@@ -183,3 +184,17 @@ def test_size_holds_where_the_wald_test_is_liberal(kind):
     assert abs(size - 0.05) < 0.027
     if kind == "positives":
         assert np.mean(np.array(p_wald) < 0.05) > size + 0.02
+
+
+@pytest.mark.filterwarnings("ignore::hstrat.exceptions.SmallStratumWarning")
+def test_small_strata_get_a_verdict_only_from_the_exact_test():
+    rng = np.random.default_rng(2)
+    y = np.r_[np.ones(100, bool), np.zeros(200, bool)]
+    rare = np.zeros(300, bool)
+    rare[:12] = True  # 12 positives the model misses
+    s = rng.normal(size=300) + 2.0 * (y & ~rare)
+    table = stratified_auc(y, s, {"rare": rare}, random_state=0, n_resamples=500)
+    assert "interval unreliable" in table.loc[1, "note"]
+    assert verdicts(table, 0.05)[1] == "worse"
+    wald = stratified_auc(y, s, {"rare": rare}, random_state=0, n_resamples=500, test="wald")
+    assert verdicts(wald, 0.05)[1] == "too few cases to test"
