@@ -9,12 +9,12 @@ stratum is exchangeable, within each class, among the cases the comparison uses 
 stratum and its complement); a class the two share whole (every negative, for a stratum
 of positives) is not permuted. Each permutation draws, per permuted class, which of the
 pooled cases form the stratum; the statistic ``T = AUC(stratum) - AUC(reference)`` is
-recomputed with the counting pass of :mod:`hstrat.metrics._bootstrap` (0/1 counts), and
+recomputed from counts made once (see the comments of ``_p_value``), and
 
     p = (1 + #{b : |T*_b| >= |T|}) / (1 + B)
 
 is a valid Monte-Carlo p-value (Phipson & Smyth 2010). Permutation ``b`` of comparison
-``k`` draws from its own child stream, so the p-values do not depend on ``n_jobs``.
+``k`` draws from its own child stream.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .._parallel import parallel_map
-from ._bootstrap import CHUNK_ELEMENTS, Scratch, Subset, SubsetPlan
+from ._bootstrap import Subset
 from ._delong import placements
 
 __all__ = ["Comparison", "permutation_p_values"]
@@ -65,9 +64,7 @@ def _pool(s: FloatArray, stratum: IntArray, rest: IntArray) -> tuple[IntArray, I
     return pool[order], np.flatnonzero(order < len(stratum))
 
 
-def _p_value(
-    s: FloatArray, comparison: Comparison, seeds: list[np.random.SeedSequence], n_jobs: int | None
-) -> float:
+def _p_value(s: FloatArray, comparison: Comparison, seeds: list[np.random.SeedSequence]) -> float:
     pos, own_pos = _pool(s, comparison.stratum.pos, comparison.complement.pos)
     neg, own_neg = _pool(s, comparison.stratum.neg, comparison.complement.neg)
     ref, rest = comparison.reference, comparison.complement
@@ -91,39 +88,43 @@ def _p_value(
             for seed in seeds
         ]
         return _monte_carlo(np.array(drawn), observed)
-    scores = np.concatenate((s[pos], s[neg]))
-    y = np.r_[np.ones(len(pos), bool), np.zeros(len(neg), bool)]
-    order = np.lexsort((scores, y)).astype(np.intp)  # the counting pass's order
-    rank = np.empty(len(order), np.intp)
-    rank[order] = np.arange(len(order))
-    plan = SubsetPlan(scores, [Subset(np.flatnonzero(y), np.flatnonzero(~y))], order)
-    classes = [(rank[: len(pos)], own_pos), (rank[len(pos) :], own_neg)]
+    # Both classes permuted. With 2U(A, B) twice the Mann-Whitney count of A's positives
+    # over B's negatives, the pool's (P, N) splits into the stratum's and complement's
+    # and the cross terms, so for the smaller side a (positives a_p, negatives a_n)
+    #     2U(rest) = 2U(P, N) + 2U(a_p, a_n) - 2U(a_p, N) - 2U(P, a_n),
+    # the last two being sums of per-case counts: a permutation costs O(k log k) for
+    # the k cases of the smaller side, not a pass over the pool.
+    sp, sn = s[pos], s[neg]  # ascending (pools are in score order)
+    m, n = len(sp), len(sn)
+    row = np.searchsorted(sn, sp, "left") + np.searchsorted(sn, sp, "right")
+    col = 2 * m - np.searchsorted(sp, sn, "left") - np.searchsorted(sp, sn, "right")
+    total = int(row.sum())
+    small_is_stratum = len(own_pos) + len(own_neg) <= (m + n) / 2
+    a_pos = own_pos if small_is_stratum else np.setdiff1d(np.arange(m), own_pos)
+    a_neg = own_neg if small_is_stratum else np.setdiff1d(np.arange(n), own_neg)
+    k_pos, k_neg = len(a_pos), len(a_neg)
 
-    def rows(rng: np.random.Generator | None) -> npt.NDArray[np.int64]:
-        """Return the counts of the stratum (row 0) and its complement (row 1), plan order."""
-        out = np.zeros((2, len(order)), np.int64)
-        for where, own in classes:
-            out[0, where[own if rng is None else rng.permutation(len(where))[: len(own)]]] = 1
-            out[1, where] = 1 - out[0, where]
-        return out
+    def both_statistic(a_pos: IntArray, a_neg: IntArray) -> float:
+        a_pos, a_neg = np.sort(a_pos), np.sort(a_neg)  # sn[a_neg] then ascends
+        small = int(
+            np.searchsorted(sn[a_neg], sp[a_pos], "left").sum()
+            + np.searchsorted(sn[a_neg], sp[a_pos], "right").sum()
+        )
+        big = total + small - int(row[a_pos].sum()) - int(col[a_neg].sum())
+        aucs = small / (2.0 * k_pos * k_neg), big / (2.0 * (m - k_pos) * (n - k_neg))
+        auc_s, auc_c = aucs if small_is_stratum else aucs[::-1]
+        return abs(auc_s - (reference_auc if fixed else auc_c))
 
-    def statistic(counts: npt.NDArray[np.int64], scratch: Scratch | None = None) -> FloatArray:
-        aucs = plan.aucs(counts, scratch)[:, 0]
-        return np.abs(aucs[0::2] - (reference_auc if fixed else aucs[1::2]))
-
-    observed = float(statistic(rows(None))[0])
-    values = np.empty(len(seeds))
-    per_task = max(1, CHUNK_ELEMENTS // (2 * len(order)))
-    scratch = Scratch()
-
-    def fill(start: int) -> int:
-        stop = min(len(seeds), start + per_task)
-        counts = [rows(np.random.default_rng(seeds[b])) for b in range(start, stop)]
-        values[start:stop] = statistic(np.concatenate(counts), scratch)
-        return stop - start
-
-    parallel_map(fill, range(0, len(seeds), per_task), n_jobs=n_jobs)
-    return _monte_carlo(values, observed)
+    observed = both_statistic(a_pos, a_neg)
+    drawn = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        drawn.append(
+            both_statistic(
+                rng.choice(m, k_pos, replace=False), rng.choice(n, k_neg, replace=False)
+            )
+        )
+    return _monte_carlo(np.array(drawn), observed)
 
 
 def _monte_carlo(statistics: FloatArray, observed: float) -> float:
@@ -137,13 +138,12 @@ def permutation_p_values(
     comparisons: Sequence[Comparison | None],
     n_permutations: int,
     rng: np.random.Generator,
-    n_jobs: int | None = 1,
 ) -> FloatArray:
     """Two-sided permutation p-value of every comparison (NaN where it is ``None``)."""
     streams = rng.bit_generator.seed_seq.spawn(len(comparisons))  # type: ignore[attr-defined]
     return np.array(
         [
-            np.nan if c is None else _p_value(s, c, stream.spawn(n_permutations), n_jobs)
+            np.nan if c is None else _p_value(s, c, stream.spawn(n_permutations))
             for c, stream in zip(comparisons, streams, strict=True)
         ]
     )

@@ -266,8 +266,8 @@ def stratified_auc(
         variance, which rejects a true null too often for small strata at high AUC (10%
         at alpha = 0.05 for 20 positives at AUC 0.9). ``"permutation"``: permutes
         membership of the stratum within each class it does not share with its
-        complement, ``n_resamples`` times: exact at every size; it costs
-        O(``n_resamples`` x cases) for a stratum of both classes, little for one.
+        complement, ``n_resamples`` times: exact at every size, and cheap (each
+        permutation costs O(k log k) for the k cases of the smaller side).
         ``"auto"``: the permutation test where the stratum or its complement has fewer
         than 200 cases of a permuted class, the Wald test elsewhere (there its size is
         within 0.01 of alpha = 0.05). Only without ``groups`` (cases of one cluster are
@@ -351,7 +351,7 @@ def auc_table(
     else:
         records = _bootstrap_rows(rows, y, s, g, options, rng)
     permuted = [_permuted(row, options.test, g) for row in rows]
-    p_values = permutation_p_values(s, permuted, options.n_resamples, rng, options.n_jobs)
+    p_values = permutation_p_values(s, permuted, options.n_resamples, rng)
     for record, comparison, p in zip(records, permuted, p_values, strict=True):
         if np.isfinite(record["p_value"]) or comparison is not None:
             record["test"] = "wald" if comparison is None else "permutation"
