@@ -267,7 +267,8 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     discovery_mask_, inference_mask_ : numpy.ndarray of bool
         Cases used to find and rank the clusters, and held out to measure them.
     errors_ : numpy.ndarray of bool or None
-        Misclassified at the operating point ``threshold_`` (None without labels).
+        Misclassified at the operating point ``threshold_``: the ``threshold`` given to
+        :meth:`fit`, or Youden's on the discovery cases (None without labels).
     distances_ : numpy.ndarray of float
         Distance of each case to its cluster's mean, in its class's PCA space.
     n_clusters_, n_features_in_ : int
@@ -430,9 +431,10 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             The model's scores; required with ``y_true``.
         threshold : float, optional
             Operating point (``score >= threshold`` is called positive) at which errors
-            are counted. Default: Youden's J on all cases
-            (:func:`hstrat.metrics.operating_threshold`); :func:`hstrat.evaluate` passes
-            its own.
+            are counted. Default: Youden's J on the discovery cases (every case with
+            ``holdout=None``; :func:`hstrat.metrics.operating_threshold`), so that no
+            held-out outcome plays a part in choosing the clusters;
+            :func:`hstrat.evaluate` passes its own.
 
         Returns
         -------
@@ -441,7 +443,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         setup = self._validate()
         data = check_embeddings(embeddings)
         n = data.shape[0]
-        y_bool, scores, thr = self._check_targets(n, y_true, y_score, threshold)
+        y_bool, scores = self._check_targets(n, y_true, y_score, threshold)
         split_rng, cluster_rng, stability_rng = check_random_state(self.random_state).spawn(3)
         names = ["all"] if y_bool is None else ["negatives", "positives"]
         codes = np.zeros(n, np.intp) if y_bool is None else y_bool.astype(np.intp)
@@ -452,7 +454,12 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             discovery = ~inference
         errors: BoolArray | None = None
         placements = np.full(n, np.nan)
+        thr = float("nan")
         if y_bool is not None and scores is not None:
+            # Youden's threshold from the discovery cases only: errors choose and rank the
+            # clusters (criterion "error_rate", "paper"), so no held-out outcome may set it.
+            spec = "youden" if threshold is None else threshold
+            thr = resolve_threshold(spec, y_bool[discovery], scores[discovery])[0]
             errors = np.where(y_bool, scores < thr, scores >= thr)
             pos, neg = discovery & y_bool, discovery & ~y_bool
             placements[pos] = placements_against(scores[pos], scores[neg], positive=True)
@@ -510,14 +517,14 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
     def _check_targets(
         self, n: int, y_true: Any, y_score: Any, threshold: Any
-    ) -> tuple[BoolArray | None, FloatArray | None, float]:
+    ) -> tuple[BoolArray | None, FloatArray | None]:
         if y_true is None and y_score is None:
             if threshold is not None:
                 raise ValueError(
                     f"threshold is used with y_true and y_score; got threshold={threshold!r} "
                     "without them."
                 )
-            return None, None, float("nan")
+            return None, None
         if y_true is None or y_score is None:
             missing = "y_true" if y_true is None else "y_score"
             raise ValueError(f"y_true and y_score go together; {missing} is missing.")
@@ -531,7 +538,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         if y_bool.all() or not y_bool.any():
             kind = "positives" if y_bool.all() else "negatives"
             raise ValueError(f"y_true must contain both classes; got only {kind} ({n} cases).")
-        return y_bool, scores, resolve_threshold(threshold or "youden", y_bool, scores)[0]
+        return y_bool, scores
 
     def _fit_class(
         self,

@@ -112,6 +112,32 @@ def test_other_criteria_keep_the_contract(criterion, planted):
         assert chosen["criterion"].iloc[0] == pytest.approx(gap)
 
 
+@pytest.mark.parametrize("criterion", ["auc", "error_rate", "paper"])
+def test_choice_does_not_see_held_out_outcomes(criterion, planted):
+    # Reversing every held-out score turns the held-out cases into the model's worst:
+    # the clusters, their order, the discovery statistics and the operating point at
+    # which errors are counted must not move (Youden's threshold on the discovery cases).
+    def fit(scores):
+        det = KMeansDetector(criterion=criterion, **FAST)
+        return det.fit(planted.embeddings, y_true=planted.y_true, y_score=scores)
+
+    a = fit(planted.y_score)
+    scores = planted.y_score.copy()
+    held = a.inference_mask_
+    scores[held] = -scores[held]
+    b = fit(scores)
+    assert np.array_equal(a.inference_mask_, b.inference_mask_)
+    assert a.threshold_ == b.threshold_
+    assert np.array_equal(a.labels_, b.labels_)
+    pd.testing.assert_frame_equal(a.clusters_, b.clusters_)
+    pd.testing.assert_frame_equal(a.k_selection_, b.k_selection_)
+    disc = a.discovery_mask_
+    assert np.array_equal(a.errors_[disc], b.errors_[disc])
+    assert a.threshold_ == pytest.approx(
+        hstrat.metrics.operating_threshold(planted.y_true[disc], planted.y_score[disc])
+    )
+
+
 def test_bic_sizes_the_mixture_by_the_embeddings(planted):
     det = GaussianMixtureDetector((1, 2, 3, 4, 5), criterion="bic", **FAST)
     det.fit(planted.embeddings, y_true=planted.y_true, y_score=planted.y_score)
