@@ -13,8 +13,8 @@ recomputed from counts made once (see the comments of ``_p_value``), and
 
     p = (1 + #{b : |T*_b| >= |T|}) / (1 + B)
 
-is a valid Monte-Carlo p-value (Phipson & Smyth 2010). Permutation ``b`` of comparison
-``k`` draws from its own child stream.
+is a valid Monte-Carlo p-value (Phipson & Smyth 2010). Each comparison draws from its own
+child stream of the generator, so adding a stratum leaves the others' p-values as they are.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _pool(s: FloatArray, stratum: IntArray, rest: IntArray) -> tuple[IntArray, I
     return pool[order], np.flatnonzero(order < len(stratum))
 
 
-def _p_value(s: FloatArray, comparison: Comparison, seeds: list[np.random.SeedSequence]) -> float:
+def _p_value(s: FloatArray, comparison: Comparison, b: int, rng: np.random.Generator) -> float:
     pos, own_pos = _pool(s, comparison.stratum.pos, comparison.complement.pos)
     neg, own_neg = _pool(s, comparison.stratum.neg, comparison.complement.neg)
     ref, rest = comparison.reference, comparison.complement
@@ -83,10 +83,7 @@ def _p_value(s: FloatArray, comparison: Comparison, seeds: list[np.random.SeedSe
             return abs(part / m - (reference_auc if fixed else (total - part) / (size - m)))
 
         observed = shared_statistic(own)  # type: ignore[arg-type]
-        drawn = [
-            shared_statistic(np.random.default_rng(seed).choice(size, m, replace=False))
-            for seed in seeds
-        ]
+        drawn = [shared_statistic(rng.choice(size, m, replace=False)) for _ in range(b)]
         return _monte_carlo(np.array(drawn), observed)
     # Both classes permuted. With 2U(A, B) twice the Mann-Whitney count of A's positives
     # over B's negatives, the pool's (P, N) splits into the stratum's and complement's
@@ -116,14 +113,10 @@ def _p_value(s: FloatArray, comparison: Comparison, seeds: list[np.random.SeedSe
         return abs(auc_s - (reference_auc if fixed else auc_c))
 
     observed = both_statistic(a_pos, a_neg)
-    drawn = []
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        drawn.append(
-            both_statistic(
-                rng.choice(m, k_pos, replace=False), rng.choice(n, k_neg, replace=False)
-            )
-        )
+    drawn = [
+        both_statistic(rng.choice(m, k_pos, replace=False), rng.choice(n, k_neg, replace=False))
+        for _ in range(b)
+    ]
     return _monte_carlo(np.array(drawn), observed)
 
 
@@ -143,7 +136,7 @@ def permutation_p_values(
     streams = rng.bit_generator.seed_seq.spawn(len(comparisons))  # type: ignore[attr-defined]
     return np.array(
         [
-            np.nan if c is None else _p_value(s, c, stream.spawn(n_permutations))
+            np.nan if c is None else _p_value(s, c, n_permutations, np.random.default_rng(stream))
             for c, stream in zip(comparisons, streams, strict=True)
         ]
     )
