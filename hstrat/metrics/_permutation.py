@@ -89,28 +89,25 @@ def _p_value(s: FloatArray, comparison: Comparison, b: int, rng: np.random.Gener
     # over B's negatives, the pool's (P, N) splits into the stratum's and complement's
     # and the cross terms, so for the smaller side a (positives a_p, negatives a_n)
     #     2U(rest) = 2U(P, N) + 2U(a_p, a_n) - 2U(a_p, N) - 2U(P, a_n),
-    # the last two being sums of per-case counts: a permutation costs O(k log k) for
-    # the k cases of the smaller side, not a pass over the pool.
-    sp, sn = s[pos], s[neg]  # ascending (pools are in score order)
-    m, n = len(sp), len(sn)
-    row = np.searchsorted(sn, sp, "left") + np.searchsorted(sn, sp, "right")
-    col = 2 * m - np.searchsorted(sp, sn, "left") - np.searchsorted(sp, sn, "right")
-    total = int(row.sum())
+    # the last two being sums of the pool's placements: a permutation costs O(k log k)
+    # for the k cases of the smaller side, not a pass over the pool.
+    whole = placements(s, pos, neg)
+    m, n = len(pos), len(neg)
+    row, col = np.rint(whole.v_pos * 2 * n), np.rint(whole.v_neg * 2 * m)  # integers
+    total = float(row.sum())
     small_is_stratum = len(own_pos) + len(own_neg) <= (m + n) / 2
     a_pos = own_pos if small_is_stratum else np.setdiff1d(np.arange(m), own_pos)
     a_neg = own_neg if small_is_stratum else np.setdiff1d(np.arange(n), own_neg)
     k_pos, k_neg = len(a_pos), len(a_neg)
 
     def both_statistic(a_pos: IntArray, a_neg: IntArray) -> float:
-        a_pos, a_neg = np.sort(a_pos), np.sort(a_neg)  # sn[a_neg] then ascends
-        small = int(
-            np.searchsorted(sn[a_neg], sp[a_pos], "left").sum()
-            + np.searchsorted(sn[a_neg], sp[a_pos], "right").sum()
+        small = placements(s, pos[a_pos], neg[a_neg]).theta
+        twice_u = np.rint(small * 2 * k_pos * k_neg)
+        big = (total + twice_u - row[a_pos].sum() - col[a_neg].sum()) / (
+            2.0 * (m - k_pos) * (n - k_neg)
         )
-        big = total + small - int(row[a_pos].sum()) - int(col[a_neg].sum())
-        aucs = small / (2.0 * k_pos * k_neg), big / (2.0 * (m - k_pos) * (n - k_neg))
-        auc_s, auc_c = aucs if small_is_stratum else aucs[::-1]
-        return abs(auc_s - (reference_auc if fixed else auc_c))
+        auc_s, auc_c = (small, big) if small_is_stratum else (big, small)
+        return float(abs(auc_s - (reference_auc if fixed else auc_c)))
 
     observed = both_statistic(a_pos, a_neg)
     drawn = [
