@@ -156,6 +156,8 @@ def evaluate(
         resampled together by the bootstrap, summed within by DeLong.
     threshold : "youden", float, or {"sensitivity": x} / {"specificity": x}
         The operating point, chosen on all cases, at which every stratum is read.
+        Detectors get the rule itself and apply it to their discovery cases only (their
+        ``threshold_``, at which ``discovery_error_rate`` is counted, may differ).
     intersections : bool or list of tuples of str, default False
         Also audit every combination of levels of the strata's variables (``True``) or
         of those named, e.g. ``[("chest_drain", "size")]``, as strata of their own (see
@@ -273,7 +275,9 @@ def _evaluate_one(
         ]
         names = [b if base.count(b) == 1 else f"{b}{i + 1}" for i, b in enumerate(base)]
         for name, detector in zip(names, detectors, strict=True):
-            found, found_clusters = _run_detector(detector, name, predictions, threshold_value)
+            # The rule, not its value on every case: a detector applies it to its
+            # discovery cases, so that held-out outcomes choose nothing.
+            found, found_clusters = _run_detector(detector, name, predictions, options.threshold)
             items.extend(found)
             families.extend([name] * len(found))
             cluster_tables.append(found_clusters)
@@ -395,7 +399,7 @@ def _predictions(
 
 
 def _run_detector(
-    detector: Any, name: str, predictions: Predictions, threshold: float
+    detector: Any, name: str, predictions: Predictions, threshold: Any
 ) -> tuple[list[Stratum], pd.DataFrame]:
     """Fit a detector; return its clusters as strata ``<name>:<cluster>`` and its table."""
     for attr in ("fit", "to_strata"):

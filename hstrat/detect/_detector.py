@@ -413,7 +413,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         *,
         y_true: npt.ArrayLike | None = None,
         y_score: npt.ArrayLike | None = None,
-        threshold: float | None = None,
+        threshold: float | str | dict[str, float] | None = None,
     ) -> Self:
         """Find and rank clusters of each class's embeddings, and split their members.
 
@@ -429,12 +429,13 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             (one class, ``"all"``) and the discovery statistics are NaN.
         y_score : array-like of shape (n_samples,), optional
             The model's scores; required with ``y_true``.
-        threshold : float, optional
+        threshold : float, "youden" or {"sensitivity": x} / {"specificity": x}, optional
             Operating point (``score >= threshold`` is called positive) at which errors
-            are counted. Default: Youden's J on the discovery cases (every case with
-            ``holdout=None``; :func:`hstrat.metrics.operating_threshold`), so that no
-            held-out outcome plays a part in choosing the clusters;
-            :func:`hstrat.evaluate` passes its own.
+            are counted: a number, or a rule applied to the discovery cases (every case
+            with ``holdout=None``; :func:`hstrat.metrics.operating_threshold`), so that
+            no held-out outcome plays a part in choosing the clusters. Default
+            ``"youden"``. :func:`hstrat.evaluate` passes its ``threshold`` as given: its
+            rule, not the number the rule gave on every case.
 
         Returns
         -------
@@ -456,7 +457,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         placements = np.full(n, np.nan)
         thr = float("nan")
         if y_bool is not None and scores is not None:
-            # Youden's threshold from the discovery cases only: errors choose and rank the
+            # A rule's threshold from the discovery cases only: errors choose and rank the
             # clusters (criterion "error_rate", "paper"), so no held-out outcome may set it.
             spec = "youden" if threshold is None else threshold
             thr = resolve_threshold(spec, y_bool[discovery], scores[discovery])[0]

@@ -138,6 +138,40 @@ def test_choice_does_not_see_held_out_outcomes(criterion, planted):
     )
 
 
+@pytest.mark.parametrize("rule", ["youden", {"sensitivity": 0.9}])
+def test_evaluate_hands_detectors_its_rule_not_its_value(rule, planted):
+    # evaluate reads every stratum at the rule's threshold on every case; a detector must
+    # get the rule and apply it to its discovery cases, or the held-out outcomes would
+    # move the errors that choose its clusters (criterion "error_rate").
+    def run(scores):
+        det = KMeansDetector(criterion="error_rate", **FAST)
+        report = hstrat.evaluate(
+            planted.y_true, scores, embeddings=planted.embeddings, detectors=[det],
+            threshold=rule, ci="delong", progress=False,
+        )  # fmt: skip
+        return det, report
+
+    a, report_a = run(planted.y_score)
+    scores = planted.y_score.copy()
+    scores[a.inference_mask_] = -scores[a.inference_mask_]
+    b, report_b = run(scores)
+    assert report_a.threshold != report_b.threshold  # the report's operating point moved
+    assert a.threshold_ == b.threshold_  # the detector's did not
+    disc = a.discovery_mask_
+    kwargs = {} if rule == "youden" else {"method": "sensitivity", "target": 0.9}
+    assert a.threshold_ == pytest.approx(
+        hstrat.metrics.operating_threshold(planted.y_true[disc], planted.y_score[disc], **kwargs)
+    )
+    pd.testing.assert_frame_equal(a.clusters_, b.clusters_)
+    # a number is a fixed operating point: it is passed on as it is
+    det = KMeansDetector(criterion="error_rate", **FAST)
+    hstrat.evaluate(
+        planted.y_true, planted.y_score, embeddings=planted.embeddings, detectors=[det],
+        threshold=0.25, ci="delong", progress=False,
+    )  # fmt: skip
+    assert det.threshold_ == 0.25
+
+
 def test_bic_sizes_the_mixture_by_the_embeddings(planted):
     det = GaussianMixtureDetector((1, 2, 3, 4, 5), criterion="bic", **FAST)
     det.fit(planted.embeddings, y_true=planted.y_true, y_score=planted.y_score)
@@ -220,7 +254,10 @@ def test_evaluate_measures_the_clusters_as_strata(planted):
     assert (rows["variable"] == "kmeans").all()
     assert rows["level"].tolist() == eligible["cluster"].tolist()
     assert rows["population"].tolist() == eligible["class"].tolist()
-    assert det.threshold_ == pytest.approx(report.threshold)  # evaluate's operating point
+    disc = det.discovery_mask_  # evaluate's rule (Youden's), on the discovery cases only
+    assert det.threshold_ == pytest.approx(
+        hstrat.metrics.operating_threshold(planted.y_true[disc], planted.y_score[disc])
+    )
     clusters = report.clusters
     assert clusters["detector"].eq("kmeans").all()
     assert len(clusters) == len(det.clusters_)
@@ -232,8 +269,11 @@ def test_evaluate_measures_the_clusters_as_strata(planted):
     assert top["p_value"] == pytest.approx(1 / 201)
     assert top["error_rate"] == pytest.approx(1 - rows["sensitivity"].iloc[0])
     assert top["error_rate_high"] == pytest.approx(1 - rows["sensitivity_low"].iloc[0])
-    held = (det.labels_ == 0) & det.inference_mask_
-    assert top["error_rate"] == pytest.approx(det.errors_[held].mean())
+    held = (det.labels_ == 0) & det.inference_mask_  # read at the report's operating point
+    missed = np.where(
+        planted.y_true, planted.y_score < report.threshold, planted.y_score >= report.threshold
+    )
+    assert top["error_rate"] == pytest.approx(missed[held].mean())
     assert clusters.loc[~clusters["eligible"], "auc"].isna().all()
 
 
