@@ -235,14 +235,16 @@ def _baseline(fn: Callable[..., IntArray]) -> Callable[[Task, int], Found]:
     return lambda task, seed: Found(fn(task.embeddings, task.y_true, task.y_score, seed))
 
 
+#: The detector the paired differences are taken from.
+DEFAULT = "ClusterDetector() (default)"
+
+
 def methods() -> dict[str, Callable[[Task, int], Found]]:
     """Return the detectors and the baselines, by the name the table prints."""
     from hstrat.detect import ClusterDetector, GaussianMixtureDetector, KMeansDetector
 
     return {
-        "ClusterDetector() (default)": _detector(
-            lambda seed: ClusterDetector(n_stability=0, random_state=seed)
-        ),
+        DEFAULT: _detector(lambda seed: ClusterDetector(n_stability=0, random_state=seed)),
         "GaussianMixtureDetector()": _detector(
             lambda seed: GaussianMixtureDetector(n_stability=0, random_state=seed)
         ),
@@ -333,6 +335,8 @@ def _run_task(
 
 def summary(results: pd.DataFrame) -> str:
     """Return the suite table: method x family where the model fails, then the others."""
+    if "suite" in results:  # pooled suites: a task is a task of one suite
+        results = results.assign(task=results["suite"].astype(str) + ":" + results["task"])
     planted = results[(results["family"] != "null") & results["fails"]]
     lines = []
     families = sorted(planted["family"].unique())
@@ -381,11 +385,41 @@ def summary(results: pd.DataFrame) -> str:
         for method, group in power.groupby("method", sort=False):
             lines.append(f"- {method}: {group['significant'].astype(float).mean():.2f}")
         lines.append("")
+    lines += _paired_differences(planted)
     seconds = results.groupby("method", sort=False)["seconds"].sum()
     lines += ["Seconds per method, all tasks: " + ", ".join(
         f"{m} {s:.0f}" for m, s in seconds.items()
     )]  # fmt: skip
     return "\n".join(lines)
+
+
+def _paired_differences(planted: pd.DataFrame, of: str = DEFAULT) -> list[str]:
+    """Return the default minus every other method, task by task: mean and 95% interval.
+
+    Tasks are the unit (paired: every method ran on the same task), so the interval is
+    the normal one for a mean of per-task differences; it says whether a suite of this
+    size can tell the two methods apart at all.
+    """
+    if of not in set(planted["method"]):
+        return []
+    wide = planted.pivot_table(index="task", columns="method", values=["recovered", "f1"])
+    lines = [
+        f"### {of} minus each method, per failing task: mean (95% interval)",
+        "",
+        "| method | recovery rate | mean F1 |",
+        "|---|---|---|",
+    ]
+    for method in planted["method"].unique():
+        if method == of:
+            continue
+        cells = []
+        for metric in ("recovered", "f1"):
+            diff = (wide[metric][of] - wide[metric][method]).dropna().to_numpy()
+            mean = diff.mean()
+            half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
+            cells.append(f"{mean:+.3f} ({mean - half:+.3f}, {mean + half:+.3f})")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _measure(fn: Callable[[], Any]) -> tuple[float, float]:
@@ -438,8 +472,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one task in twenty (8 tasks)")
     parser.add_argument(
-        "--seed", type=int, default=0, help="0-2: the default was chosen on them; 3, 4: checks"
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="suite seeds, pooled (0-2: the default was chosen on them; 3-8: checks)",
     )
+    parser.add_argument("--from-csv", nargs="+", help="summarise earlier --csv files, pooled")
     parser.add_argument("--csv", help="write every (task, method) row to this file")
     parser.add_argument("--scale", type=int, default=0, help="also time one fit on N cases")
     parser.add_argument("--no-suite", action="store_true", help="only the --scale timing")
@@ -448,12 +487,16 @@ def main() -> None:
     print(
         f"hstrat {hstrat.__version__}, scikit-learn {sklearn.__version__}, numpy "
         f"{np.__version__}, Python {platform.python_version()}; {os.cpu_count()} CPUs, "
-        f"load average {load[0]:.1f} at start; suite seed {args.seed}"
+        f"load average {load[0]:.1f} at start; suite seeds {args.seed}"
         + (" (quick)" if args.quick else "")
     )
     start = time.perf_counter()
-    if not args.no_suite:
-        results = run_suite(args.seed, args.quick, methods())
+    if args.from_csv:
+        print(summary(pd.concat([pd.read_csv(path) for path in args.from_csv])))
+    elif not args.no_suite:
+        results = pd.concat(
+            [run_suite(seed, args.quick, methods()).assign(suite=seed) for seed in args.seed]
+        )
         if args.csv:
             results.to_csv(args.csv, index=False)
         print()
