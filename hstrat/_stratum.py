@@ -416,6 +416,11 @@ def as_strata(
             entry = f"{name}[{key!r}]"
             if isinstance(value, Stratum):
                 items.append(_aligned(value.with_name(key), cases, entry))
+            elif callable(value) and not isinstance(value, (pd.Series, pd.DataFrame)):
+                raise TypeError(
+                    f"{entry} is a callable; pass one callable as {name} instead: it gets "
+                    "metadata and returns the dict, e.g. lambda m: {'drain': m['drain'] == 1}."
+                )
             else:
                 items.append(Stratum(_check_mask(cases.align(value, entry), entry), name=key))
     elif (

@@ -141,6 +141,9 @@ def test_callable_strata_over_metadata_and_groups_column():
         hstrat.evaluate(y, s, None, metadata=meta, groups="ward", progress=False)
     with pytest.raises(ValueError, match="callable, which needs metadata"):
         hstrat.evaluate(y, s, lambda m: {}, progress=False)
+    # a callable per entry is a slip for one callable over metadata: named, not read as a mask
+    with pytest.raises(TypeError, match=r"strata\['site A'\] is a callable; pass one callable"):
+        hstrat.evaluate(y, s, {"site A": lambda m: m["site"] == "A"}, metadata=meta)
 
 
 def test_threshold_options():
