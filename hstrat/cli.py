@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -385,9 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code.
 
-    Every error is one line on stderr that names the file or option: exit code 2 for a
-    usage error (argparse's, or options that are invalid together), 1 for a failure
-    (a missing or unreadable file, data that cannot be audited); Ctrl-C exits 130.
+    Every error (and warning) is one line on stderr that names the file or option: exit
+    code 2 for a usage error (argparse's, or options that are invalid together), 1 for a
+    failure (a missing or unreadable file, data that cannot be audited); Ctrl-C exits 130.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -398,7 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     action = getattr(args, f"{args.command}_action", None)
     prefix = f"hstrat {args.command}{f' {action}' if action else ''}"
     try:
-        return commands[args.command](args)
+        with warnings.catch_warnings():  # a warning is one line too, not a source line
+            warnings.showwarning = lambda message, *_, **__: print(
+                f"{prefix}: warning: {' '.join(str(message).split())}", file=sys.stderr
+            )
+            return commands[args.command](args)
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -170,6 +170,19 @@ def test_strata_are_joined_on_the_shared_id_column(csvs, capsys):
     pd.testing.assert_series_equal(drain_aucs(got), drain_aucs(direct.table), check_exact=False)
 
 
+@pytest.mark.filterwarnings("default::UserWarning")  # shown, as outside the test suite
+def test_ids_the_predictions_lack_are_a_one_line_warning(csvs, capsys):
+    tmp, *_ = csvs
+    strata = pd.read_csv(tmp / "strata.csv")
+    extra = pd.DataFrame({"id": ["img9999"], "drain": ["yes"]})
+    pd.concat([strata, extra]).to_csv(tmp / "typo.csv", index=False)
+    assert main(audit_argv(tmp, strata=tmp / "typo.csv")) == 0
+    err = capsys.readouterr().err
+    assert "hstrat audit: warning: strata has labels for 1 ids that are not among" in err
+    assert "UserWarning" not in err
+    assert ".py:" not in err
+
+
 def test_a_review_sample_file_labels_some_cases_and_ids_keep_leading_zeros(csvs):
     tmp, y, s, drain, _ids = csvs
     preds = pd.read_csv(tmp / "preds.csv").assign(id=[f"{i:05d}" for i in range(len(y))])
