@@ -15,14 +15,17 @@ measured 1.39-1.65 from run to run. This prints, in one run:
    the bound that processes could reach.
 
 Measured at n = 100,000 (2026-12-01, idle machine, three runs): two threads calling
-``bincount`` at once take longer in all than one thread alone (0.44-0.49x: its range
-check and its zero-filled output run under the GIL), ``np.add.at`` likewise (0.49-0.65x),
-the other kernels 1.0-1.95x from run to run. The whole bootstrap: two threads 1.32-1.57x
+``bincount`` at once take longer in all than one thread alone (0.44-0.49x; numpy checks
+the input's range and allocates the zero-filled output, 800 kB freed again after each
+call, under the GIL), ``np.add.at`` likewise (0.49-0.65x), the other kernels 1.0-1.95x
+from run to run. The whole bootstrap: two threads 1.32-1.57x
 ``n_jobs=1``, two warm processes 1.56-1.83x in the same runs. A prototype that ran the
 chunks of ``bootstrap_aucs`` in joblib's loky workers (the data written once to a file
 each worker loaded, eight chunks per worker for the progress bar) measured 1.32x against
 1.44x for threads in one run: handing the work over ate the processes' margin, so the
-threads were kept.
+threads were kept. ``bench_bootstrap.py --quick`` the same evening: 1.54x, with CPU / wall
+1.76 for the two threads and 14% more CPU time than one thread for the same replicates:
+the threads are mostly busy, but each runs slower beside the other.
 """
 
 from __future__ import annotations
