@@ -128,3 +128,10 @@ def test_benchmark_quick_subset_runs():
     table = summary(results)
     assert "| ClusterDetector() (default) |" in table
     assert "Null tasks" in table
+    # the paired line against the naive baseline, recomputed from the rows
+    failing = results[(results["family"] != "null") & results["fails"]]
+    wide = failing.pivot_table(index="task", columns="method", values="recovered")
+    diff = wide["ClusterDetector() (default)"] - wide["naive worst-error k-means"]
+    half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
+    row = f"{diff.mean():+.3f} ({diff.mean() - half:+.3f}, {diff.mean() + half:+.3f})"
+    assert f"| naive worst-error k-means | {row} |" in table
