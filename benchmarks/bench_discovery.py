@@ -201,7 +201,8 @@ the clusterer on every case of the class as above, then choosing k and ranking b
 bound of the AUC deficit (the deficit less 0.5 standard errors; 0-1.25 tried) recovered
 0.725 / 0.716 on suites 0-4 against 0.695 / 0.693 for the default's choice, but 0.752 /
 0.725 against 0.741 / 0.717 on suites 5-8: +0.01, inside the noise. Growing the chosen
-cluster to the cases most k agree on (a consensus over k = 2-5) lost 0.01-0.17. And
+cluster to the cases most k agree on (a consensus over k = 2-5) lost 0.01-0.17 on suites
+0-4. And
 choosing on *every* case (no held-out part, the default's rule) recovered 0.736 / 0.717
 on suites 5-8, against 0.741 / 0.717 with the split and 0.730 / 0.715 for the naive
 baseline: the held-out split, which keeps the intervals honest, is not what holds the
