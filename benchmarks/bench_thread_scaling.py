@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from bench_bootstrap import binormal  # the data the bootstrap benchmark times
 
 from hstrat.metrics import bootstrap_ci
 
@@ -87,20 +88,14 @@ def scaling(n: int) -> None:
         print(f"| {name} | {one / CALLS * 1e6:.0f} | {2 * one / two:.2f}x |")
 
 
-def data(n: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    y = rng.random(n) < 0.3
-    return y, rng.normal(size=n) + y
-
-
 def _half(n: int) -> None:
-    y, s = data(n)
+    y, s = binormal(n)
     bootstrap_ci(y, s, n_resamples=N_RESAMPLES // 2, random_state=0, n_jobs=1)
 
 
 def whole(n: int, repeats: int) -> None:
     """Print the bootstrap's best time on one thread, two threads and two processes."""
-    y, s = data(n)
+    y, s = binormal(n)
     bootstrap_ci(y, s, n_resamples=100, random_state=0, n_jobs=None)  # warm
     times: dict[str, list[float]] = {"n_jobs=1": [], "threads": [], "processes": []}
     with multiprocessing.get_context("spawn").Pool(2) as pool:

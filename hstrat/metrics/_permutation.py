@@ -49,6 +49,20 @@ class Comparison:
     complement: Subset
     reference: Subset
 
+    def permuted_sizes(self) -> list[int]:
+        """Sizes of the stratum's and the complement's cases in each permuted class.
+
+        A class the two share whole (every negative, for a stratum of positives) is not
+        permuted and has no sizes here; no class permuted: an empty list.
+        """
+        pairs = ((self.stratum.pos, self.complement.pos), (self.stratum.neg, self.complement.neg))
+        return [len(x) for own, rest in pairs if not _shared(own, rest) for x in (own, rest)]
+
+
+def _shared(own: IntArray, rest: IntArray) -> bool:
+    """Whether a class is shared whole by the stratum and its complement (not permuted)."""
+    return np.array_equal(own, rest)
+
 
 def _pool(s: FloatArray, stratum: IntArray, rest: IntArray) -> tuple[IntArray, IntArray | None]:
     """Cases of one class whose membership is permuted and the stratum's positions among them.
@@ -57,7 +71,7 @@ def _pool(s: FloatArray, stratum: IntArray, rest: IntArray) -> tuple[IntArray, I
     of the caller's cases (tied cases are interchangeable). Positions are None for a class
     that the stratum and its complement share whole.
     """
-    if np.array_equal(stratum, rest):
+    if _shared(stratum, rest):
         return stratum, None
     pool = np.concatenate((stratum, rest))
     order = np.argsort(s[pool], kind="stable")

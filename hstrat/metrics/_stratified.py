@@ -372,15 +372,11 @@ def _permuted(row: _Row, test: str, g: IntArray | None) -> Comparison | None:
         return None
     if not (len(rest.pos) and len(rest.neg) and len(ref.pos) and len(ref.neg)):
         return None
-    sizes = [
-        size
-        for own, other in ((row.subset.pos, rest.pos), (row.subset.neg, rest.neg))
-        if not np.array_equal(own, other)
-        for size in (len(own), len(other))
-    ]
+    comparison = Comparison(row.subset, rest, ref)
+    sizes = comparison.permuted_sizes()
     if not sizes or (test == "auto" and min(sizes) >= PERMUTATION_BELOW):
         return None
-    return Comparison(row.subset, rest, ref)
+    return comparison
 
 
 def adjust_p_values(p_values: FloatArray, correction: str | None) -> FloatArray:
