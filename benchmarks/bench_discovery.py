@@ -229,6 +229,8 @@ recovery goes. Neither try below closed that gap:
   rate's z is largest) form the candidate. 0.47-0.51 pooled: 0.26 on digits, whose
   failing digit is no half-space of the hidden layer, and 0.60-0.70 on chest X-rays
   (default 0.63).
+- k where each class's leader persists (best-match Jaccard with a cluster at k - 1 and
+  k + 1 of at least 0.5-0.7, or weighting its z by that Jaccard): 0.69-0.70.
 
 ``--no-suite --scale 100000`` (load 3.8, ``holdout=0.4``): one default fit with 10
 stability refits took 11.4 s and peaked at 104 MiB; plain scikit-learn PCA(50) + KMeans
