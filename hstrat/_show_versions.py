@@ -21,6 +21,7 @@ _PACKAGES = (
     "statsmodels",
     "matplotlib",
     "tqdm",
+    "numba",
     "torch",
     "torchvision",
     "PyYAML",

@@ -17,8 +17,8 @@ Randomness: replicate ``r`` always draws from its own child stream
 ``SeedSequence.spawn(n_resamples)[r]`` of the generator made from ``random_state``,
 which is what makes the output independent of chunking, and of threads: chunks run on
 ``n_jobs`` threads (:mod:`hstrat._parallel`), each writing its own rows into its own
-reused working arrays. Every numpy call of the loop runs without the GIL, bar
-``bincount``'s range check.
+reused working arrays. Every step of the loop runs without the GIL, bar the count of the
+draws when numba is not installed (:mod:`hstrat.metrics._counting`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from .._validation import (
 )
 from ..exceptions import UndefinedMetricWarning
 from ._auc import check_binary_inputs, warn_if_undefined
+from ._counting import count_draws, counting_kernel
 from ._delong import placements
 from ._normal import normal_cdf, normal_quantile
 from ._results import AUCResult
@@ -160,6 +161,8 @@ class Resampler:
             for first in range(start, start + size, DRAW_BLOCK)
         ]
         self._seeds = rng.bit_generator.seed_seq.spawn(n_resamples)  # type: ignore[attr-defined]
+        # Fetched here, not in the worker threads; small data (one thread) skips compiling.
+        self._kernel = counting_kernel() if self.n_units >= THREADS_FROM else None
 
     def unit_draws(self, replicate: int, scratch: Scratch | None = None) -> IntArray:
         """Units drawn for one replicate, as positions in the internal order."""
@@ -191,17 +194,19 @@ class Resampler:
         With ``scratch`` the result may live in its buffer ``"counts"`` until the next call.
         """
         scratch = Scratch() if scratch is None else scratch
-        if stop - start == 1 and self.groups is None:  # the counts as drawn, not copied
+        if stop - start == 1 and self.groups is None and self._kernel is None:
+            # bincount's own output, not copied (one replicate a pass: a million cases)
             return np.bincount(self.unit_draws(start, scratch), minlength=self.n_units)[None]
         out = scratch.array("counts", (stop - start, self.n_samples), np.int64)
         for row in range(stop - start):
-            # One bincount per row keeps the scatter inside the cache.
+            # One count per row keeps the scatter inside the cache.
             draws = self.unit_draws(start + row, scratch)
-            unit_counts = np.bincount(draws, minlength=self.n_units)
             if self.groups is None:
-                out[row] = unit_counts
+                count_draws(draws, out[row], self._kernel)
             else:
-                np.take(unit_counts, self.groups, out=out[row], mode="clip")
+                units = scratch.array("unit_counts", (self.n_units,), np.int64)
+                count_draws(draws, units, self._kernel)
+                np.take(units, self.groups, out=out[row], mode="clip")
         return out
 
 

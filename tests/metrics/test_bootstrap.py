@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from resampling import sample_draws
 from scipy import special
 from scipy import stats as sps
@@ -34,6 +36,7 @@ from hstrat.metrics._bootstrap import (
     jackknife_aucs,
     resampling_cells,
 )
+from hstrat.metrics._counting import count_draws, counting_kernel
 
 
 @pytest.fixture(autouse=True)
@@ -413,6 +416,51 @@ def test_unstratified_resamples_vary_class_counts_and_are_uniform():
     mean = counts.mean(axis=0)
     se = math.sqrt((len(y) - 1) / len(y) / n_resamples)
     assert np.abs(mean - 1).max() < 4.5 * se
+
+
+@given(
+    st.integers(1, 300).flatmap(
+        lambda n: st.tuples(st.just(n), st.lists(st.integers(0, n - 1), max_size=400))
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_compiled_count_equals_bincount(case):
+    n, draws = case
+    draws = np.asarray(draws, dtype=np.intp)
+    out = np.full(n, -7, dtype=np.int64)  # stale contents must not survive
+    for kernel in (counting_kernel(), None):
+        got = count_draws(draws, out, kernel)
+        np.testing.assert_array_equal(got, np.bincount(draws, minlength=n))
+
+
+def test_large_data_count_with_the_compiled_kernel_when_numba_is_installed(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.undo()  # the real THREADS_FROM
+    y, s = np.arange(bootstrap_module.THREADS_FROM) % 3 == 0, np.arange(30_000.0)
+    assert build_resampler(y, s, 5, 0)._kernel is counting_kernel() is not None
+    assert build_resampler(y[:1000], s[:1000], 5, 0)._kernel is None  # nothing to compile
+
+
+@pytest.mark.parametrize("one_replicate_a_pass", [False, True])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_bootstrap_identical_with_and_without_the_compiled_kernel(
+    monkeypatch, grouped, one_replicate_a_pass
+):
+    y, s, strata, g = tied_strata_data(3)
+    if one_replicate_a_pass:  # as with a million cases
+        monkeypatch.setattr(bootstrap_module, "CHUNK_ELEMENTS", 100)
+    kwargs = {"n_resamples": 150, "random_state": 4, "groups": g if grouped else None}
+
+    def results():
+        table = stratified_auc(y, s, strata, n_jobs=2, **kwargs)
+        loose = bootstrap_ci(y, s, stratify=False, n_jobs=2, **kwargs)
+        return table, loose.bootstrap_distribution
+
+    compiled = results()
+    monkeypatch.setattr(bootstrap_module, "counting_kernel", lambda: None)
+    plain = results()
+    pd.testing.assert_frame_equal(plain[0], compiled[0])
+    np.testing.assert_array_equal(plain[1], compiled[1])
 
 
 def test_internal_counts_match_sample_draws():
