@@ -25,7 +25,9 @@ What it measures, on binormal data with 30% positives (scores N(1, 1) vs N(0, 1)
    times. Every timing except pROC's is the best of ``--repeats`` runs (the spread,
    slowest / fastest, is printed at n = 1e5): on a machine shared with other work the
    best run is the one least disturbed. Targets at n = 1e5, for the default: >= 1.6x
-   ``n_jobs=1`` on 2 cores, >= 30x the scikit-learn loop, >= 15x pROC.
+   ``n_jobs=1`` on 2 cores, >= 30x the scikit-learn loop, >= 15x pROC. A line says
+   whether the draws are counted by numba's compiled loop (``hstrat-audit[fast]``) or by
+   numpy's ``bincount``, which serializes threads (``bench_thread_scaling.py``).
 2. Agreement with pROC at n = 1e5: both percentile intervals are printed; the verdict
    asks for agreement to the third decimal (|difference| < 5e-4 for both bounds).
 3. ``hstrat.metrics.delong_ci`` time at n = 1e6.
@@ -38,6 +40,7 @@ What it measures, on binormal data with 30% positives (scores N(1, 1) vs N(0, 1)
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import inspect
 import json
 import os
@@ -57,6 +60,7 @@ from sklearn.metrics import roc_auc_score
 import hstrat
 from hstrat._parallel import effective_n_jobs
 from hstrat.metrics import bootstrap_ci, delong_ci
+from hstrat.metrics._counting import counting_kernel
 
 N_RESAMPLES = 2000
 SIZES = (1_000, 10_000, 100_000)
@@ -277,6 +281,10 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, n_jobs=None -> {threads} threads, "
         f"load average {os.getloadavg()[0]:.2f} at start"
     )
+    counting = "numpy's bincount (numba is not installed)"
+    if counting_kernel() is not None:
+        counting = f"compiled (numba {importlib.metadata.version('numba')})"
+    print(f"Draws counted from 30,000 cases on by: {counting}")
     print(
         f"Seconds per {N_RESAMPLES} stratified resamples, best of {repeats} runs (baselines: "
         "resamples run in parentheses, time extrapolated linearly; pROC: one run); "

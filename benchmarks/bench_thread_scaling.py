@@ -26,6 +26,12 @@ each worker loaded, eight chunks per worker for the progress bar) measured 1.32x
 threads were kept. ``bench_bootstrap.py --quick`` the same evening: 1.54x, with CPU / wall
 1.76 for the two threads and 14% more CPU time than one thread for the same replicates:
 the threads are mostly busy, but each runs slower beside the other.
+
+With numba installed (2026-12-02, idle machine): the compiled count
+(:mod:`hstrat.metrics._counting`: no lock, no allocation) takes 91 us a call against
+150 for ``bincount`` and scales 1.73x where ``bincount`` scaled 0.57x in the same run;
+the whole bootstrap on two threads 1.77x ``n_jobs=1``, two processes 1.81x: the threads
+now reach the processes' bound. (The row "count, compiled" is left out without numba.)
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import numpy as np
 from bench_bootstrap import binormal  # the data the bootstrap benchmark times
 
 from hstrat.metrics import bootstrap_ci
+from hstrat.metrics._counting import count_draws, counting_kernel
 
 CALLS = 400
 N_RESAMPLES = 2000
@@ -57,15 +64,21 @@ def kernels(n: int, seed: int) -> dict[str, Callable[[], object]]:
     cum = np.empty(n_neg + 1, np.int64)
     lo = np.sort(rng.integers(0, n_neg, n_pos))
     below = np.empty(n_pos, np.int64)
-    return {
+    compiled = counting_kernel()
+    out = np.empty(n, np.int64)
+    found = {
         "uniform draws": lambda: rng.random(out=u),
         "multiply-cast": lambda: np.multiply(u, n, out=draws, casting="unsafe"),
         "bincount": lambda: np.bincount(draws, minlength=n),
+        "count, compiled (numba)": lambda: count_draws(draws, out, compiled),
         "np.add.at": lambda: np.add.at(counts, draws[: n // 4], 1),
         "cumsum": lambda: np.cumsum(counts[:n_neg], out=cum[1:]),
         "take": lambda: np.take(cum, lo, out=below, mode="clip"),
         "einsum": lambda: np.einsum("i,i->", counts[n_neg:], below),
     }
+    if compiled is None:  # numba is not installed
+        del found["count, compiled (numba)"]
+    return found
 
 
 def scaling(n: int) -> None:
