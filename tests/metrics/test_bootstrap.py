@@ -427,16 +427,18 @@ def test_unstratified_resamples_vary_class_counts_and_are_uniform():
 def test_compiled_count_equals_bincount(case):
     n, draws = case
     draws = np.asarray(draws, dtype=np.intp)
-    out = np.full(n, -7, dtype=np.int64)  # stale contents must not survive
     for kernel in (counting_kernel(), None):
+        out = np.full(n, -7, dtype=np.int64)  # stale contents must not survive
         got = count_draws(draws, out, kernel)
+        assert got is out
         np.testing.assert_array_equal(got, np.bincount(draws, minlength=n))
 
 
 def test_large_data_count_with_the_compiled_kernel_when_numba_is_installed(monkeypatch):
     pytest.importorskip("numba")
     monkeypatch.undo()  # the real THREADS_FROM
-    y, s = np.arange(bootstrap_module.THREADS_FROM) % 3 == 0, np.arange(30_000.0)
+    n = bootstrap_module.THREADS_FROM
+    y, s = np.arange(n) % 3 == 0, np.arange(float(n))
     assert build_resampler(y, s, 5, 0)._kernel is counting_kernel() is not None
     assert build_resampler(y[:1000], s[:1000], 5, 0)._kernel is None  # nothing to compile
 
