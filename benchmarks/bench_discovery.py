@@ -256,6 +256,9 @@ None of the tries below closed the gap:
   (default 0.63).
 - k where each class's leader persists (best-match Jaccard with a cluster at k - 1 and
   k + 1 of at least 0.5-0.7, or weighting its z by that Jaccard): 0.69-0.70.
+- The smallest k whose leader's z is within 0.5-3 of the largest (or within 5-30% of
+  it), a parsimony rule against the fragments: 0.41-0.69, lost most on digits (0.24-0.67
+  against 0.70), where a smaller k merges the failing digit with others.
 
 ``--no-suite --scale 100000`` (load 3.8, ``holdout=0.4``): one default fit with 10
 stability refits took 11.4 s and peaked at 104 MiB; plain scikit-learn PCA(50) + KMeans
