@@ -30,8 +30,13 @@ the threads are mostly busy, but each runs slower beside the other.
 With numba installed (2026-12-02, idle machine): the compiled count
 (:mod:`hstrat.metrics._counting`: no lock, no allocation) takes 91 us a call against
 150 for ``bincount`` and scales 1.73x where ``bincount`` scaled 0.57x in the same run;
-the whole bootstrap on two threads 1.77x ``n_jobs=1``, two processes 1.81x: the threads
-now reach the processes' bound. (The row "count, compiled" is left out without numba.)
+the whole bootstrap on two threads 1.77x ``n_jobs=1``, two processes 1.81x in that run.
+But the compiled count speeds up one thread as much as two: in four alternating runs of
+``bench_bootstrap.time_hstrat`` (best of 12 each) the bootstrap took 1.15-1.27 s on one
+thread and 0.67-0.85 s on two with numba, 1.47-1.72 s and 0.93-1.04 s with ``bincount``:
+20-30% less time, the same ratio (1.51-1.72 against 1.50-1.66). What remains is the
+cores' shared caches and memory bandwidth. (The row "count, compiled" is left out
+without numba.)
 """
 
 from __future__ import annotations
