@@ -11,6 +11,7 @@ Both give the same integers, so the choice changes the speed, never a number.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +36,17 @@ def counting_kernel() -> Kernel | None:
         for i in range(draws.shape[0]):
             out[draws[i]] += 1
 
-    kernel: Kernel = numba.njit("void(intp[::1], int64[::1])", nogil=True)(count)
+    try:
+        kernel: Kernel = numba.njit("void(intp[::1], int64[::1])", nogil=True)(count)
+    except Exception as error:  # an optional accelerator must not stop an audit
+        warnings.warn(
+            f"numba {getattr(numba, '__version__', '?')} could not compile hstrat's counting "
+            f"loop ({type(error).__name__}: {error}); the bootstrap counts with numpy instead "
+            "(the same numbers, more slowly).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
     return kernel
 
 

@@ -443,6 +443,21 @@ def test_large_data_count_with_the_compiled_kernel_when_numba_is_installed(monke
     assert build_resampler(y[:1000], s[:1000], 5, 0)._kernel is None  # nothing to compile
 
 
+def test_a_numba_that_cannot_compile_falls_back_to_numpy_with_a_warning(monkeypatch):
+    numba = pytest.importorskip("numba")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no LLVM target")
+
+    monkeypatch.setattr(numba, "njit", broken)
+    counting_kernel.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match=r"could not compile .*no LLVM target.* numpy"):
+            assert counting_kernel() is None
+    finally:
+        counting_kernel.cache_clear()  # the next caller compiles the real one
+
+
 @pytest.mark.parametrize("one_replicate_a_pass", [False, True])
 @pytest.mark.parametrize("grouped", [False, True])
 def test_bootstrap_identical_with_and_without_the_compiled_kernel(
