@@ -259,6 +259,9 @@ None of the tries below closed the gap:
 - The smallest k whose leader's z is within 0.5-3 of the largest (or within 5-30% of
   it), a parsimony rule against the fragments: 0.41-0.69, lost most on digits (0.24-0.67
   against 0.70), where a smaller k merges the failing digit with others.
+- The leader merged with the clusters of its class and k whose deficit is at least
+  0.5-0.85 of its own (and z at least 1-2): 0.718-0.720; digits unchanged (0.703), the
+  fragments' siblings are not failing as clearly.
 
 ``--no-suite --scale 100000`` (load 3.8, ``holdout=0.4``): one default fit with 10
 stability refits took 11.4 s and peaked at 104 MiB; plain scikit-learn PCA(50) + KMeans
