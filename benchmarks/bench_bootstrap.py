@@ -24,8 +24,10 @@ What it measures, on binormal data with 30% positives (scores N(1, 1) vs N(0, 1)
    time is extrapolated linearly to 2,000; the speed-up is the ratio of the per-resample
    times. Every timing except pROC's is the best of ``--repeats`` runs (the spread,
    slowest / fastest, is printed at n = 1e5): on a machine shared with other work the
-   best run is the one least disturbed. Targets at n = 1e5, for the default: >= 1.6x
-   ``n_jobs=1`` on 2 cores, >= 30x the scikit-learn loop, >= 15x pROC. A line says
+   best run is the one least disturbed; the ratio of each back-to-back pair of
+   ``n_jobs=1`` and default runs is printed too (median and range), since the two best
+   runs need not come from equally quiet moments. Targets at n = 1e5, for the default:
+   >= 1.6x ``n_jobs=1`` on 2 cores, >= 30x the scikit-learn loop, >= 15x pROC. A line says
    whether the draws are counted by numba's compiled loop (``hstrat-audit[fast]``) or by
    numpy's ``bincount``, which serializes threads (``bench_thread_scaling.py``).
 2. Agreement with pROC at n = 1e5: both percentile intervals are printed; the verdict
@@ -322,6 +324,12 @@ def main() -> None:
     one, ours, sk, sp, pr, ours_ci, pr_ci = results[100_000]
     print(f"Spread at n=1e5: n_jobs=1 {one.spread()}; default {ours.spread()}")
     print(f"                 sklearn loop {sk.spread()}")
+    pairs = sorted(a / b for a, b in zip(one.runs, ours.runs, strict=True))
+    print(
+        f"                 n_jobs=1 / default, pair by pair (timed back to back): median "
+        f"{float(np.median(pairs)):.2f}x, {pairs[0]:.2f}-{pairs[-1]:.2f}x (the best runs' "
+        "ratio below can pair a disturbed n_jobs=1 run with a quiet default one)"
+    )
     busy_one = one.cpu_seconds / one.seconds_per_2000
     busy = ours.cpu_seconds / ours.seconds_per_2000
     print(
