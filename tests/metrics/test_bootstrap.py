@@ -435,7 +435,7 @@ def test_compiled_count_equals_bincount(case):
 
 
 def test_large_data_count_with_the_compiled_kernel_when_numba_is_installed(monkeypatch):
-    pytest.importorskip("numba")
+    pytest.importorskip("numba", exc_type=ImportError)  # missing, or broken
     monkeypatch.undo()  # the real THREADS_FROM
     n = bootstrap_module.THREADS_FROM
     y, s = np.arange(n) % 3 == 0, np.arange(float(n))
@@ -444,7 +444,7 @@ def test_large_data_count_with_the_compiled_kernel_when_numba_is_installed(monke
 
 
 def test_a_numba_that_cannot_compile_falls_back_to_numpy_with_a_warning(monkeypatch):
-    numba = pytest.importorskip("numba")
+    numba = pytest.importorskip("numba", exc_type=ImportError)  # missing, or broken
 
     def broken(*args, **kwargs):
         raise RuntimeError("no LLVM target")
