@@ -18,7 +18,7 @@ pass** over the official test list (``hstrat.audit(..., targets="all")``):
 
 * every finding: its AUC with intervals, the operating point, and k-means on the
   penultimate features, in the paper's procedure (``criterion="paper"``) and hstrat's
-  ranking (``criterion="auc"``), each finding's clusters its own;
+  default (``criterion="error_rate"``, ranked by AUC), each finding's clusters its own;
 * pneumothorax, besides: the strata of the paper's schema, ``chest_drain`` (NEATX labels,
   ``--drain-labels``; each drain stratum's positives against all negatives) and
   ``airspace_opacity`` (Google's expert labels, ``--expert-labels``, or else a proxy from
@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> hstrat.AuditReports:
 def make_detector(mode: str, args: argparse.Namespace) -> KMeansDetector:
     """k-means on the penultimate features: the paper's procedure, or hstrat's ranking."""
     return KMeansDetector(
-        criterion={"paper": "paper", "rank": "auc"}[mode],
+        criterion={"paper": "paper", "rank": "error_rate"}[mode],
         name=f"kmeans_{mode}",
         min_cluster_size=3 if args.smoke else "auto",
         random_state=args.seed,

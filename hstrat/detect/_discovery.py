@@ -29,6 +29,7 @@ __all__ = [
     "SILHOUETTE_SAMPLES",
     "ClusterStatistics",
     "cluster_statistics",
+    "criterion_metric",
     "leader",
     "placements_against",
     "rank_order",
@@ -127,9 +128,14 @@ def cluster_statistics(
     )
 
 
-def ranking_metric(criterion: str) -> str:
-    """Return the metric clusters are ranked by under ``criterion``."""
+def criterion_metric(criterion: str) -> str:
+    """Return the metric whose deficit chooses k and each class's leader under ``criterion``."""
     return "error_rate" if criterion in ("error_rate", "paper") else "auc"
+
+
+def ranking_metric(criterion: str) -> str:
+    """Return the metric clusters are ranked by (the AUC deficit, but for the paper's)."""
+    return "error_rate" if criterion == "paper" else "auc"
 
 
 def selection_value(
@@ -146,7 +152,7 @@ def selection_value(
         if len(rates) < 2:
             return float("nan"), "fewer than two clusters of min_cluster_size"
         return float(np.max(rates) - np.min(rates)), ""
-    z = statistics.deficit_z(ranking_metric(criterion))[eligible]
+    z = statistics.deficit_z(criterion_metric(criterion))[eligible]
     z = z[np.isfinite(z)]
     if not len(z):
         return float("nan"), "no cluster of min_cluster_size with a defined deficit"
@@ -160,7 +166,7 @@ def leader(statistics: ClusterStatistics | None, eligible: BoolArray, criterion:
     value = (
         statistics.error_rate
         if criterion == "paper"
-        else statistics.deficit_z(ranking_metric(criterion))
+        else statistics.deficit_z(criterion_metric(criterion))
     )
     value = np.where(eligible & np.isfinite(value), value, -np.inf)
     return int(np.argmax(value)) if np.isfinite(value.max()) else -1

@@ -60,8 +60,10 @@ def test_fitted_state(fitted, planted):
     assert t["n_discovery"].sum() == fitted.discovery_mask_.sum()
 
 
-def test_ranking_leaders_first_then_by_deficit(planted):
-    det = KMeansDetector(**FAST).fit(
+@pytest.mark.parametrize("criterion", ["error_rate", "auc"])
+def test_ranking_leaders_first_then_by_deficit(criterion, planted):
+    # whichever metric chose k and the leaders (discovery_z), they are ranked by AUC deficit
+    det = KMeansDetector(criterion=criterion, **FAST).fit(
         planted.embeddings, y_true=planted.y_true, y_score=planted.y_score
     )
     t = det.clusters_
@@ -430,3 +432,11 @@ def test_stability_refits_give_the_same_columns_for_every_n_jobs():
     ]
     for other in fits[1:]:
         pd.testing.assert_frame_equal(other.clusters_, fits[0].clusters_)
+
+
+def test_every_detector_defaults_to_the_benchmarks_choice():
+    """The default the discovery benchmark measured: k and leaders by the error rate."""
+    from hstrat.detect import ClusterDetector, GaussianMixtureDetector
+
+    for cls in (ClusterDetector, KMeansDetector, GaussianMixtureDetector):
+        assert cls().get_params()["criterion"] == "error_rate"
