@@ -100,23 +100,31 @@ def run_demo(
 
 
 def _cluster_truth(report: AuditReport, metadata: pd.DataFrame) -> str:
-    """Say what the ground truth shows of the worst cluster (only a demo knows it)."""
+    """Say how often each class's worst cluster has a drain (only a demo knows the truth)."""
     from ._audit._findings import display_names, is_cluster
 
     table = report.table.assign(name=display_names(report.table))
-    rows = [r for _, r in table.iterrows() if is_cluster(r) and r["defined"]]
-    if not rows:
-        return "  (the detector found no cluster)"
-    worst = min(rows, key=lambda r: r["auc"])
-    mask = next(s.mask for s in report.strata if s.name == worst["stratum"])
-    positives = metadata["label"].to_numpy() == 1
     drained = metadata["chest_drain"].to_numpy(dtype=bool)
-    inside, others = mask & positives, ~mask & positives
-    return (
-        f"The worst cluster, {worst['name']}, holds {int(inside.sum())} positives, "
-        f"{drained[inside].mean():.0%} with a chest drain against {drained[others].mean():.0%} "
-        "of the other positives (the detector was not told about drains)."
-    )
+    lines = []
+    for label, population in ((1, "positives"), (0, "negatives")):
+        rows = [
+            r for _, r in table.iterrows()
+            if is_cluster(r) and r["defined"] and r["population"] == population
+        ]  # fmt: skip
+        if not rows:
+            continue
+        worst = min(rows, key=lambda r: r["auc"])
+        mask = next(s.mask for s in report.strata if s.name == worst["stratum"])
+        members = metadata["label"].to_numpy() == label
+        inside, others = mask & members, ~mask & members
+        lines.append(
+            f"The worst cluster of {population}, {worst['name']}, holds {int(inside.sum())} "
+            f"{population}, {drained[inside].mean():.0%} with a chest drain against "
+            f"{drained[others].mean():.0%} of the other {population}."
+        )
+    if not lines:
+        return "  (the detector found no cluster)"
+    return "\n".join([*lines, "(The detector was not told about drains.)"])
 
 
 def _generator(random_state: RandomState) -> Any:

@@ -42,3 +42,41 @@ def test_demo_fast_mode_end_to_end_and_deterministic(tmp_path, capsys):
     )
     again = pd.read_csv(tmp_path / "b" / "table.csv")
     pd.testing.assert_frame_equal(table, again)
+
+
+def test_demo_describes_each_classs_worst_cluster():
+    """How many of each class's worst cluster have a drain, against the rest of the class."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from hstrat import Stratum
+    from hstrat._demo import _cluster_truth
+
+    label = np.r_[np.ones(6, int), np.zeros(4, int)]
+    drain = np.r_[[False, False, True, True, True, True], [True, True, False, False]]
+    metadata = pd.DataFrame({"label": label, "chest_drain": drain})
+    pos = [
+        Stratum(np.r_[True, True, np.zeros(8, bool)], "positives", name="kmeans:pos:c0"),
+        Stratum(np.r_[False, False, True, np.zeros(7, bool)], "positives", name="kmeans:pos:c2"),
+    ]
+    neg = Stratum(np.r_[np.zeros(6, bool), True, False, True, False], "negatives",
+                  name="kmeans:neg:c1")  # fmt: skip
+    table = pd.DataFrame({
+        "stratum": [pos[0].name, neg.name, pos[1].name, "drain"],
+        "family": ["kmeans", "kmeans", "kmeans", "strata"],
+        "population": ["positives", "negatives", "positives", "positives"],
+        "auc": [0.7, 0.6, 0.65, 0.1], "defined": [True, True, False, True],
+    })  # fmt: skip
+    report = SimpleNamespace(table=table, strata=[pos[0], neg, pos[1]])
+    said = _cluster_truth(report, metadata).splitlines()
+    # the given stratum and the undefined cluster are passed over, whatever their AUC
+    assert said == [
+        "The worst cluster of positives, cluster 1 of the positives (k-means), holds 2 "
+        "positives, 0% with a chest drain against 100% of the other positives.",
+        "The worst cluster of negatives, cluster 1 of the negatives (k-means), holds 2 "
+        "negatives, 50% with a chest drain against 50% of the other negatives.",
+        "(The detector was not told about drains.)",
+    ]
+    nothing = SimpleNamespace(table=table.iloc[3:], strata=[])
+    assert _cluster_truth(nothing, metadata) == "  (the detector found no cluster)"
