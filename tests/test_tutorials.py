@@ -313,8 +313,8 @@ def test_algorithmic_measurement_runs(in_tmp: Path) -> None:
     lines = text[text.index(header) :].splitlines()[2:]
     rows = itertools.takewhile(lambda line: line.startswith("| "), lines)
     shown = [line.strip("| ").split(" | ") for line in rows]
-    assert len(shown) == 3
-    for cells, (_, row) in zip(shown, report.clusters.head(3).iterrows(), strict=True):
+    assert len(shown) == 5
+    for cells, (_, row) in zip(shown, report.clusters.head(5).iterrows(), strict=True):
         assert cells == _cluster_row(row)
 
     # ... and so are the numbers the prose quotes
@@ -326,8 +326,10 @@ def test_algorithmic_measurement_runs(in_tmp: Path) -> None:
         f"{eights[top].mean():.0%} eights and holds {top[eights].mean():.0%} of them",
         f"(AUC {table.loc['digit 8 (labelled)', 'auc']:.2f} against all odd digits)",
         f"failing cluster has stability {detector.clusters_['stability'].iloc[0]:.2f}",
-        f"{detector.class_stability_['negatives']:.2f} overall",
+        f"{detector.class_stability_['positives']:.2f} for the positives and "
+        f"{detector.class_stability_['negatives']:.2f} for the negatives",
         f"no strong structure at k = {(detector.clusters_['class'] == 'negatives').sum()}",
+        f"{detector.stability_:.2f} overall",
         f'"{table.loc["kmeans:pos:c0", "note"]}"',  # the note on every cluster's row
     ]
     flat = " ".join(text.split())
