@@ -275,7 +275,13 @@ baseline +0.034 (+0.010, +0.059) and +0.019 (+0.002, +0.035)); ordering the lead
 anything but the AUC deficit lost 0.02-0.15. Clustering with the score as one more
 feature (weights 0.5-2, cases then assigned by the embedding alone, so that held-out
 inference stays honest) recovered 0.58-0.61 on suites 0-3, against 0.70 for the same rules
-on the plain clusters; the loss is on digits (0.36-0.45 against 0.68-0.72). Checked on
+on the plain clusters; the loss is on digits (0.36-0.45 against 0.68-0.72). Every node of
+a Ward hierarchy as a candidate (per class, on the discovery PCA; held-out cases join the
+node of their nearest discovery case), the node with the largest error-rate z leading,
+recovered 0.597 / 0.653 on suites 0-8: 0.96 of the Gaussian tasks (k-means, k <= 5: 0.81)
+but 0.36 of the digits (0.74), whose failing digit is not one node, so a small pure
+fragment has the largest z; trading z for size (error-rate difference x n^0.6-1.0)
+recovered more digits (up to 0.54 at n^0.75) and fewer Gaussian tasks (0.78). Checked on
 **fresh suites 11-14** (this script, ``--seed 11`` and ``12`` side by side, then ``13``
 and ``14``, pooled with ``--from-csv``; 377 failing
 tasks, 96 null; *earlier default*: ``criterion="auc"``):
