@@ -79,7 +79,7 @@ def _recovery(tasks) -> tuple[float, float]:
 def test_recovery_on_a_fixed_subset_of_the_suite():
     """One task in four of the design suite where the model fails (about 24 tasks).
 
-    On four fresh suites (the benchmark, 377 failing tasks) the default recovers 0.72 of
+    On six fresh suites (the benchmark, 558 failing tasks) the default recovers 0.72 of
     the subclasses with a mean F1 of 0.70, and single suites range over about +-0.08: the
     thresholds leave a margin of 0.12 below the fresh suites for this smaller sample (here
     0.78 / 0.80 with these seeds; the earlier default ``criterion="auc"`` 0.78 / 0.81).
