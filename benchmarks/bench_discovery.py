@@ -408,8 +408,13 @@ def methods() -> dict[str, Callable[[Task, int], Found]]:
 
     return {
         DEFAULT: _detector(lambda seed: ClusterDetector(n_stability=0, random_state=seed)),
-        "ClusterDetector(criterion='auc') (earlier default)": _detector(
-            lambda seed: ClusterDetector(criterion="auc", n_stability=0, random_state=seed)
+        "ClusterDetector(split_leader=None)": _detector(
+            lambda seed: ClusterDetector(split_leader=None, n_stability=0, random_state=seed)
+        ),
+        "ClusterDetector(criterion='auc', split_leader=None) (earlier default)": _detector(
+            lambda seed: ClusterDetector(
+                criterion="auc", split_leader=None, n_stability=0, random_state=seed
+            )
         ),
         "GaussianMixtureDetector()": _detector(
             lambda seed: GaussianMixtureDetector(n_stability=0, random_state=seed)

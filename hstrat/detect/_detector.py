@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,7 @@ from ._discovery import (
     selection_value,
 )
 from ._projection import fit_projection, project
+from ._split import SplitModel, nearest
 from ._stability import Stability, clustering_stability
 
 __all__ = ["CLUSTER_COLUMNS", "EXEMPLAR_COLUMNS", "ClusterDetector"]
@@ -226,6 +227,13 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         discovery benchmark, ``"error_rate"`` with the AUC ranking recovered the failing
         subclass more often than ``"auc"``, the earlier default (guide, algorithmic
         measurement).
+    split_leader : float or None, default 0.4
+        With ``criterion`` ``"error_rate"`` or ``"auc"``: each class's leader is clustered
+        in two again and, if the two parts are clearly apart (their silhouette is at least
+        this) and one part is more clearly worse than the whole, that part leads and the
+        other becomes a cluster of its own (:attr:`k_` counts it; ``k_selection_`` notes
+        it). It separates a failing subclass from a benign neighbour that k <= 5 merged,
+        and leaves a subclass that is one cloud whole. ``None``: never split.
     holdout : float or None, default 0.4
         Fraction of each class held out to measure the clusters (0.4 found the failing
         subclass more often than 0.5 on the benchmark; 0.3 did no better on fresh suites,
@@ -305,6 +313,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     # Declared Any: like every scikit-learn estimator, a detector accepts whatever is set
     # and validates it in fit.
     holdout: Any
+    split_leader: Any
     min_cluster_size: Any
     whiten: Any
     name: Any
@@ -315,6 +324,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         n_clusters: int | Sequence[int] = (2, 3, 4, 5),
         *,
         criterion: str = "error_rate",
+        split_leader: float | None = 0.4,
         holdout: float | None = 0.4,
         pca_components: int | None = 50,
         whiten: bool = False,
@@ -328,6 +338,7 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.clusterer = clusterer
         self.n_clusters = n_clusters
         self.criterion = criterion
+        self.split_leader = split_leader
         self.holdout = holdout
         self.pca_components = pca_components
         self.whiten = whiten
@@ -364,6 +375,15 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         check_option(self.criterion, "criterion", CRITERIA)
         if self.criterion == "bic" and not callable(getattr(base, "bic", None)):
             raise TypeError(f"criterion='bic' needs a mixture with bic(); got {describe(base)}.")
+        split = self.split_leader
+        if split is not None and (
+            isinstance(split, bool)
+            or not isinstance(split, numbers.Real)
+            or not -1 <= float(split) <= 1
+        ):
+            raise ValueError(
+                f"split_leader must be None or a silhouette in [-1, 1]; got {split!r}."
+            )
         if self.holdout is not None:
             if isinstance(self.holdout, bool) or not isinstance(self.holdout, numbers.Real):
                 raise TypeError(
@@ -626,6 +646,24 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         else:
             chosen[0]["chosen"] = True
             model, codes, local, statistics = chosen[1:]
+        split, centres = None, (np.empty(0), np.empty(0))
+        if chosen is not None and statistics is not None and self.split_leader is not None:
+            split = self._split_leader(
+                z,
+                fit_local,
+                local_disc,
+                model,
+                codes,
+                local,
+                statistics,
+                min_size,
+                new_model,
+                statistics_of,
+                rng,
+            )
+            if split is not None:
+                model, codes, local, statistics, centres, why = split
+                chosen[0]["note"] = "; ".join(filter(None, [chosen[0]["note"], why]))
         k = len(codes)
         n_discovery = np.bincount(local[local_disc], minlength=k)
         held = local[~discovery[members]] if self.holdout is not None else local
@@ -641,7 +679,21 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             def refit(train: npt.NDArray[Any], test: npt.NDArray[Any], seed: int) -> IntArray:
                 model = new_model(k_model, seed)
                 fit_capturing_convergence(model, train)
-                return np.asarray(model.predict(test), dtype=np.intp)
+                labels = np.asarray(model.predict(test), dtype=np.intp)
+                if split is None:
+                    return labels
+                # split the refit's cluster nearest the leader as the leader was split
+                on_train = np.asarray(model.predict(train), dtype=np.intp)
+                group = train[on_train == nearest(train, on_train, centres[0])]
+                if len(group) < 2:
+                    return labels
+                sub = new_model(2, seed)
+                fit_capturing_convergence(sub, group)
+                keep = nearest(group, np.asarray(sub.predict(group), np.intp), centres[1])
+                inside = np.flatnonzero(labels == nearest(train, on_train, centres[0]))
+                parts = np.asarray(sub.predict(test[inside]))
+                labels[inside[parts != keep]] = k_model  # a label no refit cluster has
+                return labels
 
             stability = clustering_stability(
                 z[fit_local], local[fit_local], k, refit, self.n_stability, stability_rng,
@@ -651,6 +703,56 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             label, members, projection, model, codes, local, statistics, eligible, stability, note
         )
         return fitted, rows, distances
+
+    def _split_leader(
+        self,
+        z: npt.NDArray[Any],
+        fit_local: IntArray,
+        local_disc: IntArray,
+        model: Any,
+        codes: IntArray,
+        local: IntArray,
+        statistics: ClusterStatistics,
+        min_size: int,
+        new_model: Callable[[int, int], Any],
+        statistics_of: Callable[[IntArray, int], ClusterStatistics | None],
+        rng: np.random.Generator,
+    ) -> tuple[Any, IntArray, IntArray, ClusterStatistics, tuple[Any, Any], str] | None:
+        """Return the class with its leader split in two (:mod:`._split`), or None."""
+        if self.criterion not in ("error_rate", "auc"):
+            return None
+        k = len(codes)
+        sizes = np.bincount(local[local_disc], minlength=k)
+        lead = leader(statistics, (sizes >= min_size) & (k > 1), self.criterion)
+        inside = fit_local[local[fit_local] == lead] if lead >= 0 else fit_local[:0]
+        if len(inside) < 2 * min_size:
+            return None
+        seed = int(rng.integers(2**31 - 1))
+        sub = new_model(2, seed)
+        fit_capturing_convergence(sub, z[inside])
+        parts = np.asarray(sub.predict(z[inside]), dtype=np.intp)
+        silhouette, _ = sampled_silhouette(z[inside], parts, seed)
+        if not silhouette >= float(self.split_leader or 0.0):
+            return None
+        metric = criterion_metric(self.criterion)
+        best: tuple[float, Any] | None = None
+        for keep in np.unique(parts):
+            drop = int(np.setdiff1d(parts, [keep])[0])
+            candidate = SplitModel(model, int(codes[lead]), sub, drop, int(codes.max()) + 1)
+            new_codes, new_local = np.unique(candidate.predict(z), return_inverse=True)
+            st = statistics_of(new_local.astype(np.intp), len(new_codes))
+            j = int(np.searchsorted(new_codes, codes[lead]))
+            n_kept = np.sum(new_local[local_disc] == j)
+            value = st.deficit_z(metric)[j] if st is not None else np.nan
+            better = value > statistics.deficit_z(metric)[lead]
+            if n_kept >= min_size and better and (best is None or value > best[0]):
+                centres = (z[inside].mean(axis=0), z[inside][parts == keep].mean(axis=0))
+                best = (value, (candidate, new_codes, new_local.astype(np.intp), st, centres))
+        if best is None:
+            return None
+        candidate, new_codes, new_local, st, centres = best[1]
+        why = f"leader split in two (silhouette {silhouette:.2f})"
+        return candidate, new_codes, new_local, st, centres, why
 
     def _score(
         self,

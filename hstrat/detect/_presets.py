@@ -44,6 +44,7 @@ class KMeansDetector(ClusterDetector):
         *,
         n_init: int = 3,
         criterion: str = "error_rate",
+        split_leader: float | None = 0.4,
         holdout: float | None = 0.4,
         pca_components: int | None = 50,
         whiten: bool = False,
@@ -57,6 +58,7 @@ class KMeansDetector(ClusterDetector):
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.criterion = criterion
+        self.split_leader = split_leader
         self.holdout = holdout
         self.pca_components = pca_components
         self.whiten = whiten
@@ -99,6 +101,7 @@ class GaussianMixtureDetector(ClusterDetector):
         covariance_type: str = "full",
         n_init: int = 1,
         criterion: str = "error_rate",
+        split_leader: float | None = 0.4,
         holdout: float | None = 0.4,
         pca_components: int | None = 10,
         whiten: bool = False,
@@ -113,6 +116,7 @@ class GaussianMixtureDetector(ClusterDetector):
         self.covariance_type = covariance_type
         self.n_init = n_init
         self.criterion = criterion
+        self.split_leader = split_leader
         self.holdout = holdout
         self.pca_components = pca_components
         self.whiten = whiten
