@@ -376,14 +376,15 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         if self.criterion == "bic" and not callable(getattr(base, "bic", None)):
             raise TypeError(f"criterion='bic' needs a mixture with bic(); got {describe(base)}.")
         split = self.split_leader
-        if split is not None and (
-            isinstance(split, bool)
-            or not isinstance(split, numbers.Real)
-            or not -1 <= float(split) <= 1
-        ):
-            raise ValueError(
-                f"split_leader must be None or a silhouette in [-1, 1]; got {split!r}."
-            )
+        if split is not None:
+            if isinstance(split, bool) or not isinstance(split, numbers.Real):
+                raise TypeError(
+                    f"split_leader must be None or a silhouette in [-1, 1]; got {describe(split)}."
+                )
+            if not -1 <= float(split) <= 1:
+                raise ValueError(
+                    f"split_leader must be None or a silhouette in [-1, 1]; got {split!r}."
+                )
         if self.holdout is not None:
             if isinstance(self.holdout, bool) or not isinstance(self.holdout, numbers.Real):
                 raise TypeError(
@@ -684,13 +685,14 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
                     return labels
                 # split the refit's cluster nearest the leader as the leader was split
                 on_train = np.asarray(model.predict(train), dtype=np.intp)
-                group = train[on_train == nearest(train, on_train, centres[0])]
+                target = nearest(train, on_train, centres[0])
+                group = train[on_train == target]
                 if len(group) < 2:
                     return labels
                 sub = new_model(2, seed)
                 fit_capturing_convergence(sub, group)
                 keep = nearest(group, np.asarray(sub.predict(group), np.intp), centres[1])
-                inside = np.flatnonzero(labels == nearest(train, on_train, centres[0]))
+                inside = np.flatnonzero(labels == target)
                 parts = np.asarray(sub.predict(test[inside]))
                 labels[inside[parts != keep]] = k_model  # a label no refit cluster has
                 return labels

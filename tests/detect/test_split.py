@@ -102,8 +102,17 @@ def test_mixtures_split_too():
     assert recall >= 0.9
 
 
-@pytest.mark.parametrize("value", [1.5, -2, "0.4", True])
-def test_split_leader_is_checked(value):
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (1.5, ValueError),
+        (-2, ValueError),
+        (np.nan, ValueError),
+        ("0.4", TypeError),
+        (True, TypeError),
+    ],
+)
+def test_split_leader_is_checked(value, error):
     embeddings, y, scores, _ = _merged(6.0)
-    with pytest.raises(ValueError, match=r"split_leader must be None or a silhouette"):
+    with pytest.raises(error, match=r"split_leader must be None or a silhouette in \[-1, 1\]"):
         ClusterDetector(split_leader=value).fit(embeddings, y_true=y, y_score=scores)
