@@ -737,19 +737,23 @@ class ClusterDetector(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         if not silhouette >= float(self.split_leader or 0.0):
             return None
         metric = criterion_metric(self.criterion)
+        # Every member of the leader, by part: the clusterer's labels are already `local`.
+        led = np.flatnonzero(local == lead)
+        led_parts = np.asarray(sub.predict(z[led]), dtype=np.intp)
+        new_codes = np.r_[codes, int(codes.max()) + 1].astype(codes.dtype)
         best: tuple[float, Any] | None = None
         for keep in np.unique(parts):
             drop = int(np.setdiff1d(parts, [keep])[0])
-            candidate = SplitModel(model, int(codes[lead]), sub, drop, int(codes.max()) + 1)
-            new_codes, new_local = np.unique(candidate.predict(z), return_inverse=True)
-            st = statistics_of(new_local.astype(np.intp), len(new_codes))
-            j = int(np.searchsorted(new_codes, codes[lead]))
-            n_kept = np.sum(new_local[local_disc] == j)
-            value = st.deficit_z(metric)[j] if st is not None else np.nan
+            new_local = local.copy()
+            new_local[led[led_parts == drop]] = k  # the new code sorts last
+            st = statistics_of(new_local, k + 1)
+            n_kept = np.sum(new_local[local_disc] == lead)
+            value = st.deficit_z(metric)[lead] if st is not None else np.nan
             better = value > statistics.deficit_z(metric)[lead]
             if n_kept >= min_size and better and (best is None or value > best[0]):
                 centres = (z[inside].mean(axis=0), z[inside][parts == keep].mean(axis=0))
-                best = (value, (candidate, new_codes, new_local.astype(np.intp), st, centres))
+                candidate = SplitModel(model, int(codes[lead]), sub, drop, int(new_codes[-1]))
+                best = (value, (candidate, new_codes, new_local, st, centres))
         if best is None:
             return None
         candidate, new_codes, new_local, st, centres = best[1]
